@@ -1,0 +1,277 @@
+package claim
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Stores and the [Service] wrap them with detail; callers
+// test with errors.Is and map them to pages and statuses.
+var (
+	// ErrNotFound: no such claim, link or legacy person (or a malformed token).
+	ErrNotFound = errors.New("claim: not found")
+	// ErrExpired: the claim's expiry has passed.
+	ErrExpired = errors.New("claim: expired")
+	// ErrUsed: the claim was already redeemed.
+	ErrUsed = errors.New("claim: already used")
+	// ErrRevoked: an operator revoked the claim.
+	ErrRevoked = errors.New("claim: revoked")
+	// ErrConflict: one end of the link is already linked to something else.
+	ErrConflict = errors.New("claim: already linked to another account")
+	// ErrForbidden: the redeemer is not allowed to redeem this claim (not linked
+	// yet, not the named claimer, or not owner/admin of the organization).
+	ErrForbidden = errors.New("claim: not allowed")
+	// ErrInvalid: a request that breaks the rules of its shape (bad legacy id,
+	// unknown kind, …).
+	ErrInvalid = errors.New("claim: invalid")
+)
+
+// Kind says what a claim or link is about.
+type Kind string
+
+// The two kinds of things that are claimed and linked.
+const (
+	KindPerson Kind = "person"
+	KindOrg    Kind = "org"
+)
+
+// ParseKind accepts "person" and "org" (also "organization").
+func ParseKind(s string) (Kind, error) {
+	switch s {
+	case "person":
+		return KindPerson, nil
+	case "org", "organization":
+		return KindOrg, nil
+	}
+	return "", fmt.Errorf("%w: kind %q, want person or org", ErrInvalid, s)
+}
+
+// DefaultTTL is how long a claim stays valid when nothing else is said: 14 days.
+const DefaultTTL = 14 * 24 * time.Hour
+
+// AdminRoles are the Zaikio membership roles that administer an organization;
+// only their holders may claim it.
+var AdminRoles = []string{"owner", "admin"}
+
+// Claim is a stored claim: everything about a token except the token.
+type Claim struct {
+	ID        string // public id, grants nothing
+	Hash      Hash   // SHA-256 of the token
+	Kind      Kind
+	LegacyID  string // the legacy person or organization being claimed
+	Claimer   string // org claims: the legacy person allowed to claim; "" = any linked admin
+	Email     string // where the link was (or may be) sent; informational only
+	CreatedBy string // actor that minted it
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero while unused
+	UsedBy    string    // Zaikio id it was redeemed for
+	RevokedAt time.Time // zero unless revoked
+}
+
+// Status names the claim's state at now: "open", "used", "revoked" or "expired".
+func (c Claim) Status(now time.Time) string {
+	switch {
+	case !c.UsedAt.IsZero():
+		return "used"
+	case !c.RevokedAt.IsZero():
+		return "revoked"
+	case !now.Before(c.ExpiresAt):
+		return "expired"
+	}
+	return "open"
+}
+
+// Usable reports why the claim cannot be redeemed at now, or nil if it can.
+func (c Claim) Usable(now time.Time) error {
+	switch {
+	case !c.UsedAt.IsZero():
+		return fmt.Errorf("%w: claim %s was redeemed at %s", ErrUsed, c.ID, c.UsedAt.UTC().Format(time.RFC3339))
+	case !c.RevokedAt.IsZero():
+		return fmt.Errorf("%w: claim %s", ErrRevoked, c.ID)
+	case !now.Before(c.ExpiresAt):
+		return fmt.Errorf("%w: claim %s expired at %s", ErrExpired, c.ID, c.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Redemption is one attempt to redeem a claim after a successful Zaikio flow.
+type Redemption struct {
+	Hash     Hash
+	Kind     Kind     // the kind of flow that ran; must match the claim's
+	ZaikioID string   // the Zaikio person (or organization) the flow returned
+	Claimer  string   // org claims: the legacy person id linked to the acting Zaikio person; "" if none
+	Roles    []string // org claims: the acting person's roles in the chosen Zaikio organization
+	Actor    string   // for the audit log, e.g. "zaikio:<uuid>"
+	At       time.Time
+}
+
+// Check applies the redemption rules to c: usable at r.At, the right kind, and
+// for organizations a linked claimer who is the named one (if any) and holds
+// owner or admin. Stores call it inside the redeeming transaction.
+func (c Claim) Check(r Redemption) error {
+	if err := c.Usable(r.At); err != nil {
+		return err
+	}
+	if r.Kind != c.Kind {
+		return fmt.Errorf("%w: a %s flow cannot redeem a %s claim", ErrInvalid, r.Kind, c.Kind)
+	}
+	if !ValidZaikioID(r.ZaikioID) {
+		return fmt.Errorf("%w: zaikio id %q", ErrInvalid, r.ZaikioID)
+	}
+	if c.Kind != KindOrg {
+		return nil
+	}
+	if r.Claimer == "" {
+		return fmt.Errorf("%w: the claimer has not linked their own account yet", ErrForbidden)
+	}
+	if c.Claimer != "" && c.Claimer != r.Claimer {
+		return fmt.Errorf("%w: claim %s is for legacy person %s, not %s", ErrForbidden, c.ID, c.Claimer, r.Claimer)
+	}
+	if !Administers(r.Roles) {
+		return fmt.Errorf("%w: roles %v include neither owner nor admin", ErrForbidden, r.Roles)
+	}
+	return nil
+}
+
+// Administers reports whether roles include owner or admin.
+func Administers(roles []string) bool {
+	for _, r := range roles {
+		if slices.Contains(AdminRoles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// Link maps one legacy person or organization to one Zaikio person or
+// organization.
+type Link struct {
+	Kind      Kind
+	LegacyID  string
+	ZaikioID  string
+	CreatedAt time.Time
+	Via       string // "claim:<id>", "admin", "provision"
+	By        string // actor
+}
+
+// CheckLink decides whether l may be written when byLegacy is the link that
+// already holds l's legacy end and byZaikio the one holding its Zaikio end
+// (nil when free). It returns exists=true when exactly l is already stored
+// (nothing to write), and ErrConflict when either end belongs to another link:
+// links are unique both ways and are never overwritten.
+func CheckLink(l Link, byLegacy, byZaikio *Link) (exists bool, err error) {
+	if byLegacy != nil && byLegacy.ZaikioID == l.ZaikioID {
+		return true, nil
+	}
+	if byLegacy != nil {
+		return false, fmt.Errorf("%w: legacy %s %s is linked to Zaikio %s", ErrConflict, l.Kind, l.LegacyID, byLegacy.ZaikioID)
+	}
+	if byZaikio != nil {
+		return false, fmt.Errorf("%w: Zaikio %s %s is linked to legacy %s", ErrConflict, l.Kind, l.ZaikioID, byZaikio.LegacyID)
+	}
+	return false, nil
+}
+
+// Person is an entry of the imported legacy directory.
+type Person struct {
+	ID    string
+	Email string
+	Name  string
+	Orgs  []string // legacy organizations this person owns
+}
+
+// FirstName and LastName split Name at its last space, for prefilling the
+// hub's sign-up form.
+func (p Person) FirstName() string {
+	if i := strings.LastIndexByte(p.Name, ' '); i > 0 {
+		return p.Name[:i]
+	}
+	return ""
+}
+
+// LastName: see FirstName.
+func (p Person) LastName() string {
+	if i := strings.LastIndexByte(p.Name, ' '); i > 0 {
+		return p.Name[i+1:]
+	}
+	return p.Name
+}
+
+// Event is one entry of the audit log.
+type Event struct {
+	Seq     uint64 // assigned by the store, increasing
+	Time    time.Time
+	Actor   string // who: "admin-api", "cli", "dashboard", "zaikio:<uuid>", "system"
+	Action  string // what: "link.create", "link.delete", "claim.issue", "claim.redeem", "claim.revoke", "mode.set", …
+	Subject string // on what: "person:42", "org:7", "mode"
+	Detail  string // free text without secrets
+}
+
+// LinkEvent is the audit entry for writing l.
+func LinkEvent(l Link) Event {
+	return Event{Time: l.CreatedAt, Actor: l.By, Action: "link.create",
+		Subject: string(l.Kind) + ":" + l.LegacyID, Detail: "zaikio " + l.ZaikioID + " via " + l.Via}
+}
+
+// UnlinkEvent is the audit entry for deleting l.
+func UnlinkEvent(l Link, actor string, at time.Time) Event {
+	return Event{Time: at, Actor: actor, Action: "link.delete",
+		Subject: string(l.Kind) + ":" + l.LegacyID, Detail: "was zaikio " + l.ZaikioID}
+}
+
+// ValidLegacyID reports whether s fits [A-Za-z0-9._@-]{1,128}, the shape that
+// keeps the identity headers unambiguous.
+func ValidLegacyID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.', c == '_', c == '@', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ValidZaikioID reports whether s is a UUID in canonical lower- or upper-case
+// hex form, the shape of every Zaikio id.
+func ValidZaikioID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Stats are counts of the directory, links and claims, for the dashboard and
+// /api/v1/stats.
+type Stats struct {
+	People        int `json:"people"`
+	Orgs          int `json:"orgs"`
+	LinkedPersons int `json:"linked_persons"`
+	LinkedOrgs    int `json:"linked_orgs"`
+	ClaimsOpen    int `json:"claims_open"`
+	ClaimsUsed    int `json:"claims_used"`
+	ClaimsExpired int `json:"claims_expired"`
+	ClaimsRevoked int `json:"claims_revoked"`
+}
