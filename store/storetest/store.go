@@ -27,18 +27,23 @@ type Store interface {
 	// ("" = from the start), at most limit (≤0: all).
 	Claims(ctx context.Context, after string, limit int) ([]claim.Claim, error)
 	// RevokeClaim marks an unused claim revoked at `at` and appends a
-	// "claim.revoke" event. A used claim: claim.ErrUsed. Revoking twice is a no-op.
+	// "claim.revoke" event. A used claim: claim.ErrUsed. Revoking twice is a
+	// no-op (the first RevokedAt stays, nothing is appended). A missing
+	// claim: claim.ErrNotFound.
 	RevokeClaim(ctx context.Context, id, actor string, at time.Time) error
 
 	// Link returns the link holding this legacy id.
 	Link(ctx context.Context, kind claim.Kind, legacyID string) (claim.Link, error)
 	// LinkByZaikio returns the link holding this Zaikio id.
 	LinkByZaikio(ctx context.Context, kind claim.Kind, zaikioID string) (claim.Link, error)
-	// PutLink writes l after claim.CheckLink (exactly-l-exists is a no-op,
-	// either end taken is claim.ErrConflict) and appends claim.LinkEvent(l).
+	// PutLink writes l after claim.CheckLink (exactly-l-exists is a no-op
+	// that appends nothing, either end taken is claim.ErrConflict) and
+	// appends claim.LinkEvent(l). (RedeemClaim follows the same rule: its
+	// LinkEvent is appended only when it writes a link.)
 	PutLink(ctx context.Context, l claim.Link) error
 	// DeleteLink removes the link holding legacyID and appends
-	// claim.UnlinkEvent; it returns the removed link.
+	// claim.UnlinkEvent; it returns the removed link (claim.ErrNotFound when
+	// there is none).
 	DeleteLink(ctx context.Context, kind claim.Kind, legacyID, actor string, at time.Time) (claim.Link, error)
 	// Links lists links of kind ordered by legacy id after `after`, at most
 	// limit (≤0: all).
@@ -51,7 +56,8 @@ type Store interface {
 	Person(ctx context.Context, id string) (claim.Person, error)
 	// PersonByEmail finds a legacy person by email, case-insensitively.
 	PersonByEmail(ctx context.Context, email string) (claim.Person, error)
-	// People lists the directory ordered by id after `after`, at most limit.
+	// People lists the directory ordered by id after `after`, at most limit
+	// (≤0: all).
 	People(ctx context.Context, after string, limit int) ([]claim.Person, error)
 	// OrgOwners returns the legacy people who own legacy org id per the directory.
 	OrgOwners(ctx context.Context, orgID string) ([]string, error)
@@ -62,7 +68,7 @@ type Store interface {
 	// AppendEvent appends ev to the audit log (the store assigns Seq).
 	AppendEvent(ctx context.Context, ev claim.Event) error
 	// Events lists audit events newest first with Seq < before (0 = newest),
-	// at most limit.
+	// at most limit (≤0: all).
 	Events(ctx context.Context, before uint64, limit int) ([]claim.Event, error)
 
 	// Mode returns the stored mode, "" when none was ever set.
@@ -82,7 +88,8 @@ type Store interface {
 	// revocations with Until ≤ now; it returns how many records went.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 
-	// AddRevocation stores rv (same Kind+Subject: the later At wins).
+	// AddRevocation stores rv (same Kind+Subject: the entry with the later
+	// At wins whole; on equal At, rv replaces the stored one).
 	AddRevocation(ctx context.Context, rv session.Revocation) error
 	// Revocations returns every revocation with Until > now.
 	Revocations(ctx context.Context, now time.Time) ([]session.Revocation, error)
@@ -93,9 +100,11 @@ type Store interface {
 
 	// SigningKeys returns the stored assertion signing keys, oldest first.
 	SigningKeys(ctx context.Context) ([]session.Key, error)
-	// AddSigningKey stores k unless a key with the same id exists.
+	// AddSigningKey stores k unless a key with the same id exists; then it
+	// returns nil and keeps the stored key (replicas racing to store a new
+	// key cannot replace each other's).
 	AddSigningKey(ctx context.Context, k session.Key) error
-	// DeleteSigningKey removes a key.
+	// DeleteSigningKey removes a key; a missing one is not an error.
 	DeleteSigningKey(ctx context.Context, id string) error
 
 	// Ping checks that the store is reachable.

@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/base32"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// requestIDs makes request ids: a random per-process prefix and a counter,
+// unique without a syscall per request.
+var (
+	idPrefix  = newIDPrefix()
+	idCounter atomic.Uint64
+)
+
+func newIDPrefix() string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+func nextRequestID() string {
+	var buf [24]byte
+	b := append(buf[:0], idPrefix...)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, idCounter.Add(1), 36)
+	return string(b)
+}
+
+// requestID returns the id assigned to r by accessLog.
+func requestID(r *http.Request) string {
+	if v := r.Header["X-Request-Id"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// accessLog assigns each request an id (X-Request-Id, forwarded upstream and
+// shown on error pages; a client's own id is replaced unless it comes from a
+// trusted proxy) and writes one log line per request: method, path (with
+// claim tokens masked, without query), status, bytes, duration, person.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if v := r.Header["X-Request-Id"]; len(v) != 1 || !validRequestID(v[0]) || !s.trusted(remoteIP(r)) {
+			r.Header["X-Request-Id"] = []string{nextRequestID()}
+		}
+		rw := recorders.Get().(*recorder)
+		rw.ResponseWriter, rw.status, rw.bytes = w, 0, 0
+		next.ServeHTTP(rw, r)
+		if e := s.log.Info(); e.Enabled() {
+			status := rw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			e.Str("event", "request").Str("method", r.Method).Str("path", logPath(r)).Int("status", status).
+				Int64("bytes", rw.bytes).Dur("dur_ms", time.Since(start)).Str("request_id", requestID(r)).
+				Str("remote", remoteIP(r)).Send()
+		}
+		rw.ResponseWriter = nil
+		recorders.Put(rw)
+	})
+}
+
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// logPath is the path as logged: claim tokens are masked (a token in a log is
+// a usable secret), the query is left out (it may hold codes and states).
+func logPath(r *http.Request) string {
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/_hubgate/claim/") {
+		return "/_hubgate/claim/[token]"
+	}
+	if len(p) > 256 {
+		return p[:256] + "…"
+	}
+	return p
+}
+
+// recorder captures status and size for the access log. It unwraps to the
+// real writer so http.ResponseController (flush, hijack for upgrades) works.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+var recorders = sync.Pool{New: func() any { return new(recorder) }}
+
+func (rw *recorder) WriteHeader(code int) {
+	if rw.status == 0 {
+		rw.status = code
+	}
+	rw.ResponseWriter.WriteHeader(code)
+}
+
+func (rw *recorder) Write(b []byte) (int, error) {
+	if rw.status == 0 {
+		rw.status = http.StatusOK
+	}
+	n, err := rw.ResponseWriter.Write(b)
+	rw.bytes += int64(n)
+	return n, err
+}
+
+func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
+
+// Flush and Hijack are forwarded for handlers that type-assert instead of
+// using http.ResponseController.
+func (rw *recorder) Flush() {
+	if f, ok := rw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (rw *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(rw.ResponseWriter).Hijack()
+}

@@ -1,0 +1,473 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/roles"
+	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/zaikio"
+)
+
+// authenticate returns the request's valid session identity, or nil. It is
+// the hot path: one cookie lookup, a cache hit (or one decode+verify), an
+// expiry check and a revocation check in memory. Only when a revalidation
+// is due does it reach the store and the hub (single-flight per session).
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *Identity {
+	id := s.decodeSession(r)
+	if id == nil {
+		return nil
+	}
+	now := s.now()
+	if !now.Before(id.Expires) {
+		return nil
+	}
+	rs := s.revoked.Load()
+	if rs.revoked(id) {
+		s.clearSession(w)
+		return nil
+	}
+	if now.Sub(id.Validated) >= s.cfg.Revalidate || rs.stale(id) {
+		return s.revalidate(w, r, id)
+	}
+	return id
+}
+
+// decodeSession decodes and verifies the session cookie (nil if absent or
+// invalid). Verified cookies are cached by their exact value.
+func (s *Server) decodeSession(r *http.Request) *Identity {
+	val := cookieValue(r, s.sessionName)
+	if val == "" {
+		return nil
+	}
+	if id := s.ids.get(val); id != nil {
+		return id
+	}
+	raw, err := s.codec.decode(s.sessionName, val)
+	if err != nil {
+		return nil
+	}
+	id := new(Identity)
+	if err := id.unmarshal(raw); err != nil {
+		return nil
+	}
+	id.prepare()
+	s.ids.put(val, id)
+	return id
+}
+
+// sessionData is the sealed server-side part of a session.
+type sessionData struct {
+	RefreshToken string `json:"rt"`
+	AccessToken  string `json:"at"`
+	JTI          string `json:"jti"`
+	Identity     []byte `json:"id"`
+}
+
+var errSessionEnded = errors.New("proxy: session ended")
+
+// revalidate re-reads identity and roles for a session whose revalidation is
+// due. One request per session does it while concurrent ones keep using the
+// current identity. If the hub is unreachable the session keeps working for
+// RevalidateGrace past the due time.
+func (s *Server) revalidate(w http.ResponseWriter, r *http.Request, id *Identity) *Identity {
+	if _, busy := s.inflight.LoadOrStore(id.SessionID, struct{}{}); busy {
+		return id
+	}
+	defer s.inflight.Delete(id.SessionID)
+	// The refresh must finish even if this client goes away: the rotated
+	// refresh token has to reach the store.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
+	defer cancel()
+	nid, err := s.refreshSession(ctx, id)
+	switch {
+	case err == nil:
+		if err := s.setSession(w, nid); err != nil {
+			s.log.Error().Err(err).Str("event", "session.cookie").Str("request_id", requestID(r)).Send()
+			return id
+		}
+		return nid
+	case errors.Is(err, errSessionEnded):
+		s.log.Info().Err(err).Str("event", "session.end").Str("person", id.Person).Str("request_id", requestID(r)).Send()
+		s.clearSession(w)
+		return nil
+	default:
+		due := id.Validated.Add(s.cfg.Revalidate)
+		if s.now().Before(due.Add(s.cfg.RevalidateGrace)) {
+			s.log.Warn().Err(err).Str("event", "session.revalidate_deferred").Str("person", id.Person).Str("request_id", requestID(r)).Send()
+			return id
+		}
+		s.log.Warn().Err(err).Str("event", "session.grace_over").Str("person", id.Person).Str("request_id", requestID(r)).Send()
+		s.clearSession(w)
+		return nil
+	}
+}
+
+// refreshSession rotates the session's refresh token at the hub, re-reads the
+// person and rebuilds the identity. The new refresh token is stored (compare-
+// and-swap on the record version) before the caller issues the new cookie. If
+// another request or replica refreshed first, its result is used instead.
+func (s *Server) refreshSession(ctx context.Context, id *Identity) (*Identity, error) {
+	rec, data, p, stored, err := s.rotate(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return stored, nil // someone else refreshed; use theirs
+	}
+	nid, err := s.buildIdentity(ctx, p, data.JTI, id.SessionID, id.Created, id.Expires)
+	if err != nil {
+		return nil, err
+	}
+	if nid.User == "" && s.cfg.Unlinked == UnlinkedDeny {
+		_ = s.store.DeleteSession(ctx, id.SessionID)
+		return nil, fmt.Errorf("%w: person %s is no longer linked", errSessionEnded, id.Person)
+	}
+	data.Identity = nid.marshal()
+	if err := s.saveSession(ctx, &rec, data); err != nil {
+		if errors.Is(err, session.ErrConflict) {
+			if _, _, stored2, err2 := s.loadSession(ctx, id.SessionID); err2 == nil {
+				return stored2, nil
+			}
+		}
+		return nil, err
+	}
+	s.log.Info().Str("event", "session.revalidated").Str("person", nid.Person).Str("user", nid.User).Send()
+	return nid, nil
+}
+
+// rotate trades the session's refresh token for a new one, verifies the new
+// access token and reads the person. The rotated tokens are stored before it
+// returns. When the stored record shows that another request or replica has
+// already revalidated (newer than id), rotate returns that identity and a nil
+// person instead.
+func (s *Server) rotate(ctx context.Context, id *Identity) (session.Record, sessionData, *zaikio.Person, *Identity, error) {
+	rec, data, stored, err := s.loadSession(ctx, id.SessionID)
+	if err != nil {
+		return rec, data, nil, nil, err
+	}
+	if stored.Validated.After(id.Validated) && !s.revoked.Load().stale(stored) {
+		return rec, data, nil, stored, nil
+	}
+	tok, err := s.hub.Refresh(ctx, data.RefreshToken)
+	if errors.Is(err, zaikio.ErrInvalidGrant) {
+		// Lost a race with another replica? Then the record has moved on.
+		if rec2, data2, stored2, err2 := s.loadSession(ctx, id.SessionID); err2 == nil && rec2.Version != rec.Version {
+			return rec2, data2, nil, stored2, nil
+		}
+		_ = s.store.DeleteSession(ctx, id.SessionID)
+		return rec, data, nil, nil, fmt.Errorf("%w: refresh refused: %w", errSessionEnded, err)
+	}
+	if err != nil {
+		return rec, data, nil, nil, err
+	}
+	// The new refresh token replaces the old one at once: the old one is
+	// already spent at the hub.
+	data.RefreshToken, data.AccessToken = tok.RefreshToken, tok.AccessToken
+	if err := s.saveSession(ctx, &rec, data); err != nil {
+		return rec, data, nil, nil, fmt.Errorf("store rotated refresh token: %w", err)
+	}
+	claims, err := s.hub.Verify(ctx, tok)
+	if err != nil {
+		_ = s.store.DeleteSession(ctx, id.SessionID)
+		return rec, data, nil, nil, fmt.Errorf("%w: refreshed token: %w", errSessionEnded, err)
+	}
+	if tok.Bearer.Type != "Person" || tok.Bearer.ID != id.Person {
+		_ = s.store.DeleteSession(ctx, id.SessionID)
+		return rec, data, nil, nil, fmt.Errorf("%w: refreshed token is for %s/%s", errSessionEnded, tok.Bearer.Type, tok.Bearer.ID)
+	}
+	data.JTI = claims.JTI
+	p, err := s.hub.Person(ctx, tok.AccessToken)
+	if err != nil {
+		return rec, data, nil, nil, err
+	}
+	return rec, data, p, nil, nil
+}
+
+// freshPerson reads the session's person from the hub now (rotating the
+// refresh token) and returns it with the session's current tokens.
+func (s *Server) freshPerson(ctx context.Context, id *Identity) (*zaikio.Person, sessionData, error) {
+	// Force a hub round trip even if another request just revalidated.
+	forced := *id
+	forced.Validated = time.Unix(0, 0)
+	for range 2 {
+		_, data, p, _, err := s.rotate(ctx, &forced)
+		if err != nil {
+			return nil, data, err
+		}
+		if p != nil {
+			return p, data, nil
+		}
+	}
+	return nil, sessionData{}, errors.New("proxy: could not read the person from the hub")
+}
+
+func (s *Server) loadSession(ctx context.Context, sid string) (session.Record, sessionData, *Identity, error) {
+	rec, err := s.store.Session(ctx, sid)
+	if errors.Is(err, session.ErrNotFound) {
+		return rec, sessionData{}, nil, fmt.Errorf("%w: no server-side record", errSessionEnded)
+	}
+	if err != nil {
+		return rec, sessionData{}, nil, err
+	}
+	plain, err := s.codec.openData(sid, rec.Data)
+	if err != nil {
+		return rec, sessionData{}, nil, fmt.Errorf("%w: %w", errSessionEnded, err)
+	}
+	var data sessionData
+	if err := json.Unmarshal(plain, &data); err != nil {
+		return rec, sessionData{}, nil, fmt.Errorf("%w: %w", errSessionEnded, err)
+	}
+	stored := new(Identity)
+	if err := stored.unmarshal(data.Identity); err != nil {
+		return rec, sessionData{}, nil, fmt.Errorf("%w: %w", errSessionEnded, err)
+	}
+	stored.prepare()
+	return rec, data, stored, nil
+}
+
+// saveSession writes data over rec with compare-and-swap on rec.Version and
+// advances rec to the stored version.
+func (s *Server) saveSession(ctx context.Context, rec *session.Record, data sessionData) error {
+	plain, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.codec.sealData(rec.ID, plain)
+	if err != nil {
+		return err
+	}
+	next := *rec
+	next.Data = sealed
+	if err := s.store.PutSession(ctx, next, rec.Version); err != nil {
+		return err
+	}
+	next.Version = rec.Version + 1
+	*rec = next
+	return nil
+}
+
+// buildIdentity computes the identity of person p: the linked legacy user,
+// the linked organizations and the mapped roles (only for linked orgs).
+func (s *Server) buildIdentity(ctx context.Context, p *zaikio.Person, jti, sid string, created, expires time.Time) (*Identity, error) {
+	id := &Identity{
+		SessionID: sid, Person: p.ID, JTI: jti, Email: p.Email, Name: p.DisplayName(),
+		Created: created, Validated: s.now(), Expires: expires,
+	}
+	l, err := s.store.LinkByZaikio(ctx, claim.KindPerson, p.ID)
+	switch {
+	case err == nil:
+		id.User = l.LegacyID
+	case !errors.Is(err, claim.ErrNotFound):
+		return nil, fmt.Errorf("look up person link: %w", err)
+	}
+	var ms []roles.Membership
+	for _, m := range p.Memberships {
+		ol, err := s.store.LinkByZaikio(ctx, claim.KindOrg, m.Organization.ID)
+		if errors.Is(err, claim.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up org link: %w", err)
+		}
+		ms = append(ms, roles.Membership{LegacyOrg: ol.LegacyID, Roles: m.Roles})
+	}
+	g := s.cfg.Roles.Apply(ms)
+	id.Orgs, id.Roles = roles.Header(g.Orgs), roles.Header(g.Roles)
+	id.prepare()
+	return id, nil
+}
+
+// newSession starts a session for p with tok: a fresh session id (rotated at
+// every sign-in and link), the sealed refresh token in the store, and the
+// cookie.
+func (s *Server) newSession(ctx context.Context, w http.ResponseWriter, p *zaikio.Person, tok *zaikio.Token, jti string) (*Identity, error) {
+	return s.sessionFromData(ctx, w, p, sessionData{RefreshToken: tok.RefreshToken, AccessToken: tok.AccessToken, JTI: jti})
+}
+
+// sessionFromData starts a new session for p holding data's hub tokens.
+func (s *Server) sessionFromData(ctx context.Context, w http.ResponseWriter, p *zaikio.Person, data sessionData) (*Identity, error) {
+	now := s.now()
+	id, err := s.buildIdentity(ctx, p, data.JTI, newSessionID(), now, now.Add(s.cfg.SessionTTL))
+	if err != nil {
+		return nil, err
+	}
+	data.Identity = id.marshal()
+	rec := session.Record{ID: id.SessionID, Person: p.ID, ExpiresAt: id.Expires}
+	if err := s.saveSession(ctx, &rec, data); err != nil {
+		return nil, fmt.Errorf("store session: %w", err)
+	}
+	if err := s.setSession(w, id); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// setSession writes id into the session cookie.
+func (s *Server) setSession(w http.ResponseWriter, id *Identity) error {
+	val, err := s.codec.encode(s.sessionName, id.marshal())
+	if err != nil {
+		return fmt.Errorf("%w: %w", errCookieTooLarge, err)
+	}
+	if len(val) > maxCookie {
+		return errCookieTooLarge
+	}
+	http.SetCookie(w, s.cookie(s.sessionName, val, time.Until(id.Expires)))
+	return nil
+}
+
+func (s *Server) clearSession(w http.ResponseWriter) {
+	http.SetCookie(w, s.cookie(s.sessionName, "", -1))
+}
+
+// endSession revokes the hub token, deletes the server-side record and
+// revokes the session id everywhere (so a copied cookie stops working).
+func (s *Server) endSession(ctx context.Context, id *Identity, actor, reason string) error {
+	if _, data, _, err := s.loadSession(ctx, id.SessionID); err == nil && data.AccessToken != "" {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := s.hub.Revoke(rctx, data.AccessToken); err != nil {
+			s.log.Warn().Err(err).Str("event", "hub.revoke").Str("person", id.Person).Send()
+		}
+		cancel()
+	}
+	if err := s.store.DeleteSession(ctx, id.SessionID); err != nil {
+		return err
+	}
+	rv := session.Revocation{Kind: session.RevokeSession, Subject: id.SessionID, At: s.now(), Until: id.Expires.Add(time.Minute), Actor: actor, Reason: reason}
+	if err := s.store.AddRevocation(ctx, rv); err != nil {
+		return err
+	}
+	s.revoked.Store(s.revoked.Load().with(rv))
+	return nil
+}
+
+// revocationSet is an immutable snapshot of the revocation list, swapped
+// atomically; lookups take no lock.
+type revocationSet struct {
+	sessions map[string]struct{}
+	tokens   map[string]struct{}
+	persons  map[string]time.Time // sessions created before this are revoked
+	staleBy  map[string]time.Time // sessions validated before this must revalidate
+	all      []session.Revocation
+}
+
+func newRevocationSet(rvs []session.Revocation) *revocationSet {
+	rs := &revocationSet{all: rvs}
+	for _, rv := range rvs {
+		switch rv.Kind {
+		case session.RevokeSession:
+			if rs.sessions == nil {
+				rs.sessions = map[string]struct{}{}
+			}
+			rs.sessions[rv.Subject] = struct{}{}
+		case session.RevokeToken:
+			if rs.tokens == nil {
+				rs.tokens = map[string]struct{}{}
+			}
+			rs.tokens[rv.Subject] = struct{}{}
+		case session.RevokePerson:
+			if rs.persons == nil {
+				rs.persons = map[string]time.Time{}
+			}
+			if rv.At.After(rs.persons[rv.Subject]) {
+				rs.persons[rv.Subject] = rv.At
+			}
+		case session.Revalidate:
+			if rs.staleBy == nil {
+				rs.staleBy = map[string]time.Time{}
+			}
+			if rv.At.After(rs.staleBy[rv.Subject]) {
+				rs.staleBy[rv.Subject] = rv.At
+			}
+		}
+	}
+	return rs
+}
+
+// with returns a copy of rs with rv added.
+func (rs *revocationSet) with(rv session.Revocation) *revocationSet {
+	all := make([]session.Revocation, len(rs.all), len(rs.all)+1)
+	copy(all, rs.all)
+	return newRevocationSet(append(all, rv))
+}
+
+func (rs *revocationSet) revoked(id *Identity) bool {
+	if _, ok := rs.sessions[id.SessionID]; ok {
+		return true
+	}
+	if _, ok := rs.tokens[id.JTI]; ok && id.JTI != "" {
+		return true
+	}
+	if t, ok := rs.persons[id.Person]; ok && !id.Created.After(t) {
+		return true
+	}
+	return false
+}
+
+func (rs *revocationSet) stale(id *Identity) bool {
+	t, ok := rs.staleBy[id.Person]
+	return ok && !id.Validated.After(t)
+}
+
+// identityCache maps exact, already verified cookie values to their decoded
+// identity, so that a session's cookie is decrypted and verified once per
+// process rather than once per request. It is bounded: a full shard is
+// emptied (sessions re-decode on their next request).
+type identityCache struct {
+	seed   maphash.Seed
+	shards [16]identityShard
+}
+
+type identityShard struct {
+	mu sync.RWMutex // guards m
+	m  map[string]*Identity
+}
+
+const identityShardMax = 1024
+
+func newIdentityCache() *identityCache {
+	c := &identityCache{seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string]*Identity)
+	}
+	return c
+}
+
+func (c *identityCache) shard(key string) *identityShard {
+	return &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
+}
+
+func (c *identityCache) get(key string) *Identity {
+	sh := c.shard(key)
+	sh.mu.RLock()
+	id := sh.m[key]
+	sh.mu.RUnlock()
+	return id
+}
+
+func (c *identityCache) put(key string, id *Identity) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	if len(sh.m) >= identityShardMax {
+		clear(sh.m)
+	}
+	sh.m[key] = id
+	sh.mu.Unlock()
+}
+
+// purge empties the cache (after a secret rotation).
+func (c *identityCache) purge() {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		clear(sh.m)
+		sh.mu.Unlock()
+	}
+}

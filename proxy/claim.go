@@ -1,0 +1,515 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/zaikio"
+)
+
+// undoWindow is how long after linking the success page's "undo" works.
+const undoWindow = 10 * time.Minute
+
+// claimPage shows who is about to be linked: GET /_hubgate/claim/{token}.
+// It never consumes the token and never starts a flow (mail scanners and
+// prefetchers follow links; DESIGN §3).
+func (s *Server) claimPage() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.inspectClaim(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		data := map[string]any{
+			"Kind": string(c.Kind), "LegacyID": c.LegacyID, "ExpiresAt": c.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"),
+			"Action": r.URL.Path, "CSRF": s.csrfToken(w, r, "claim:"+c.Hash.String()),
+		}
+		if c.Kind == claim.KindPerson {
+			if p, err := s.store.Person(r.Context(), c.LegacyID); err == nil {
+				data["Name"], data["Email"] = p.Name, p.Email
+			}
+		} else {
+			id := s.authenticate(w, r)
+			switch {
+			case id == nil:
+				data["NeedLogin"] = "/_hubgate/login?rd=" + r.URL.EscapedPath()
+			case id.User == "":
+				data["NeedPersonClaim"] = true
+			case c.Claimer != "" && c.Claimer != id.User:
+				s.fail(w, r, &pageError{status: http.StatusForbidden, key: "claim_wrong_person", err: fmt.Errorf("org claim %s is for %s, session user %s", c.ID, c.Claimer, id.User)})
+				return
+			}
+		}
+		s.render(w, r, http.StatusOK, "claim", data)
+	}
+}
+
+// inspectClaim parses the token in the path and returns its claim if it can
+// still be redeemed.
+func (s *Server) inspectClaim(r *http.Request) (claim.Claim, error) {
+	tok, err := claim.ParseToken(r.PathValue("token"))
+	if err != nil {
+		return claim.Claim{}, err
+	}
+	return s.claims.Inspect(r.Context(), tok)
+}
+
+// startClaim starts the redirect flow for a claim link: POST
+// /_hubgate/claim/{token} from our own confirmation page (CSRF token and
+// Origin checked). The flow carries the token's hash, never the token.
+func (s *Server) startClaim() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.claimLimit.allow(remoteIP(r)) {
+			s.fail(w, r, &pageError{status: http.StatusTooManyRequests, key: "rate_limited"})
+			return
+		}
+		c, err := s.inspectClaim(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := s.checkCSRF(r, "claim:"+c.Hash.String()); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if c.Kind == claim.KindOrg {
+			s.startOrgFlow(w, r, c)
+			return
+		}
+		s.startPersonFlow(w, r, c)
+	}
+}
+
+// startPersonFlow sends the browser to the hub to pick (or create) the Zaikio
+// account for person claim c, with the account chooser and sign-up prefill.
+func (s *Server) startPersonFlow(w http.ResponseWriter, r *http.Request, c claim.Claim) {
+	o := zaikio.AuthOptions{SelectAccount: true}
+	if p, err := s.store.Person(r.Context(), c.LegacyID); err == nil {
+		o.FirstName, o.LastName, o.Email = p.FirstName(), p.LastName(), p.Email
+	}
+	f := flow{Purpose: purposeClaimPerson, Claim: c.Hash.String(), Return: "/"}
+	if err := s.startFlow(w, r, f, s.personScope, o); err != nil {
+		s.fail(w, r, err)
+	}
+}
+
+// startOrgFlow starts the organization-claim flow for org claim c. Only a
+// signed-in person who is linked (and is the named claimer, if any) may.
+func (s *Server) startOrgFlow(w http.ResponseWriter, r *http.Request, c claim.Claim) {
+	id := s.authenticate(w, r)
+	switch {
+	case id == nil:
+		s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true, err: errors.New("org claim without session")})
+		return
+	case id.User == "":
+		s.fail(w, r, &pageError{status: http.StatusForbidden, key: "claimer_unlinked", err: fmt.Errorf("person %s is not linked", id.Person)})
+		return
+	case c.Claimer != "" && c.Claimer != id.User:
+		s.fail(w, r, &pageError{status: http.StatusForbidden, key: "claim_wrong_person", err: fmt.Errorf("org claim %s is for %s, not %s", c.ID, c.Claimer, id.User)})
+		return
+	}
+	f := flow{Purpose: purposeClaimOrg, Claim: c.Hash.String(), Person: id.Person, Return: "/"}
+	if err := s.startFlow(w, r, f, s.orgScope, zaikio.AuthOptions{SelectAccount: true}); err != nil {
+		s.fail(w, r, err)
+	}
+}
+
+// finishPersonClaim links the Zaikio person of a successful claim flow to the
+// claim's legacy person, consuming the claim in the same transaction, then
+// starts a fresh session and shows the success page.
+func (s *Server) finishPersonClaim(w http.ResponseWriter, r *http.Request, f flow, tok *zaikio.Token, claims *zaikio.Claims) {
+	ctx := r.Context()
+	h, err := claim.ParseHash(f.Claim)
+	if err != nil {
+		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_state", err: err})
+		return
+	}
+	p, err := s.personToken(ctx, tok)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c, link, err := s.claims.Redeem(ctx, claim.Redemption{Hash: h, Kind: claim.KindPerson, ZaikioID: p.ID, Actor: "zaikio:" + p.ID})
+	if err != nil {
+		s.log.Info().Str("event", "claim.refused").Str("kind", "person").Str("person", p.ID).AnErr("reason", err).Str("request_id", requestID(r)).Send()
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info().Str("event", "claim.linked").Str("kind", "person").Str("claim", c.ID).Str("user", link.LegacyID).Str("person", p.ID).Str("request_id", requestID(r)).Send()
+	if old := s.decodeSession(r); old != nil {
+		_ = s.endSession(ctx, old, "zaikio:"+p.ID, "rotated at link")
+	}
+	id, err := s.newSession(ctx, w, p, tok, claims.JTI)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderClaimed(w, r, id, link, p.DisplayName(), p.Email)
+}
+
+// renderClaimed shows the success page: which Zaikio account was linked, an
+// undo button for a short while, and the person's unlinked organizations.
+func (s *Server) renderClaimed(w http.ResponseWriter, r *http.Request, id *Identity, link claim.Link, zaikioName, zaikioEmail string) {
+	data := map[string]any{
+		"Kind": string(link.Kind), "LegacyID": link.LegacyID, "ZaikioID": link.ZaikioID,
+		"ZaikioName": zaikioName, "ZaikioEmail": zaikioEmail,
+		"UndoCSRF": s.csrfToken(w, r, "undo:"+string(link.Kind)+":"+link.LegacyID),
+		"UndoMinutes": int(undoWindow / time.Minute),
+	}
+	if orgs := s.unlinkedOrgs(r.Context(), id.User); len(orgs) > 0 {
+		data["Orgs"] = orgs
+		data["OrgCSRF"] = s.csrfToken(w, r, "claim-org")
+	}
+	s.render(w, r, http.StatusOK, "claimed", data)
+}
+
+// unlinkedOrgs lists the legacy organizations user owns (per the imported
+// directory) that are not linked yet.
+func (s *Server) unlinkedOrgs(ctx context.Context, user string) []string {
+	if user == "" {
+		return nil
+	}
+	p, err := s.store.Person(ctx, user)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, o := range p.Orgs {
+		if _, err := s.store.Link(ctx, claim.KindOrg, o); errors.Is(err, claim.ErrNotFound) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// orgClaimPage lists the signed-in person's unlinked organizations with a
+// button each: GET /_hubgate/claim-org.
+func (s *Server) orgClaimPage() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := s.authenticate(w, r)
+		if id == nil {
+			s.redirectToLogin(w, r, "/_hubgate/claim-org")
+			return
+		}
+		if id.User == "" {
+			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "claimer_unlinked", err: fmt.Errorf("person %s is not linked", id.Person)})
+			return
+		}
+		s.render(w, r, http.StatusOK, "claim_org", map[string]any{
+			"Orgs": s.unlinkedOrgs(r.Context(), id.User), "CSRF": s.csrfToken(w, r, "claim-org"),
+		})
+	}
+}
+
+// startOrgClaim starts an org claim for a legacy organization the signed-in,
+// linked person owns per the directory: POST /_hubgate/claim-org (org=…). A
+// claim bound to this person is minted (its token is never shown) and the
+// flow redeems it.
+func (s *Server) startOrgClaim() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.claimLimit.allow(remoteIP(r)) {
+			s.fail(w, r, &pageError{status: http.StatusTooManyRequests, key: "rate_limited"})
+			return
+		}
+		if err := s.checkCSRF(r, "claim-org"); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		id := s.authenticate(w, r)
+		if id == nil {
+			s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true})
+			return
+		}
+		org := r.PostFormValue("org")
+		if !slices.Contains(s.unlinkedOrgs(r.Context(), id.User), org) {
+			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "org_not_owned", err: fmt.Errorf("user %q does not own unlinked org %q", id.User, org)})
+			return
+		}
+		is, err := s.claims.Issue(r.Context(), claim.Request{Kind: claim.KindOrg, LegacyID: org, Claimer: id.User, TTL: time.Hour, CreatedBy: "zaikio:" + id.Person})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.startOrgFlow(w, r, is.Claim)
+	}
+}
+
+// finishOrgClaim links the Zaikio organization chosen at the hub to the
+// claim's legacy organization, if the person who started the flow is linked,
+// is the claim's named claimer (if any) and holds owner or admin in it:
+// bearer_on_behalf_of.roles cross-checked with the person's memberships as
+// the hub reports them now.
+func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, tok *zaikio.Token, _ *zaikio.Claims) {
+	ctx := r.Context()
+	defer s.revokeQuietly(tok.AccessToken)
+	h, err := claim.ParseHash(f.Claim)
+	if err != nil {
+		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_state", err: err})
+		return
+	}
+	if tok.Bearer.Type != "Organization" || !claim.ValidZaikioID(tok.Bearer.ID) {
+		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "hub_error", err: fmt.Errorf("org claim bearer is %s", tok.Bearer.Type)})
+		return
+	}
+	if tok.OnBehalfOf != nil && tok.OnBehalfOf.ID != f.Person {
+		s.fail(w, r, &pageError{status: http.StatusForbidden, key: "claim_wrong_person", err: fmt.Errorf("on-behalf person %s did not start the flow (%s)", tok.OnBehalfOf.ID, f.Person)})
+		return
+	}
+	id := s.decodeSession(r)
+	if id == nil || id.Person != f.Person {
+		s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true, err: errors.New("org claim callback without the session that started it")})
+		return
+	}
+	claimer := ""
+	if l, err := s.store.LinkByZaikio(ctx, claim.KindPerson, f.Person); err == nil {
+		claimer = l.LegacyID
+	} else if !errors.Is(err, claim.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	// The person as the hub sees them now (this rotates the session's
+	// refresh token): their memberships are the cross-check for the roles
+	// the on-behalf grant claims.
+	p, data, err := s.freshPerson(ctx, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	roles := p.RolesIn(tok.Bearer.ID)
+	if tok.OnBehalfOf != nil {
+		roles = intersect(roles, tok.OnBehalfOf.Roles)
+	}
+	c, link, err := s.claims.Redeem(ctx, claim.Redemption{Hash: h, Kind: claim.KindOrg, ZaikioID: tok.Bearer.ID, Claimer: claimer, Roles: roles, Actor: "zaikio:" + f.Person})
+	if err != nil {
+		s.log.Info().Str("event", "claim.refused").Str("kind", "org").Str("person", f.Person).AnErr("reason", err).Str("request_id", requestID(r)).Send()
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info().Str("event", "claim.linked").Str("kind", "org").Str("claim", c.ID).Str("org", link.LegacyID).Str("person", f.Person).Str("request_id", requestID(r)).Send()
+	orgName := tok.Bearer.ID
+	if o, err := s.hubOrganization(ctx, tok.AccessToken); err == nil && o.Name != "" {
+		orgName = o.Name
+	}
+	// Rotate the session: a new id with the new organization in it.
+	_ = s.endSession(ctx, id, "zaikio:"+f.Person, "rotated at link")
+	nid, err := s.sessionFromData(ctx, w, p, data)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderClaimed(w, r, nid, link, orgName, "")
+}
+
+// hubOrganization reads an organization with an org token, if the hub
+// client can.
+func (s *Server) hubOrganization(ctx context.Context, accessToken string) (*zaikio.Organization, error) {
+	if c, ok := s.hub.(interface {
+		Organization(context.Context, string) (*zaikio.Organization, error)
+	}); ok {
+		return c.Organization(ctx, accessToken)
+	}
+	return nil, errors.New("hub cannot read organizations")
+}
+
+// revokeQuietly revokes a token we no longer need, in the background.
+func (s *Server) revokeQuietly(accessToken string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.hub.Revoke(ctx, accessToken); err != nil {
+			s.log.Debug().Err(err).Str("event", "hub.revoke").Send()
+		}
+	}()
+}
+
+func intersect(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// undoClaim removes a link made moments ago by this person: POST
+// /_hubgate/claim-undo (kind, legacy_id). Audited like any unlink.
+func (s *Server) undoClaim() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		kind, err := claim.ParseKind(r.PostFormValue("kind"))
+		legacy := r.PostFormValue("legacy_id")
+		if err != nil || !claim.ValidLegacyID(legacy) {
+			s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_request", err: fmt.Errorf("undo kind %q legacy %q", r.PostFormValue("kind"), legacy)})
+			return
+		}
+		if err := s.checkCSRF(r, "undo:"+string(kind)+":"+legacy); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		id := s.authenticate(w, r)
+		if id == nil {
+			s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true})
+			return
+		}
+		ctx := r.Context()
+		l, err := s.store.Link(ctx, kind, legacy)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		mine := (kind == claim.KindPerson && l.ZaikioID == id.Person) || (kind == claim.KindOrg && l.By == "zaikio:"+id.Person)
+		if !mine || s.now().Sub(l.CreatedAt) > undoWindow {
+			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "undo_expired", err: fmt.Errorf("undo of %s:%s by %s (link by %s at %s)", kind, legacy, id.Person, l.By, l.CreatedAt)})
+			return
+		}
+		if _, err := s.store.DeleteLink(ctx, kind, legacy, "zaikio:"+id.Person, s.now()); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.log.Info().Str("event", "claim.undone").Str("kind", string(kind)).Str("legacy", legacy).Str("person", id.Person).Send()
+		// The session's identity no longer holds: end it.
+		_ = s.endSession(ctx, id, "zaikio:"+id.Person, "link undone")
+		s.clearSession(w)
+		s.fail(w, r, &pageError{status: http.StatusOK, key: "undone"})
+	}
+}
+
+// whoami asks the legacy app who the browser's legacy session belongs to, by
+// calling legacy.whoami on the upstream with the browser's cookies (minus
+// hubgate's). The answer is JSON: {"id": "42", "email": …, "name": …,
+// "orgs": ["7"]} (id may be a number); anything but 200 means "not signed in".
+func (s *Server) whoami(ctx context.Context, r *http.Request) (claim.Person, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.upstream.ResolveReference(mustURL(s.cfg.Whoami)).String(), nil)
+	if err != nil {
+		return claim.Person{}, err
+	}
+	req.Host = r.Host
+	req.Header.Set("Accept", "application/json")
+	if c := r.Header["Cookie"]; c != nil {
+		req.Header["Cookie"] = slices.Clone(c)
+		s.stripOwnCookies(req.Header)
+	}
+	resp, err := s.proxy.Transport.RoundTrip(req)
+	if err != nil {
+		return claim.Person{}, fmt.Errorf("whoami: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return claim.Person{}, &pageError{status: http.StatusUnauthorized, key: "legacy_signin_first", err: fmt.Errorf("whoami answered %d", resp.StatusCode)}
+	}
+	var v struct {
+		ID    json.RawMessage `json:"id"`
+		Email string          `json:"email"`
+		Name  string          `json:"name"`
+		Orgs  []string        `json:"orgs"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&v); err != nil {
+		return claim.Person{}, fmt.Errorf("whoami: decode: %w", err)
+	}
+	legacyID := strings.Trim(string(v.ID), `"`)
+	if !claim.ValidLegacyID(legacyID) {
+		return claim.Person{}, fmt.Errorf("whoami: id %s does not fit [A-Za-z0-9._@-]{1,128}", v.ID)
+	}
+	var orgs []string
+	for _, o := range v.Orgs {
+		if claim.ValidLegacyID(o) {
+			orgs = append(orgs, o)
+		}
+	}
+	return claim.Person{ID: legacyID, Email: v.Email, Name: v.Name, Orgs: orgs}, nil
+}
+
+// claimBySession shows the confirmation for a legacy person proven by the
+// legacy session: GET /_hubgate/claim.
+func (s *Server) claimBySession() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Whoami == "" {
+			s.fail(w, r, &pageError{status: http.StatusNotFound, key: "not_found", err: errors.New("legacy.whoami is not configured")})
+			return
+		}
+		p, err := s.whoami(r.Context(), r)
+		if err != nil {
+			s.fail(w, r, withLoginHint(err, s.cfg.LoginPaths))
+			return
+		}
+		if l, err := s.store.Link(r.Context(), claim.KindPerson, p.ID); err == nil {
+			s.fail(w, r, &pageError{status: http.StatusConflict, key: "already_linked", err: fmt.Errorf("legacy %s already linked to %s", p.ID, l.ZaikioID)})
+			return
+		}
+		s.render(w, r, http.StatusOK, "claim", map[string]any{
+			"Kind": "person", "LegacyID": p.ID, "Name": p.Name, "Email": p.Email,
+			"Action": "/_hubgate/claim", "CSRF": s.csrfToken(w, r, "claim-session"),
+		})
+	}
+}
+
+// startClaimBySession mints a claim for the legacy person the legacy session
+// proves (asked again, not trusted from the page) and starts its flow: POST
+// /_hubgate/claim.
+func (s *Server) startClaimBySession() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Whoami == "" {
+			s.fail(w, r, &pageError{status: http.StatusNotFound, key: "not_found"})
+			return
+		}
+		if !s.claimLimit.allow(remoteIP(r)) {
+			s.fail(w, r, &pageError{status: http.StatusTooManyRequests, key: "rate_limited"})
+			return
+		}
+		if err := s.checkCSRF(r, "claim-session"); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		ctx := r.Context()
+		p, err := s.whoami(ctx, r)
+		if err != nil {
+			s.fail(w, r, withLoginHint(err, s.cfg.LoginPaths))
+			return
+		}
+		if _, err := s.store.Link(ctx, claim.KindPerson, p.ID); err == nil {
+			s.fail(w, r, &pageError{status: http.StatusConflict, key: "already_linked"})
+			return
+		}
+		// Keep the directory current with what the legacy app says, so the
+		// org offer after the claim knows this person's organizations.
+		if old, err := s.store.Person(ctx, p.ID); err == nil {
+			if p.Email == "" {
+				p.Email = old.Email
+			}
+			if p.Name == "" {
+				p.Name = old.Name
+			}
+			if p.Orgs == nil {
+				p.Orgs = old.Orgs
+			}
+		}
+		if err := s.putPerson(ctx, p); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		is, err := s.claims.Issue(ctx, claim.Request{Kind: claim.KindPerson, LegacyID: p.ID, Email: p.Email, TTL: time.Hour, CreatedBy: "legacy-session"})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.startPersonFlow(w, r, is.Claim)
+	}
+}
+
+func withLoginHint(err error, loginPaths []string) error {
+	var pe *pageError
+	if errors.As(err, &pe) && pe.key == "legacy_signin_first" && len(loginPaths) > 0 {
+		pe.data = map[string]any{"LegacyLogin": loginPaths[0]}
+	}
+	return err
+}

@@ -1,0 +1,269 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Identity header names (DESIGN §4), canonical form.
+const (
+	HeaderUser      = "X-Hubgate-User"
+	HeaderPerson    = "X-Hubgate-Zaikio-Person"
+	HeaderEmail     = "X-Hubgate-Email"
+	HeaderName      = "X-Hubgate-Name"
+	HeaderOrgs      = "X-Hubgate-Orgs"
+	HeaderRoles     = "X-Hubgate-Roles"
+	HeaderMode      = "X-Hubgate-Mode"
+	HeaderAssertion = "X-Hubgate-Assertion"
+)
+
+// identityHeaderKeys are the headers hubgate sets upstream.
+var identityHeaderKeys = [...]string{HeaderUser, HeaderPerson, HeaderEmail, HeaderName, HeaderOrgs, HeaderRoles, HeaderMode, HeaderAssertion}
+
+// stripIdentityHeaders deletes every header in the X-Hubgate- namespace, in
+// any letter case and with "_" for "-" (some servers and CGI-style upstreams
+// treat them alike), before anything else looks at the request.
+func stripIdentityHeaders(h http.Header) {
+	for k := range h {
+		if len(k) >= 10 && isHubgateName(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// isHubgateName reports whether k starts with "x-hubgate-" ignoring case and
+// treating "_" as "-".
+func isHubgateName(k string) bool {
+	const p = "x-hubgate-"
+	if len(k) < len(p) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := k[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c == '_' {
+			c = '-'
+		}
+		if c != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// setIdentityHeaders writes the identity of id (nil: none) and the mode into
+// h. The values are prepared slices shared by every request of the session.
+func setIdentityHeaders(h http.Header, id *Identity, mode Mode) {
+	h[HeaderMode] = modeHeaders[mode]
+	if id == nil {
+		return
+	}
+	set := func(k string, v []string) {
+		if v != nil {
+			h[k] = v
+		}
+	}
+	set(HeaderUser, id.headers.user)
+	set(HeaderPerson, id.headers.person)
+	set(HeaderEmail, id.headers.email)
+	set(HeaderName, id.headers.name)
+	set(HeaderOrgs, id.headers.orgs)
+	set(HeaderRoles, id.headers.roles)
+}
+
+// newReverseProxy builds the forwarder: Rewrite (never Director, so that
+// hop-by-hop and client X-Forwarded-* headers are dropped before our code
+// runs), a pooled transport and buffer pool, and the error funnel.
+func (s *Server) newReverseProxy() *httputil.ReverseProxy {
+	tr := s.cfg.Transport
+	if tr == nil {
+		tr = newTransport(s.cfg.UpstreamTimeout)
+	}
+	return &httputil.ReverseProxy{
+		Rewrite:      s.rewrite,
+		Transport:    tr,
+		BufferPool:   bufferPool{},
+		ErrorHandler: s.upstreamError,
+	}
+}
+
+// newTransport is tuned for one busy upstream: many idle keep-alive
+// connections (Go's default keeps 2 per host, so most requests would dial),
+// bounded dial and header waits, and no transparent gzip (the client's
+// Accept-Encoding is passed through untouched).
+func newTransport(headerTimeout time.Duration) *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          2048,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+		ExpectContinueTimeout: time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		DisableCompression:    true,
+	}
+}
+
+func (s *Server) rewrite(pr *httputil.ProxyRequest) {
+	out, in := pr.Out, pr.In
+	out.URL.Scheme = s.upstream.Scheme
+	out.URL.Host = s.upstream.Host
+	if s.upstream.Path != "" && s.upstream.Path != "/" {
+		out.URL.Path = strings.TrimSuffix(s.upstream.Path, "/") + out.URL.Path
+		out.URL.RawPath = ""
+	}
+	// The Host header stays the public one: the legacy app was served there.
+	out.Host = in.Host
+
+	// X-Forwarded-*: ReverseProxy removed the client's before Rewrite; we
+	// believe them only from trusted proxies.
+	ip := remoteIP(in)
+	if s.trusted(ip) {
+		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+			out.Header["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
+		} else {
+			out.Header["X-Forwarded-For"] = []string{ip}
+		}
+		copyHeader(out.Header, in.Header, "X-Forwarded-Proto")
+		copyHeader(out.Header, in.Header, "X-Forwarded-Host")
+	} else {
+		out.Header.Del("Forwarded")
+		out.Header["X-Forwarded-For"] = []string{ip}
+	}
+	if out.Header["X-Forwarded-Proto"] == nil {
+		if in.TLS != nil {
+			out.Header["X-Forwarded-Proto"] = protoHTTPS
+		} else {
+			out.Header["X-Forwarded-Proto"] = protoHTTP
+		}
+	}
+	if out.Header["X-Forwarded-Host"] == nil {
+		out.Header["X-Forwarded-Host"] = []string{in.Host}
+	}
+	// Identity headers were set on the incoming request by the gate after
+	// stripping; copy them again so that a client's "Connection: X-Hubgate-…"
+	// cannot make the hop-by-hop pass drop ours.
+	for _, k := range identityHeaderKeys {
+		if v := in.Header[k]; v != nil {
+			out.Header[k] = v
+		}
+	}
+	if v := in.Header["X-Request-Id"]; v != nil {
+		out.Header["X-Request-Id"] = v
+	}
+	s.stripOwnCookies(out.Header)
+}
+
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
+
+func copyHeader(dst, src http.Header, k string) {
+	if v := src[k]; v != nil {
+		dst[k] = v
+	}
+}
+
+// trusted reports whether ip is in the configured trusted proxy list.
+func (s *Server) trusted(ip string) bool {
+	if len(s.cfg.TrustedProxies) == 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripOwnCookies removes hubgate's cookies (session, flow, offer) from the
+// upstream request: the legacy app has no business with them.
+func (s *Server) stripOwnCookies(h http.Header) {
+	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	found := false
+	for _, l := range lines {
+		if strings.Contains(l, "hubgate") {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		for len(l) > 0 {
+			var part string
+			part, l, _ = strings.Cut(l, ";")
+			part = strings.TrimSpace(part)
+			if part == "" || s.ownCookie(part) {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(part)
+		}
+	}
+	if b.Len() == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = []string{b.String()}
+}
+
+func (s *Server) ownCookie(part string) bool {
+	name, _, _ := strings.Cut(part, "=")
+	name = strings.TrimPrefix(name, "__Host-")
+	return name == "hubgate" || strings.HasPrefix(name, "hubgate_")
+}
+
+// upstreamError is the ReverseProxy's error funnel: 504 for timeouts, 502
+// for everything else, as safe pages.
+func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away; nobody reads an answer.
+		w.WriteHeader(499)
+		return
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		s.fail(w, r, &pageError{status: http.StatusGatewayTimeout, key: "upstream_timeout", err: err})
+		return
+	}
+	s.fail(w, r, &pageError{status: http.StatusBadGateway, key: "upstream_down", err: err})
+}
+
+// bufferPool recycles the 32 KiB copy buffers of the reverse proxy.
+type bufferPool struct{}
+
+const bufSize = 32 << 10
+
+var buffers = sync.Pool{New: func() any { return new([bufSize]byte) }}
+
+func (bufferPool) Get() []byte { return buffers.Get().(*[bufSize]byte)[:] }
+
+func (bufferPool) Put(b []byte) {
+	if cap(b) == bufSize {
+		buffers.Put((*[bufSize]byte)(b[:bufSize]))
+	}
+}

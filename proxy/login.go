@@ -1,0 +1,227 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hubgate/hubgate/zaikio"
+)
+
+// login starts the sign-in redirect flow: GET /_hubgate/login?rd=/path. A
+// browser that already has a session goes straight to rd (unless
+// prompt=select_account asks to switch accounts).
+func (s *Server) login() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		rd := s.returnTo(q.Get("rd"))
+		selectAccount := q.Get("prompt") == "select_account"
+		if !selectAccount && s.authenticate(w, r) != nil {
+			s.redirect(w, rd)
+			return
+		}
+		f := flow{Purpose: purposeLogin, Return: rd}
+		if err := s.startFlow(w, r, f, s.personScope, zaikio.AuthOptions{SelectAccount: selectAccount}); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
+func (s *Server) returnTo(rd string) string {
+	return returnTo(rd, s.public.Host, s.cfg.AllowedRedirectHosts)
+}
+
+// redirect answers 302 to a location that has already been validated.
+func (s *Server) redirect(w http.ResponseWriter, loc string) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusFound)
+}
+
+// callback finishes every redirect flow: GET /_hubgate/callback. It checks
+// the flow (state bound to this browser, single use, ≤10 min), turns hub
+// errors into pages, exchanges the code with the PKCE verifier, verifies the
+// access token, and hands over to the flow's purpose. Nothing is linked,
+// consumed or signed in unless every step succeeds.
+func (s *Server) callback() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		q := r.URL.Query()
+		f, err := s.takeFlow(ctx, w, r, q.Get("state"))
+		if err != nil {
+			key := "bad_state"
+			if errors.Is(err, errFlowReused) {
+				key = "state_reused"
+			}
+			if !errors.Is(err, errNoFlow) && !errors.Is(err, errFlowReused) {
+				s.fail(w, r, err)
+				return
+			}
+			s.fail(w, r, &pageError{status: http.StatusBadRequest, key: key, err: err, retry: true})
+			return
+		}
+		if e := q.Get("error"); e != "" {
+			st, key := http.StatusBadRequest, "hub_error"
+			if e == "access_denied" {
+				st, key = http.StatusForbidden, "hub_denied"
+			}
+			s.fail(w, r, &pageError{status: st, key: key, retry: true,
+				err: fmt.Errorf("hub answered error=%q description=%q", e, q.Get("error_description"))})
+			return
+		}
+		tok, claims, err := s.exchange(ctx, q.Get("code"), f.Verifier)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		switch f.Purpose {
+		case purposeLogin:
+			s.finishLogin(w, r, f, tok, claims)
+		case purposeClaimPerson:
+			s.finishPersonClaim(w, r, f, tok, claims)
+		case purposeClaimOrg:
+			s.finishOrgClaim(w, r, f, tok, claims)
+		default:
+			s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_state", err: fmt.Errorf("flow purpose %q", f.Purpose)})
+		}
+	}
+}
+
+// exchange trades the code and verifies the token, mapping failures to pages.
+func (s *Server) exchange(ctx context.Context, code, verifier string) (*zaikio.Token, *zaikio.Claims, error) {
+	if code == "" {
+		return nil, nil, &pageError{status: http.StatusBadRequest, key: "hub_error", retry: true, err: errors.New("callback without code")}
+	}
+	tok, err := s.hub.Exchange(ctx, code, verifier)
+	if errors.Is(err, zaikio.ErrInvalidGrant) {
+		return nil, nil, &pageError{status: http.StatusBadRequest, key: "code_rejected", retry: true, err: err}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	claims, err := s.hub.Verify(ctx, tok)
+	if err != nil {
+		return nil, nil, &pageError{status: http.StatusUnauthorized, key: "token_invalid", retry: true, err: err}
+	}
+	return tok, claims, nil
+}
+
+// personToken checks that tok is a person token with the person scope and
+// reads the person.
+func (s *Server) personToken(ctx context.Context, tok *zaikio.Token) (*zaikio.Person, error) {
+	if tok.Bearer.Type != "Person" || tok.OnBehalfOf != nil {
+		return nil, &pageError{status: http.StatusBadRequest, key: "hub_error", err: fmt.Errorf("bearer is %s, want Person", tok.Bearer.Type)}
+	}
+	for _, sc := range s.personScope {
+		if !tok.HasScope(sc) {
+			return nil, &pageError{status: http.StatusForbidden, key: "scope_missing", retry: true, err: fmt.Errorf("%w: %s not in %v", zaikio.ErrScope, sc, tok.Scope)}
+		}
+	}
+	p, err := s.hub.Person(ctx, tok.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	if p.ID != tok.Bearer.ID {
+		return nil, &pageError{status: http.StatusUnauthorized, key: "token_invalid", err: fmt.Errorf("person %s is not bearer %s", p.ID, tok.Bearer.ID)}
+	}
+	return p, nil
+}
+
+// finishLogin signs the person in after a login flow.
+func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, f flow, tok *zaikio.Token, claims *zaikio.Claims) {
+	ctx := r.Context()
+	p, err := s.personToken(ctx, tok)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err = s.applyUnlinked(ctx, w, r, p, tok)
+	if err != nil || p == nil {
+		if err != nil {
+			s.fail(w, r, err)
+		}
+		return
+	}
+	id, err := s.newSession(ctx, w, p, tok, claims.JTI)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info().Str("event", "login").Str("person", id.Person).Str("user", id.User).Str("request_id", requestID(r)).Send()
+	s.redirect(w, s.returnTo(f.Return))
+}
+
+// logout ends the session: GET|POST /_hubgate/logout?rd=. The hub token is
+// revoked (Zaikio has no logout endpoint), the server-side record deleted and
+// the session id revoked on every replica.
+func (s *Server) logout() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if id := s.decodeSession(r); id != nil {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+			err := s.endSession(ctx, id, "zaikio:"+id.Person, "logout")
+			cancel()
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			s.log.Info().Str("event", "logout").Str("person", id.Person).Str("request_id", requestID(r)).Send()
+		}
+		s.clearSession(w)
+		if rd := r.FormValue("rd"); rd != "" {
+			s.redirect(w, s.returnTo(rd))
+			return
+		}
+		s.render(w, r, http.StatusOK, "signedout", nil)
+	}
+}
+
+// me answers the current identity as JSON: GET /_hubgate/me.
+func (s *Server) me() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "application/json")
+		id := s.authenticate(w, r)
+		if id == nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			_ = json.NewEncoder(w).Encode(map[string]any{"authenticated": false, "mode": s.Mode(), "login_url": "/_hubgate/login"})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"authenticated": true, "zaikio_person": id.Person, "user": id.User, "email": id.Email, "name": id.Name,
+			"orgs": splitList(id.Orgs), "roles": splitList(id.Roles), "mode": s.Mode(),
+			"expires_at": id.Expires.UTC().Format(time.RFC3339), "validated_at": id.Validated.UTC().Format(time.RFC3339),
+		})
+	}
+}
+
+func (s *Server) healthz() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write([]byte("ok\n"))
+	}
+}
+
+func splitList(s string) []string {
+	out := []string{}
+	for len(s) > 0 {
+		var part string
+		part, s, _ = cutComma(s)
+		if part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func cutComma(s string) (before, after string, found bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ',' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}

@@ -1,0 +1,39 @@
+package proxy
+
+import (
+	"net/http"
+	"time"
+)
+
+// offerSkipTTL is how long "continue to the old login" is remembered.
+const offerSkipTTL = 12 * time.Hour
+
+// offerPage is the interstitial of offer mode in front of a legacy login
+// page: sign in with Zaikio, claim your account, or continue to the old
+// login.
+func (s *Server) offerPage(w http.ResponseWriter, r *http.Request) {
+	data := map[string]any{
+		"LoginURL": "/_hubgate/login?rd=%2F",
+		"Return":   r.URL.RequestURI(),
+		"CSRF":     s.csrfToken(w, r, "continue-legacy"),
+	}
+	if s.cfg.Whoami != "" {
+		data["ClaimURL"] = "/_hubgate/claim"
+	}
+	s.render(w, r, http.StatusOK, "offer", data)
+}
+
+// continueLegacy remembers the choice of the old login for this browser and
+// goes back to it: POST /_hubgate/continue-legacy (rd).
+func (s *Server) continueLegacy() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.checkCSRF(r, "continue-legacy"); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		c := s.cookie(offerSkipCookie, "1", offerSkipTTL)
+		http.SetCookie(w, c)
+		rd := s.returnTo(r.PostFormValue("rd"))
+		s.redirect(w, rd)
+	}
+}

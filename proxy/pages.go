@@ -1,0 +1,122 @@
+package proxy
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+)
+
+//go:embed templates/*.html templates/*.css
+var templateFS embed.FS
+
+// pageNames are the pages rendered by the proxy; each is base.html plus
+// templates/<name>.html.
+var pageNames = []string{"error", "signedout", "claim", "claimed", "claim_org", "noaccount", "offer", "resent"}
+
+// parsePages parses every page once at start, each into its own template
+// set so that pages can define their own "title".
+func parsePages() (map[string]*template.Template, error) {
+	css, err := templateFS.ReadFile("templates/style.css")
+	if err != nil {
+		return nil, err
+	}
+	funcs := template.FuncMap{"css": func() template.CSS { return template.CSS(css) }}
+	pages := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		base, err := templateFS.ReadFile("templates/base.html")
+		if err != nil {
+			return nil, err
+		}
+		page, err := templateFS.ReadFile("templates/" + name + ".html")
+		if err != nil {
+			return nil, err
+		}
+		src := strings.Replace(string(base), "{{template \"content\" .}}", string(page), 1)
+		t, err := template.New(name).Funcs(funcs).Parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: page %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// pageData is what every page template sees.
+type pageData struct {
+	L         locale
+	RequestID string
+	Data      map[string]any
+}
+
+// render writes page name with status. Rendering goes to a buffer first, so a
+// template failure becomes a clean 500 instead of half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
+	var buf bytes.Buffer
+	pd := pageData{L: localeOf(r), RequestID: requestID(r), Data: data}
+	t, ok := s.pages[name]
+	if !ok {
+		panic("proxy: no page " + name)
+	}
+	if err := t.Execute(&buf, pd); err != nil {
+		s.log.Error().Err(err).Str("event", "render").Str("page", name).Str("request_id", pd.RequestID).Send()
+		http.Error(w, "internal error (request "+pd.RequestID+")", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' "+s.formTargets()+"; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// formTargets lists where our forms and redirects may lead: ourselves and the hub.
+func (s *Server) formTargets() string {
+	if c, ok := s.hub.(interface{ BaseURL() string }); ok {
+		return c.BaseURL()
+	}
+	return ""
+}
+
+// locale is a language for pages: "en" or "de".
+type locale string
+
+// localeOf picks German when the browser prefers it over English.
+func localeOf(r *http.Request) locale {
+	return locale(langOf(r))
+}
+
+func langOf(r *http.Request) string {
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		tag = strings.ToLower(tag)
+		switch {
+		case tag == "de" || strings.HasPrefix(tag, "de-"):
+			return "de"
+		case tag == "en" || strings.HasPrefix(tag, "en-"):
+			return "en"
+		}
+	}
+	return "en"
+}
+
+// T returns the message for key in l, falling back to English, then to the
+// key itself (so a missing message is visible, never a crash).
+func (l locale) T(key string) string {
+	if m, ok := catalog[string(l)][key]; ok {
+		return m
+	}
+	if m, ok := catalog["en"][key]; ok {
+		return m
+	}
+	return key
+}
+
+// Lang is the HTML lang attribute.
+func (l locale) Lang() string { return string(l) }

@@ -1,0 +1,44 @@
+package proxy
+
+import "net/http"
+
+// routes lists every /_hubgate route (DESIGN §4). Everything outside
+// /_hubgate/ belongs to the upstream and never reaches this mux.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_hubgate/login", s.login())
+	mux.HandleFunc("GET /_hubgate/callback", s.callback())
+	mux.HandleFunc("GET /_hubgate/logout", s.logout())
+	mux.HandleFunc("POST /_hubgate/logout", s.limitBody(s.logout()))
+	mux.HandleFunc("GET /_hubgate/me", s.me())
+	mux.HandleFunc("GET /_hubgate/healthz", s.healthz())
+
+	mux.HandleFunc("GET /_hubgate/claim", s.claimBySession())
+	mux.HandleFunc("POST /_hubgate/claim", s.limitBody(s.startClaimBySession()))
+	mux.HandleFunc("GET /_hubgate/claim/{token}", s.claimPage())
+	mux.HandleFunc("POST /_hubgate/claim/{token}", s.limitBody(s.startClaim()))
+	mux.HandleFunc("GET /_hubgate/claim-org", s.orgClaimPage())
+	mux.HandleFunc("POST /_hubgate/claim-org", s.limitBody(s.startOrgClaim()))
+	mux.HandleFunc("POST /_hubgate/claim-undo", s.limitBody(s.undoClaim()))
+	mux.HandleFunc("POST /_hubgate/continue-legacy", s.limitBody(s.continueLegacy()))
+
+	mux.HandleFunc("/_hubgate/", s.notFound())
+	return mux
+}
+
+// maxFormBody bounds every form hubgate reads.
+const maxFormBody = 16 << 10
+
+// limitBody caps the request body of a handler that reads one.
+func (s *Server) limitBody(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+		h(w, r)
+	}
+}
+
+func (s *Server) notFound() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, &pageError{status: http.StatusNotFound, key: "not_found"})
+	}
+}
