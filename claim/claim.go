@@ -241,8 +241,9 @@ func ValidLegacyID(s string) bool {
 	return true
 }
 
-// ValidZaikioID reports whether s is a UUID in canonical lower- or upper-case
-// hex form, the shape of every Zaikio id.
+// ValidZaikioID reports whether s is a UUID in canonical lower-case hex form,
+// the shape of every Zaikio id. Upper case is refused so that one id has one
+// spelling: links must be unique both ways.
 func ValidZaikioID(s string) bool {
 	if len(s) != 36 {
 		return false
@@ -255,7 +256,7 @@ func ValidZaikioID(s string) bool {
 				return false
 			}
 		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 				return false
 			}
 		}
