@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hubgate/hubgate/admin"
+	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/proxy"
+	"github.com/hubgate/hubgate/store/bolt"
+	"github.com/hubgate/hubgate/zaikio"
+	"github.com/hubgate/hubgate/zaikio/devhub"
+)
+
+// store is everything hubgate's packages need from storage.
+type store interface {
+	proxy.Store
+	admin.Store
+	Close() error
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	path := fs.String("config", getenv("HUBGATE_CONFIG"), "configuration file (YAML); env HUBGATE_CONFIG")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageError{"serve: --config FILE is required (see README, or run hubgate dev)"}
+	}
+	cfg, err := loadConfig(*path, getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	var hub proxy.Hub
+	var devHub http.Handler
+	if cfg.Provider.Kind == "dev" {
+		h, err := devhub.New(devhub.Config{Seed: true, Apps: []devhub.App{{
+			ClientID: cfg.Provider.ClientID, ClientSecret: cfg.Provider.ClientSecret, Name: appName(cfg),
+			RedirectURIs:  []string{strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/callback"},
+			WebhookURL:    strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/webhook",
+			WebhookSecret: cfg.Provider.WebhookSecret,
+		}}})
+		if err != nil {
+			return err
+		}
+		devHub = h
+	}
+	hc, err := newHubClient(cfg)
+	if err != nil {
+		return err
+	}
+	hub = hc
+	st, err := openStore(cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	in, err := newInstance(cfg, st, hub, logger)
+	if err != nil {
+		return err
+	}
+	pub, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return &configError{Key: "listen", Msg: err.Error()}
+	}
+	var adm net.Listener
+	if in.admin != nil {
+		if adm, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			pub.Close()
+			return &configError{Key: "admin.listen", Msg: err.Error()}
+		}
+	} else {
+		logger.Warn().Str("event", "admin.disabled").Msg("admin API disabled: set admin.token (or HUBGATE_ADMIN_TOKEN) to enable it")
+	}
+	var extra []server
+	if devHub != nil {
+		u, _ := urlHost(cfg.Provider.URL)
+		ln, err := net.Listen("tcp", u)
+		if err != nil {
+			pub.Close()
+			return &configError{Key: "provider.url", Msg: "dev hub: " + err.Error()}
+		}
+		extra = append(extra, server{name: "devhub", ln: ln, handler: devHub})
+	}
+	return in.serve(ctx, pub, adm, extra...)
+}
+
+func appName(cfg *Config) string {
+	if cfg.Provider.AppName != "" {
+		return cfg.Provider.AppName
+	}
+	return cfg.Provider.ClientID
+}
+
+func urlHost(s string) (string, error) {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return "", errors.New("no scheme")
+	}
+	return strings.TrimRight(s[i+3:], "/"), nil
+}
+
+func newHubClient(cfg *Config) (*zaikio.Client, error) {
+	c, err := zaikio.New(zaikio.Config{
+		URL: cfg.Provider.URL, ClientID: cfg.Provider.ClientID, ClientSecret: cfg.Provider.ClientSecret,
+		AppName: cfg.Provider.AppName, RedirectURL: strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/callback",
+	})
+	if err != nil {
+		return nil, &configError{Key: "provider", Msg: err.Error()}
+	}
+	return c, nil
+}
+
+// openStore opens the store a store URL names.
+func openStore(u string) (store, error) {
+	kind, target, err := parseStore(u)
+	if err != nil {
+		return nil, &configError{Key: "store", Msg: err.Error()}
+	}
+	switch kind {
+	case "bolt":
+		if dir := filepath.Dir(target); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, &configError{Key: "store", Msg: err.Error()}
+			}
+		}
+		db, err := bolt.Open(target, bolt.Options{})
+		if err != nil {
+			return nil, &configError{Key: "store", Msg: err.Error()}
+		}
+		return db, nil
+	}
+	return nil, &configError{Key: "store", Msg: fmt.Sprintf("%s stores are not supported by this build", kind)}
+}
+
+func newLogger(cfg *Config, w io.Writer) zerolog.Logger {
+	lvl, _ := zerolog.ParseLevel(cfg.Log.Level)
+	var out io.Writer = w
+	if cfg.Log.Format == "console" {
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+	}
+	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
+}
+
+// instance is one wired hubgate: proxy, admin API and store.
+type instance struct {
+	cfg    *Config
+	claims *claim.Service
+	proxy  *proxy.Server
+	admin *admin.Server // nil when no admin token is configured
+	log   zerolog.Logger
+}
+
+func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*instance, error) {
+	var secrets [][]byte
+	for _, s := range cfg.Session.Secrets {
+		b, err := decodeSecret(s)
+		if err != nil {
+			return nil, err
+		}
+		secrets = append(secrets, b)
+	}
+	rm, err := cfg.roleMap()
+	if err != nil {
+		return nil, &configError{Key: "roles", Msg: err.Error()}
+	}
+	tp, err := cfg.trustedProxies()
+	if err != nil {
+		return nil, err
+	}
+	claims := &claim.Service{Store: st, TTL: time.Duration(cfg.Claims.TTL)}
+	accessLog := logger
+	if cfg.Log.Access != nil && !*cfg.Log.Access {
+		accessLog = logger.Level(zerolog.WarnLevel)
+	}
+	px, err := proxy.New(proxy.Config{
+		PublicURL: cfg.PublicURL, Upstream: cfg.Upstream, Hub: hub, Store: st, Claims: claims, Roles: rm,
+		SessionSecrets: secrets, SessionTTL: time.Duration(cfg.Session.TTL), Revalidate: time.Duration(cfg.Session.Revalidate),
+		RevalidateGrace: time.Duration(cfg.Session.Grace), Mode: proxy.Mode(cfg.Mode),
+		LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, Whoami: cfg.Legacy.Whoami,
+		Unlinked: proxy.Unlinked(cfg.Unlinked), ProvisionURL: cfg.Legacy.ProvisionURL,
+		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
+		AllowedRedirectHosts: cfg.AllowedRedirectHosts, TrustedProxies: tp,
+		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), Logger: accessLog,
+	})
+	if err != nil {
+		return nil, &configError{Key: "(proxy)", Msg: err.Error()}
+	}
+	in := &instance{cfg: cfg, claims: claims, proxy: px, log: logger}
+	if cfg.Admin.Token != "" {
+		in.admin, err = admin.New(admin.Config{
+			Token: cfg.Admin.Token, Store: st, Claims: claims, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
+			Modes:       []string{string(proxy.ModePassthrough), string(proxy.ModeOffer), string(proxy.ModeEnforce)},
+			DefaultMode: cfg.Mode, OnChange: func() { px.Refresh(context.Background()) },
+			Ready: px.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger,
+		})
+		if err != nil {
+			return nil, &configError{Key: "admin", Msg: err.Error()}
+		}
+	}
+	return in, nil
+}
+
+// server is one listener with its handler.
+type server struct {
+	name    string
+	ln      net.Listener
+	handler http.Handler
+}
+
+// serve runs the listeners until ctx ends, then shuts down gracefully:
+// in-flight requests are drained (up to 30 s), new ones refused.
+func (in *instance) serve(ctx context.Context, pub, adm net.Listener, extra ...server) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	servers := []server{{name: "public", ln: pub, handler: in.proxy}}
+	if adm != nil && in.admin != nil {
+		servers = append(servers, server{name: "admin", ln: adm, handler: in.admin})
+	}
+	servers = append(servers, extra...)
+	go func() { _ = in.proxy.Run(ctx) }()
+	errc := make(chan error, len(servers))
+	var hs []*http.Server
+	for _, sv := range servers {
+		h := &http.Server{
+			Handler:           sv.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          log.New(zerologWriter{in.log}, "", 0),
+		}
+		hs = append(hs, h)
+		in.log.Info().Str("event", "listen").Str("listener", sv.name).Str("addr", sv.ln.Addr().String()).Send()
+		go func(sv server) {
+			if err := h.Serve(sv.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s listener: %w", sv.name, err)
+			}
+		}(sv)
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	in.log.Info().Str("event", "shutdown").Msg("draining in-flight requests")
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	for _, h := range hs {
+		if e := h.Shutdown(sctx); e != nil && err == nil {
+			err = fmt.Errorf("shutdown: %w", e)
+		}
+	}
+	in.log.Info().Str("event", "stopped").Send()
+	return err
+}
+
+// zerologWriter turns net/http's error log lines into log events.
+type zerologWriter struct{ l zerolog.Logger }
+
+func (w zerologWriter) Write(p []byte) (int, error) {
+	w.l.Warn().Str("event", "http.server").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -1,0 +1,403 @@
+package proxy_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hubgate/hubgate/proxy"
+	"github.com/hubgate/hubgate/zaikio/devhub"
+)
+
+func TestLoginRedirectsToHubWithStateAndPKCE(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	resp := b.get("/_hubgate/login?rd=/x")
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("GET /_hubgate/login = %d; want 302", resp.StatusCode)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := loc.Scheme+"://"+loc.Host+loc.Path, e.hubURL+"/oauth/authorize"; got != want {
+		t.Errorf("authorize endpoint = %s; want %s", got, want)
+	}
+	q := loc.Query()
+	for k, want := range map[string]string{
+		"client_id": testClient, "redirect_uri": e.srv.URL + "/_hubgate/callback", "response_type": "code",
+		"scope": "zaikio.person.r", "code_challenge_method": "S256",
+	} {
+		if got := q.Get(k); got != want {
+			t.Errorf("authorize %s = %q; want %q", k, got, want)
+		}
+	}
+	if s := q.Get("state"); len(s) < 43 {
+		t.Errorf("state %q has %d characters; want ≥ 43 (256 bits)", s, len(s))
+	}
+	if c := q.Get("code_challenge"); len(c) != 43 {
+		t.Errorf("code_challenge %q; want a 43-character S256 value", c)
+	}
+	var flow *http.Cookie
+	for _, c := range resp.Cookies() {
+		if strings.HasPrefix(c.Name, "hubgate_flow_") {
+			flow = c
+		}
+	}
+	if flow == nil || !flow.HttpOnly || flow.MaxAge <= 0 || flow.MaxAge > 600 || flow.SameSite != http.SameSiteLaxMode {
+		t.Errorf("flow cookie = %+v; want HttpOnly, SameSite=Lax, 0 < Max-Age ≤ 600", flow)
+	}
+	if strings.Contains(flow.Value, q.Get("state")) {
+		t.Error("flow cookie holds the state in the clear")
+	}
+}
+
+func TestLoginFlowEndToEnd(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	resp := b.login(devhub.FrankID, "/x")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/x" {
+		t.Fatalf("callback = %d Location %q; want 302 to /x\n%s", resp.StatusCode, resp.Header.Get("Location"), resp.body)
+	}
+	if b.sessionCookie() == "" {
+		t.Fatal("no session cookie after the flow")
+	}
+	h := b.upstreamHeaders("/x")
+	if got := h.Get(proxy.HeaderPerson); got != devhub.FrankID {
+		t.Errorf("upstream %s = %q; want the hub's bearer.id %s", proxy.HeaderPerson, got, devhub.FrankID)
+	}
+	if got := h.Get(proxy.HeaderEmail); got == "" {
+		t.Errorf("upstream %s is empty", proxy.HeaderEmail)
+	}
+	if got := h.Get(proxy.HeaderMode); got != "passthrough" {
+		t.Errorf("upstream %s = %q; want passthrough", proxy.HeaderMode, got)
+	}
+	if got := h.Get(proxy.HeaderUser); got != "" {
+		t.Errorf("upstream %s = %q for an unlinked person; want none", proxy.HeaderUser, got)
+	}
+	if c := h.Get("Cookie"); strings.Contains(c, "hubgate") {
+		t.Errorf("upstream saw hubgate's cookie: %q", c)
+	}
+	// /_hubgate/me agrees.
+	me := b.get("/_hubgate/me")
+	if me.StatusCode != http.StatusOK || !strings.Contains(me.body, devhub.FrankID) {
+		t.Errorf("GET /_hubgate/me = %d %s; want 200 naming %s", me.StatusCode, me.body, devhub.FrankID)
+	}
+}
+
+func TestSessionCookieAttributes(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	resp := b.login(devhub.FrankID, "/")
+	var sc *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "hubgate" {
+			sc = c
+		}
+	}
+	if sc == nil {
+		t.Fatal("callback set no session cookie")
+	}
+	if !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Path != "/" || len(sc.Value) > 3900 {
+		t.Errorf("session cookie = %+v; want HttpOnly, SameSite=Lax, Path=/, ≤ 3900 bytes", sc)
+	}
+	if strings.Contains(resp.Header.Get("Set-Cookie"), "refresh") {
+		t.Error("cookie mentions a refresh token")
+	}
+}
+
+// callbackRejectCase sets up a bad callback and returns the callback URL to hit.
+type callbackRejectCase struct {
+	name   string
+	prep   func(e *env, b *browser) string
+	status int
+}
+
+func TestCallbackRejects(t *testing.T) {
+	// startFlow begins a login and returns the callback URL the hub
+	// answers with (the hub is set up by the case).
+	startFlow := func(e *env, b *browser) string {
+		e.hub.AutoApprove(devhub.FrankID, "")
+		t.Cleanup(func() { e.hub.AutoApprove("", "") })
+		resp := b.get("/_hubgate/login?rd=/x")
+		resp = b.get(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound {
+			t.Fatalf("hub authorize = %d; want 302", resp.StatusCode)
+		}
+		return resp.Header.Get("Location")
+	}
+	withQuery := func(cb string, set map[string]string, del ...string) string {
+		u, _ := url.Parse(cb)
+		q := u.Query()
+		for k, v := range set {
+			q.Set(k, v)
+		}
+		for _, k := range del {
+			q.Del(k)
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	cases := []callbackRejectCase{
+		{"wrong state", func(e *env, b *browser) string {
+			return withQuery(startFlow(e, b), map[string]string{"state": strings.Repeat("A", 43)})
+		}, 400},
+		{"missing state", func(e *env, b *browser) string {
+			return withQuery(startFlow(e, b), nil, "state")
+		}, 400},
+		{"state from another browser", func(e *env, b *browser) string {
+			return startFlow(e, e.browser()) // b has no flow cookie for it
+		}, 400},
+		{"replayed callback", func(e *env, b *browser) string {
+			cb := startFlow(e, b)
+			b.get(cb) // first use signs in
+			b.jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: "hubgate", Value: "", MaxAge: -1}})
+			return cb
+		}, 400},
+		{"replayed code", func(e *env, b *browser) string {
+			first := startFlow(e, e.browser())
+			code := mustURL(first).Query().Get("code")
+			other := e.browser()
+			other.get(first) // the code is used once by its own browser
+			return withQuery(startFlow(e, b), map[string]string{"code": code})
+		}, 400},
+		{"hub access_denied", func(e *env, b *browser) string {
+			e.hub.FailNext(devhub.EndpointAuthorize, devhub.Failure{Error: "access_denied"})
+			return startFlow(e, b)
+		}, 403},
+		{"bad signature", func(e *env, b *browser) string {
+			e.hub.TamperNext(devhub.TamperBadSignature)
+			return startFlow(e, b)
+		}, 401},
+		{"wrong audience", func(e *env, b *browser) string {
+			e.hub.TamperNext(devhub.TamperWrongAudience)
+			return startFlow(e, b)
+		}, 401},
+		{"expired token", func(e *env, b *browser) string {
+			e.hub.TamperNext(devhub.TamperExpired)
+			return startFlow(e, b)
+		}, 401},
+		{"sub is not bearer", func(e *env, b *browser) string {
+			e.hub.TamperNext(devhub.TamperSubMismatch)
+			return startFlow(e, b)
+		}, 401},
+		{"wrong issuer", func(e *env, b *browser) string {
+			e.hub.TamperNext(devhub.TamperWrongIssuer)
+			return startFlow(e, b)
+		}, 401},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			b := e.browser()
+			cb := tc.prep(e, b)
+			resp := b.get(cb)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("callback = %d; want %d\n%s", resp.StatusCode, tc.status, resp.body)
+			}
+			if !strings.Contains(resp.body, "<h1>") || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+				t.Errorf("callback answered no HTML page:\n%s", resp.body)
+			}
+			if b.sessionCookie() != "" {
+				t.Error("a session cookie was set")
+			}
+			for _, c := range resp.Cookies() {
+				if c.Name == "hubgate" && c.MaxAge >= 0 && c.Value != "" {
+					t.Errorf("callback set a session cookie %q", c.Name)
+				}
+			}
+			if got := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != "" {
+				t.Errorf("after a rejected callback the upstream sees person %q", got)
+			}
+			if strings.Contains(resp.body, "oidc:") || strings.Contains(resp.body, "zaikio:") {
+				t.Errorf("error page leaks internal error text:\n%s", resp.body)
+			}
+		})
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
+	spoof := []string{
+		"X-Hubgate-User", "evil", "x-hubgate-roles", "7:admin", "X-HUBGATE-USER", "evil2",
+		"X-Hubgate-User", "evil3", "X_Hubgate_User", "evil4", "x-hubgate-zaikio-person", "00000000-0000-0000-0000-000000000000",
+		"X-Hubgate-Mode", "enforce", "X-Hubgate-Assertion", "forged", "Connection", "X-Hubgate-User",
+	}
+	check := func(t *testing.T, h map[string][]string, person string) {
+		t.Helper()
+		for k, vs := range h {
+			lk := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
+			if !strings.HasPrefix(lk, "x-hubgate-") {
+				continue
+			}
+			for _, v := range vs {
+				if strings.HasPrefix(v, "evil") || v == "7:admin" || v == "forged" || v == "00000000-0000-0000-0000-000000000000" {
+					t.Errorf("upstream received spoofed %s: %q", k, v)
+				}
+			}
+		}
+		if got := h["X-Hubgate-Zaikio-Person"]; person != "" && !slices.Equal(got, []string{person}) {
+			t.Errorf("upstream X-Hubgate-Zaikio-Person = %q; want exactly [%s]", got, person)
+		}
+		if got := h["X-Hubgate-Mode"]; !slices.Equal(got, []string{"passthrough"}) {
+			t.Errorf("upstream X-Hubgate-Mode = %q; want [passthrough]", got)
+		}
+	}
+	e := newEnv(t, nil)
+	t.Run("without session", func(t *testing.T) {
+		check(t, e.browser().upstreamHeaders("/x", spoof...), "")
+	})
+	t.Run("with session", func(t *testing.T) {
+		b := e.browser()
+		b.login(devhub.FrankID, "/")
+		check(t, b.upstreamHeaders("/x", spoof...), devhub.FrankID)
+	})
+}
+
+func TestExpiresInForms(t *testing.T) {
+	for _, form := range []devhub.ExpiresIn{devhub.ExpiresInSeconds, devhub.ExpiresInISO8601} {
+		t.Run(map[devhub.ExpiresIn]string{devhub.ExpiresInSeconds: "seconds", devhub.ExpiresInISO8601: "iso8601"}[form], func(t *testing.T) {
+			e := newEnv(t, nil)
+			e.hub.SetExpiresIn(form)
+			b := e.browser()
+			resp := b.login(devhub.ErikaID, "/x")
+			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/x" {
+				t.Fatalf("callback = %d %q; want 302 /x\n%s", resp.StatusCode, resp.Header.Get("Location"), resp.body)
+			}
+			if got := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != devhub.ErikaID {
+				t.Errorf("upstream person = %q; want %s", got, devhub.ErikaID)
+			}
+		})
+	}
+}
+
+func TestRevalidationRotatesRefreshToken(t *testing.T) {
+	e := newEnv(t, func(c *proxy.Config) { c.Revalidate = time.Minute })
+	b := e.browser()
+	b.login(devhub.FrankID, "/")
+	cookie1 := b.sessionCookie()
+	before := e.hub.Requests(devhub.EndpointToken)
+	e.clock.Advance(2 * time.Minute)
+	h := b.upstreamHeaders("/x")
+	if got := h.Get(proxy.HeaderPerson); got != devhub.FrankID {
+		t.Fatalf("after revalidation upstream person = %q; want %s", got, devhub.FrankID)
+	}
+	if got := e.hub.Requests(devhub.EndpointToken) - before; got != 1 {
+		t.Errorf("token endpoint calls during revalidation = %d; want 1 refresh", got)
+	}
+	if b.sessionCookie() == cookie1 {
+		t.Error("session cookie not reissued after revalidation")
+	}
+	// The rotated refresh token is in use: a second revalidation works, which
+	// it could not if the old (now spent) refresh token had been kept.
+	e.clock.Advance(2 * time.Minute)
+	if got := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != devhub.FrankID {
+		t.Fatalf("after second revalidation upstream person = %q; want %s", got, devhub.FrankID)
+	}
+	if got := e.hub.Requests(devhub.EndpointToken) - before; got != 2 {
+		t.Errorf("token endpoint calls after two revalidations = %d; want 2", got)
+	}
+	// A request with the first cookie (an old tab) is within its cookie's
+	// life but its revalidation is due: the store's newer state is used
+	// instead of ending the session.
+	old := e.browser()
+	old.jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: "hubgate", Value: cookie1, Path: "/"}})
+	if got := old.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != devhub.FrankID {
+		t.Errorf("old cookie after rotation: upstream person = %q; want %s (re-read from the store)", got, devhub.FrankID)
+	}
+	if got := e.hub.Requests(devhub.EndpointToken) - before; got != 2 {
+		t.Errorf("token endpoint calls after the old tab = %d; want still 2 (no refresh with a spent token)", got)
+	}
+}
+
+func TestFailedRefreshEndsSession(t *testing.T) {
+	e := newEnv(t, func(c *proxy.Config) { c.Revalidate = time.Minute })
+	b := e.browser()
+	b.login(devhub.FrankID, "/")
+	e.hub.ExpireRefreshTokens(devhub.FrankID)
+	e.clock.Advance(2 * time.Minute)
+	resp := b.get("/x")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /x after failed refresh = %d; want 200 (passthrough without identity)", resp.StatusCode)
+	}
+	if got := e.up.last(t).Header.Get(proxy.HeaderPerson); got != "" {
+		t.Errorf("upstream person after invalid_grant = %q; want none", got)
+	}
+	if b.sessionCookie() != "" {
+		t.Error("session cookie still set after invalid_grant")
+	}
+	if me := b.get("/_hubgate/me"); me.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /_hubgate/me = %d; want 401", me.StatusCode)
+	}
+}
+
+func TestHubOutageDuringRevalidationKeepsSessionForGrace(t *testing.T) {
+	e := newEnv(t, func(c *proxy.Config) { c.Revalidate = time.Minute; c.RevalidateGrace = 10 * time.Minute })
+	b := e.browser()
+	b.login(devhub.FrankID, "/")
+	e.hub.FailNext(devhub.EndpointToken, devhub.Failure{Status: 503, Times: 100})
+	e.clock.Advance(5 * time.Minute)
+	if got := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != devhub.FrankID {
+		t.Errorf("within grace: upstream person = %q; want %s", got, devhub.FrankID)
+	}
+	e.clock.Advance(10 * time.Minute)
+	if got := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != "" {
+		t.Errorf("after grace: upstream person = %q; want none", got)
+	}
+}
+
+func TestLogoutRevokesAndKillsCopiedCookie(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	b.login(devhub.FrankID, "/")
+	copied := b.sessionCookie()
+	resp := b.get("/_hubgate/logout?rd=/bye")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/bye" {
+		t.Fatalf("logout = %d %q; want 302 /bye", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if b.sessionCookie() != "" {
+		t.Error("session cookie survives logout")
+	}
+	if n := len(e.hub.RevokedTokenIDs()); n != 1 {
+		t.Errorf("hub revoked %d tokens; want 1", n)
+	}
+	thief := e.browser()
+	thief.jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: "hubgate", Value: copied, Path: "/"}})
+	if got := thief.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != "" {
+		t.Errorf("a copied cookie still works after logout: person %q", got)
+	}
+}
+
+func TestOpenRedirectsFallBackToRoot(t *testing.T) {
+	payloads := []string{
+		"//evil.com", "/\\evil.com", "\\/evil.com", "https://evil.com", "http://evil.com/x", "HTTPS://evil.com",
+		"/\t/evil.com", "/\r\n/evil.com", "\t//evil.com", " //evil.com", "/%2fevil.com", "%2f%2fevil.com",
+		"/%5cevil.com", "%252f%252fevil.com", "javascript:alert(1)", "data:text/html,x", "https:evil.com",
+		"//evil.com/%2e%2e", "/\x00/evil.com", "https://app@evil.com", "///evil.com", "／／evil.com", "evil.com",
+	}
+	e := newEnv(t, nil)
+	b := e.browser()
+	b.login(devhub.FrankID, "/")
+	for _, p := range payloads {
+		resp := b.get("/_hubgate/login?rd=" + url.QueryEscape(p))
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "/" {
+			t.Errorf("login?rd=%q = %d Location %q; want 302 to /", p, resp.StatusCode, loc)
+		}
+	}
+	for _, ok := range []string{"/x", "/a/b?c=d#e", e.srv.URL + "/y"} {
+		resp := b.get("/_hubgate/login?rd=" + url.QueryEscape(ok))
+		if loc := resp.Header.Get("Location"); loc != ok {
+			t.Errorf("login?rd=%q Location %q; want it kept", ok, loc)
+		}
+	}
+}
