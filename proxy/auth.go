@@ -115,7 +115,7 @@ func (s *Server) revalidate(w http.ResponseWriter, r *http.Request, id *Identity
 // and-swap on the record version) before the caller issues the new cookie. If
 // another request or replica refreshed first, its result is used instead.
 func (s *Server) refreshSession(ctx context.Context, id *Identity) (*Identity, error) {
-	rec, data, p, stored, err := s.rotate(ctx, id)
+	rec, data, p, stored, err := s.rotate(ctx, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -145,21 +145,24 @@ func (s *Server) refreshSession(ctx context.Context, id *Identity) (*Identity, e
 
 // rotate trades the session's refresh token for a new one, verifies the new
 // access token and reads the person. The rotated tokens are stored before it
-// returns. When the stored record shows that another request or replica has
-// already revalidated (newer than id), rotate returns that identity and a nil
-// person instead.
-func (s *Server) rotate(ctx context.Context, id *Identity) (session.Record, sessionData, *zaikio.Person, *Identity, error) {
+// returns. Unless force is set, when the stored record shows that another
+// request or replica has already revalidated (newer than id), rotate returns
+// that identity and a nil person instead.
+func (s *Server) rotate(ctx context.Context, id *Identity, force bool) (session.Record, sessionData, *zaikio.Person, *Identity, error) {
 	rec, data, stored, err := s.loadSession(ctx, id.SessionID)
 	if err != nil {
 		return rec, data, nil, nil, err
 	}
-	if stored.Validated.After(id.Validated) && !s.revoked.Load().stale(stored) {
+	if !force && stored.Validated.After(id.Validated) && !s.revoked.Load().stale(stored) {
 		return rec, data, nil, stored, nil
 	}
 	tok, err := s.hub.Refresh(ctx, data.RefreshToken)
 	if errors.Is(err, zaikio.ErrInvalidGrant) {
 		// Lost a race with another replica? Then the record has moved on.
 		if rec2, data2, stored2, err2 := s.loadSession(ctx, id.SessionID); err2 == nil && rec2.Version != rec.Version {
+			if force {
+				return s.rotate(ctx, id, true)
+			}
 			return rec2, data2, nil, stored2, nil
 		}
 		_ = s.store.DeleteSession(ctx, id.SessionID)
@@ -194,19 +197,11 @@ func (s *Server) rotate(ctx context.Context, id *Identity) (session.Record, sess
 // freshPerson reads the session's person from the hub now (rotating the
 // refresh token) and returns it with the session's current tokens.
 func (s *Server) freshPerson(ctx context.Context, id *Identity) (*zaikio.Person, sessionData, error) {
-	// Force a hub round trip even if another request just revalidated.
-	forced := *id
-	forced.Validated = time.Unix(0, 0)
-	for range 2 {
-		_, data, p, _, err := s.rotate(ctx, &forced)
-		if err != nil {
-			return nil, data, err
-		}
-		if p != nil {
-			return p, data, nil
-		}
+	_, data, p, _, err := s.rotate(ctx, id, true)
+	if err != nil {
+		return nil, data, err
 	}
-	return nil, sessionData{}, errors.New("proxy: could not read the person from the hub")
+	return p, data, nil
 }
 
 func (s *Server) loadSession(ctx context.Context, sid string) (session.Record, sessionData, *Identity, error) {

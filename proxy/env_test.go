@@ -72,6 +72,20 @@ type upstream struct {
 func newUpstream(t *testing.T) *upstream {
 	u := &upstream{}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/me": // legacy.whoami: the legacy session cookie names the user
+			c, err := r.Cookie("legacy_session")
+			if err != nil {
+				http.Error(w, "not signed in", http.StatusUnauthorized)
+				return
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": c.Value, "email": c.Value + "@legacy.example", "name": "Legacy " + c.Value, "orgs": []string{"org-" + c.Value}})
+			return
+		case "/api/provision":
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": 9001})
+			return
+		}
 		u.mu.Lock()
 		u.reqs = append(u.reqs, r.Clone(context.Background()))
 		u.mu.Unlock()

@@ -119,8 +119,8 @@ type Config struct {
 	// Unlinked is the policy for Zaikio persons with no legacy link. Zero
 	// means deny.
 	Unlinked Unlinked
-	// ProvisionURL is where UnlinkedProvision POSTs new persons. Required
-	// with that policy.
+	// ProvisionURL is where UnlinkedProvision POSTs new persons: an absolute
+	// URL or a path on the upstream. Required with that policy.
 	ProvisionURL string
 	// PersonScope is the scope for sign-in and person claims. Zero:
 	// zaikio.person.r.
@@ -140,6 +140,10 @@ type Config struct {
 	// Transport talks to the upstream. Nil means a pooled transport tuned for
 	// one busy upstream.
 	Transport http.RoundTripper
+	// ClaimRate limits claim starts per client address: at most ClaimRate
+	// per minute with bursts of as many. Zero means 20; negative means no
+	// limit (tests, or a deployment that limits in front).
+	ClaimRate int
 	// PollInterval is how often mode and revocations are re-read from the
 	// store (other replicas' changes). Zero means 1 s.
 	PollInterval time.Duration
@@ -224,8 +228,8 @@ func New(cfg Config) (*Server, error) {
 	switch cfg.Unlinked {
 	case UnlinkedDeny, UnlinkedPass:
 	case UnlinkedProvision:
-		if u, err := url.Parse(cfg.ProvisionURL); err != nil || u.Host == "" {
-			return nil, fmt.Errorf("proxy: unlinked policy provision needs a provision url, got %q", cfg.ProvisionURL)
+		if u, err := url.Parse(cfg.ProvisionURL); err != nil || (u.Host == "" && !strings.HasPrefix(cfg.ProvisionURL, "/")) {
+			return nil, fmt.Errorf("proxy: unlinked policy provision needs a provision url (absolute, or a path on the upstream), got %q", cfg.ProvisionURL)
 		}
 	default:
 		return nil, fmt.Errorf("proxy: unlinked policy %q, want deny, provision or pass", cfg.Unlinked)
@@ -272,7 +276,12 @@ func New(cfg Config) (*Server, error) {
 		personScope: splitScopes(cfg.PersonScope),
 		orgScope:    splitScopes(cfg.OrgScope),
 		ids:         newIdentityCache(),
-		claimLimit:  newLimiter(6*time.Second, 10),
+	}
+	switch {
+	case cfg.ClaimRate == 0:
+		s.claimLimit = newLimiter(time.Minute/20, 20)
+	case cfg.ClaimRate > 0:
+		s.claimLimit = newLimiter(time.Minute/time.Duration(cfg.ClaimRate), cfg.ClaimRate)
 	}
 	if s.secure {
 		s.cookiePrefix = "__Host-"
