@@ -161,7 +161,7 @@ func (s *Server) renderClaimed(w http.ResponseWriter, r *http.Request, id *Ident
 	data := map[string]any{
 		"Kind": string(link.Kind), "LegacyID": link.LegacyID, "ZaikioID": link.ZaikioID,
 		"ZaikioName": zaikioName, "ZaikioEmail": zaikioEmail,
-		"UndoCSRF": s.csrfToken(w, r, "undo:"+string(link.Kind)+":"+link.LegacyID),
+		"UndoCSRF":    s.csrfToken(w, r, "undo:"+string(link.Kind)+":"+link.LegacyID),
 		"UndoMinutes": int(undoWindow / time.Minute),
 	}
 	if orgs := s.unlinkedOrgs(r.Context(), id.User); len(orgs) > 0 {

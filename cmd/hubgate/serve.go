@@ -160,8 +160,8 @@ type instance struct {
 	cfg    *Config
 	claims *claim.Service
 	proxy  *proxy.Server
-	admin *admin.Server // nil when no admin token is configured
-	log   zerolog.Logger
+	admin  *admin.Server // nil when no admin token is configured
+	log    zerolog.Logger
 }
 
 func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*instance, error) {
