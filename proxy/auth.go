@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -348,8 +349,9 @@ func (s *Server) endSession(ctx context.Context, id *Identity, actor, reason str
 type revocationSet struct {
 	sessions map[string]struct{}
 	tokens   map[string]struct{}
-	persons  map[string]time.Time // sessions created before this are revoked
-	staleBy  map[string]time.Time // sessions validated before this must revalidate
+	persons  map[string]time.Time // sessions created before this are revoked (millisecond precision, as in the cookie)
+	staleBy  map[string]time.Time // sessions validated before this must revalidate: by person, "org:<legacy org>" or "*"
+	orgStale bool                 // staleBy holds "org:" entries
 	all      []session.Revocation
 }
 
@@ -381,6 +383,9 @@ func newRevocationSet(rvs []session.Revocation) *revocationSet {
 			if rv.At.After(rs.staleBy[rv.Subject]) {
 				rs.staleBy[rv.Subject] = rv.At
 			}
+			if strings.HasPrefix(rv.Subject, "org:") {
+				rs.orgStale = true
+			}
 		}
 	}
 	return rs
@@ -400,15 +405,30 @@ func (rs *revocationSet) revoked(id *Identity) bool {
 	if _, ok := rs.tokens[id.JTI]; ok && id.JTI != "" {
 		return true
 	}
-	if t, ok := rs.persons[id.Person]; ok && !id.Created.After(t) {
+	if t, ok := rs.persons[id.Person]; ok && id.Created.Before(t) {
 		return true
 	}
 	return false
 }
 
 func (rs *revocationSet) stale(id *Identity) bool {
-	t, ok := rs.staleBy[id.Person]
-	return ok && !id.Validated.After(t)
+	if len(rs.staleBy) == 0 {
+		return false
+	}
+	if t, ok := rs.staleBy[id.Person]; ok && id.Validated.Before(t) {
+		return true
+	}
+	if t, ok := rs.staleBy["*"]; ok && id.Validated.Before(t) {
+		return true
+	}
+	if rs.orgStale {
+		for _, k := range id.orgKeys {
+			if t, ok := rs.staleBy[k]; ok && id.Validated.Before(t) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // identityCache maps exact, already verified cookie values to their decoded

@@ -126,6 +126,35 @@ type env struct {
 	srv    *httptest.Server
 	logs   *syncBuffer
 	claims *claim.Service
+	spy    *spyHub
+}
+
+// spyHub is the real hub client, recording the ids of the access tokens it
+// verified (the tests need the jti of a session's token for revocation
+// events).
+type spyHub struct {
+	*zaikio.Client
+	mu   sync.Mutex // guards jtis
+	jtis []string
+}
+
+func (h *spyHub) Verify(ctx context.Context, t *zaikio.Token) (*zaikio.Claims, error) {
+	c, err := h.Client.Verify(ctx, t)
+	if err == nil {
+		h.mu.Lock()
+		h.jtis = append(h.jtis, c.JTI)
+		h.mu.Unlock()
+	}
+	return c, err
+}
+
+func (h *spyHub) lastJTI() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.jtis) == 0 {
+		return ""
+	}
+	return h.jtis[len(h.jtis)-1]
 }
 
 const (
@@ -172,17 +201,21 @@ func newEnv(t *testing.T, mutate func(*proxy.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.spy = &spyHub{Client: hc}
 	cfg := proxy.Config{
-		PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: hc, Store: db, Claims: e.claims, Roles: rm,
+		PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: e.spy, Store: db, Claims: e.claims, Roles: rm,
 		SessionSecrets: [][]byte{bytes.Repeat([]byte("s"), 32)}, Unlinked: proxy.UnlinkedPass,
 		LoginPaths: []string{"/login"}, PublicPaths: []string{"/assets/"},
-		Logger: zerolog.New(e.logs), Now: e.clock.Now,
+		Logger: zerolog.New(e.logs), Now: e.clock.Now, WebhookSecret: []byte("webhook-secret"),
 	}
 	if mutate != nil {
 		mutate(&cfg)
 	}
 	px, err := proxy.New(cfg)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := px.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	e.px = px

@@ -77,7 +77,60 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	setIdentityHeaders(r.Header, id, mode)
+	if id != nil && s.cfg.Assertion {
+		if a := s.assertionHeader(id, mode); a != nil {
+			r.Header[HeaderAssertion] = a
+		}
+	}
 	s.proxy.ServeHTTP(w, r)
+}
+
+// forwardAuth is the forward-auth endpoint for nginx auth_request and
+// Traefik forwardAuth: GET /_hubgate/auth. It answers 200 with the identity
+// headers when the request may pass, 401 when it needs a session: in
+// enforce mode without a session, unless the original URI (X-Original-URI
+// from nginx, X-Forwarded-Uri from Traefik) is a public path.
+func (s *Server) forwardAuth() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := s.authenticate(w, r)
+		mode := s.Mode()
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		if id == nil && mode == ModeEnforce && !s.publicOriginal(r) {
+			h[HeaderMode] = modeHeaders[mode]
+			h.Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"signin_required","login_url":"/_hubgate/login"}` + "\n"))
+			return
+		}
+		setIdentityHeaders(h, id, mode)
+		if id != nil && s.cfg.Assertion {
+			if a := s.assertionHeader(id, mode); a != nil {
+				h[HeaderAssertion] = a
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// publicOriginal reports whether the original request of a forward-auth
+// subrequest is for a public path (decided on the normalized path, never the
+// query).
+func (s *Server) publicOriginal(r *http.Request) bool {
+	orig := r.Header.Get("X-Original-URI")
+	if orig == "" {
+		orig = r.Header.Get("X-Forwarded-Uri")
+	}
+	if orig == "" {
+		return false
+	}
+	u, err := url.ParseRequestURI(orig)
+	if err != nil {
+		return false
+	}
+	probe := &http.Request{URL: u}
+	p, ok := normalizePath(probe)
+	return ok && matchPath(p, s.cfg.PublicPaths)
 }
 
 // redirectToLogin sends the browser to /_hubgate/login with rd.

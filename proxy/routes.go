@@ -12,6 +12,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /_hubgate/logout", s.limitBody(s.logout()))
 	mux.HandleFunc("GET /_hubgate/me", s.me())
 	mux.HandleFunc("GET /_hubgate/healthz", s.healthz())
+	mux.HandleFunc("GET /_hubgate/auth", s.forwardAuth())
+	mux.HandleFunc("GET /_hubgate/jwks.json", s.jwks())
+	mux.HandleFunc("POST /_hubgate/webhook", s.webhook())
 
 	mux.HandleFunc("GET /_hubgate/claim", s.claimBySession())
 	mux.HandleFunc("POST /_hubgate/claim", s.limitBody(s.startClaimBySession()))

@@ -61,6 +61,9 @@ type Store interface {
 	AddRevocation(ctx context.Context, rv session.Revocation) error
 	Revocations(ctx context.Context, now time.Time) ([]session.Revocation, error)
 	FirstDelivery(ctx context.Context, id string, until time.Time) (bool, error)
+	SigningKeys(ctx context.Context) ([]session.Key, error)
+	AddSigningKey(ctx context.Context, k session.Key) error
+	DeleteSigningKey(ctx context.Context, id string) error
 	Ping(ctx context.Context) error
 }
 
@@ -140,6 +143,16 @@ type Config struct {
 	// Transport talks to the upstream. Nil means a pooled transport tuned for
 	// one busy upstream.
 	Transport http.RoundTripper
+	// WebhookSecret verifies Loom webhooks (X-Loom-Signature). Empty
+	// disables /_hubgate/webhook.
+	WebhookSecret []byte
+	// Assertion adds X-Hubgate-Assertion, a signed ES256 JWT of the
+	// identity, to upstream requests and forward-auth answers. Zero: off.
+	Assertion bool
+	// AssertionTTL is the assertion's lifetime, at most 60 s. Zero means 60 s.
+	AssertionTTL time.Duration
+	// AssertionAudience is the assertion's "aud". Empty means the Upstream URL.
+	AssertionAudience string
 	// ClaimRate limits claim starts per client address: at most ClaimRate
 	// per minute with bursts of as many. Zero means 20; negative means no
 	// limit (tests, or a deployment that limits in front).
@@ -182,6 +195,7 @@ type Server struct {
 	inflight sync.Map // session id → struct{}: refreshes running in this process
 
 	claimLimit *limiter // claim POSTs per client address
+	keys       keyring  // assertion signing keys
 
 	handler http.Handler
 }
@@ -251,6 +265,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.UpstreamTimeout == 0 {
 		cfg.UpstreamTimeout = 60 * time.Second
 	}
+	if cfg.AssertionTTL == 0 {
+		cfg.AssertionTTL = 60 * time.Second
+	}
+	if cfg.AssertionTTL < 10*time.Second || cfg.AssertionTTL > 60*time.Second {
+		return nil, fmt.Errorf("proxy: assertion ttl %s: want between 10s and 60s", cfg.AssertionTTL)
+	}
+	if cfg.AssertionAudience == "" {
+		cfg.AssertionAudience = strings.TrimRight(cfg.Upstream, "/")
+	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = time.Second
 	}
@@ -319,18 +342,48 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.serveUpstream(w, r)
 }
 
-// Run keeps the mode and the revocation list fresh until ctx ends. It loads
-// both once before returning from its first iteration.
-func (s *Server) Run(ctx context.Context) error {
+// Start loads what the request path needs from the store (mode,
+// revocations, assertion keys) before the first request is served.
+func (s *Server) Start(ctx context.Context) error {
 	s.Refresh(ctx)
+	if s.cfg.Assertion {
+		if err := s.loadKeys(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run keeps the mode, the revocation list and the assertion keys fresh until
+// ctx ends (other replicas' changes arrive within PollInterval), and deletes
+// expired session records now and then.
+func (s *Server) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
+	lastKeys, lastGC := s.now(), time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 			s.Refresh(ctx)
+			now := s.now()
+			if s.cfg.Assertion && now.Sub(lastKeys) >= time.Minute {
+				lastKeys = now
+				if err := s.loadKeys(ctx); err != nil {
+					s.log.Warn().Err(err).Str("event", "signing_keys.load").Send()
+				}
+			}
+			if gc, ok := s.store.(interface {
+				DeleteExpiredSessions(context.Context, time.Time) (int, error)
+			}); ok && now.Sub(lastGC) >= 10*time.Minute {
+				lastGC = now
+				if n, err := gc.DeleteExpiredSessions(ctx, now); err != nil {
+					s.log.Warn().Err(err).Str("event", "sessions.gc").Send()
+				} else if n > 0 {
+					s.log.Info().Int("deleted", n).Str("event", "sessions.gc").Send()
+				}
+			}
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -36,6 +37,10 @@ type Identity struct {
 
 	// headers are the ready-made upstream header values (set by prepare).
 	headers identityHeaders
+	// orgKeys are "org:<legacy org>" for each linked org, for stale checks.
+	orgKeys []string
+	// assertion caches the signed identity assertion (see assertion.go).
+	assertion atomic.Pointer[assertion]
 }
 
 // identityHeaders holds one []string per identity header, built once per
@@ -54,6 +59,10 @@ func (id *Identity) prepare() {
 	id.headers = identityHeaders{
 		user: one(id.User), person: one(id.Person), email: one(id.Email),
 		name: one(headerSafe(id.Name)), orgs: one(id.Orgs), roles: one(id.Roles),
+	}
+	id.orgKeys = nil
+	for _, o := range splitList(id.Orgs) {
+		id.orgKeys = append(id.orgKeys, "org:"+o)
 	}
 }
 
@@ -87,13 +96,14 @@ const maxCookie = 3900
 var errCookieTooLarge = errors.New("proxy: session does not fit in a cookie")
 
 // marshal writes id in a compact binary form: a version byte, three varint
-// unix times, then length-prefixed strings. It is smaller and far cheaper to
+// unix times in milliseconds (revocations and stale marks are compared at
+// that precision), then length-prefixed strings. It is smaller and far cheaper to
 // decode than gob or JSON.
 func (id *Identity) marshal() []byte {
 	b := make([]byte, 0, 64+len(id.SessionID)+len(id.Person)+len(id.JTI)+len(id.User)+len(id.Email)+len(id.Name)+len(id.Orgs)+len(id.Roles))
 	b = append(b, 1)
 	for _, t := range []time.Time{id.Created, id.Validated, id.Expires} {
-		b = binary.AppendVarint(b, t.Unix())
+		b = binary.AppendVarint(b, t.UnixMilli())
 	}
 	for _, s := range []string{id.SessionID, id.Person, id.JTI, id.User, id.Email, id.Name, id.Orgs, id.Roles} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
@@ -133,7 +143,7 @@ func (id *Identity) unmarshal(b []byte) error {
 		return errBadSession
 	}
 	*id = Identity{
-		Created: time.Unix(times[0], 0), Validated: time.Unix(times[1], 0), Expires: time.Unix(times[2], 0),
+		Created: time.UnixMilli(times[0]), Validated: time.UnixMilli(times[1]), Expires: time.UnixMilli(times[2]),
 		SessionID: fields[0], Person: fields[1], JTI: fields[2], User: fields[3],
 		Email: fields[4], Name: fields[5], Orgs: fields[6], Roles: fields[7],
 	}

@@ -71,6 +71,11 @@ type Config struct {
 		SMTPFile string   `yaml:"smtp_file"`
 		From     string   `yaml:"from"`
 	} `yaml:"claims"`
+	Assertion struct {
+		Enabled  bool     `yaml:"enabled"`
+		TTL      duration `yaml:"ttl"`
+		Audience string   `yaml:"audience"`
+	} `yaml:"assertion"`
 	TrustedProxies       []string `yaml:"trusted_proxies"`
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`
 	UpstreamTimeout      duration `yaml:"upstream_timeout"`
@@ -232,6 +237,12 @@ func applyEnv(v reflect.Value, prefix, key string, getenv func(string) string) e
 				}
 			}
 			fv.Set(reflect.ValueOf(parts))
+		case fv.Kind() == reflect.Bool:
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return &configError{Key: k + " (" + name + ")", Msg: "want true or false"}
+			}
+			fv.SetBool(b)
 		case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Bool:
 			b, err := strconv.ParseBool(val)
 			if err != nil {
@@ -386,6 +397,9 @@ func (c *Config) validate() error {
 		if u, err := url.Parse(c.Claims.SMTP); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
 			return &configError{Key: "claims.smtp", Msg: "want smtp://[user:pw@]host:port or smtps://…"}
 		}
+	}
+	if c.Assertion.TTL != 0 && (c.Assertion.TTL < duration(10*time.Second) || c.Assertion.TTL > duration(time.Minute)) {
+		return &configError{Key: "assertion.ttl", Msg: "want between 10s and 60s"}
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err

@@ -195,6 +195,8 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
 		AllowedRedirectHosts: cfg.AllowedRedirectHosts, TrustedProxies: tp,
 		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), Logger: accessLog,
+		WebhookSecret: []byte(cfg.Provider.WebhookSecret), Assertion: cfg.Assertion.Enabled,
+		AssertionTTL: time.Duration(cfg.Assertion.TTL), AssertionAudience: cfg.Assertion.Audience,
 	})
 	if err != nil {
 		return nil, &configError{Key: "(proxy)", Msg: err.Error()}
@@ -231,6 +233,9 @@ func (in *instance) serve(ctx context.Context, pub, adm net.Listener, extra ...s
 		servers = append(servers, server{name: "admin", ln: adm, handler: in.admin})
 	}
 	servers = append(servers, extra...)
+	if err := in.proxy.Start(ctx); err != nil {
+		return err
+	}
 	go func() { _ = in.proxy.Run(ctx) }()
 	errc := make(chan error, len(servers))
 	var hs []*http.Server
