@@ -1,12 +1,22 @@
 // Package admin is hubgate's operator surface: the JSON admin API and the
 // dashboard, served on their own listener (default loopback), never on the
 // public one.
+//
+// Every route but the probes (/healthz, /readyz) wants the admin bearer token
+// (DESIGN §3). Routes are listed in routes.go; errors reach clients through
+// one funnel (errors.go); [Client] is the typed client the CLI uses.
 package admin
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -38,6 +48,15 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// DefaultModes are the modes of DESIGN §2, used when Config.Modes is nil.
+var DefaultModes = []string{"passthrough", "offer", "enforce"}
+
+// DefaultImportLimit bounds an import body when Config.ImportLimit is zero.
+const DefaultImportLimit = 32 << 20
+
+// maxBody bounds every other request body: the API's JSON bodies are small.
+const maxBody = 64 << 10
+
 // Config configures the admin Server. Token, Store, Claims and PublicURL are
 // required.
 type Config struct {
@@ -51,7 +70,7 @@ type Config struct {
 	// PublicURL + "/_hubgate/claim/" + token.
 	PublicURL string
 	// Modes are the valid modes, DefaultMode the one in force when the store
-	// holds none.
+	// holds none. Nil Modes: DefaultModes. Empty DefaultMode: Modes[0].
 	Modes       []string
 	DefaultMode string
 	// OnChange is called after the mode or the revocation list changed, so
@@ -63,15 +82,23 @@ type Config struct {
 	// SessionTTL is the longest a session lives; person revocations are kept
 	// that long. Zero means 12 h.
 	SessionTTL time.Duration
-	Logger     zerolog.Logger
+	// ImportLimit bounds the body of POST /api/v1/claims/import in bytes.
+	// Zero means DefaultImportLimit (32 MiB).
+	ImportLimit int64
+	Logger      zerolog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
 
 // Server serves the admin API and dashboard.
 type Server struct {
-	cfg     Config
-	handler http.Handler
+	cfg       Config
+	publicURL string   // cfg.PublicURL without a trailing slash
+	tokenHash [32]byte // SHA-256 of cfg.Token, compared in constant time
+	log       zerolog.Logger
+	mux       *http.ServeMux
+	handler   http.Handler
+	requests  atomic.Uint64 // request id counter
 }
 
 // New validates cfg and returns the admin server.
@@ -82,21 +109,62 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Claims == nil || cfg.PublicURL == "" {
 		return nil, errors.New("admin: store, claims and public url are required")
 	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("admin: public url %q: want an absolute http(s) URL without query", cfg.PublicURL)
+	}
+	if cfg.Modes == nil {
+		cfg.Modes = DefaultModes
+	}
+	if len(cfg.Modes) == 0 {
+		return nil, errors.New("admin: modes: want at least one")
+	}
+	if cfg.DefaultMode == "" {
+		cfg.DefaultMode = cfg.Modes[0]
+	}
+	if !slices.Contains(cfg.Modes, cfg.DefaultMode) {
+		return nil, fmt.Errorf("admin: default mode %q is not one of %q", cfg.DefaultMode, cfg.Modes)
+	}
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.SessionTTL < 0 {
+		return nil, fmt.Errorf("admin: session ttl %s, want > 0", cfg.SessionTTL)
+	}
+	if cfg.ImportLimit == 0 {
+		cfg.ImportLimit = DefaultImportLimit
+	}
+	if cfg.ImportLimit < 0 {
+		return nil, fmt.Errorf("admin: import limit %d, want > 0", cfg.ImportLimit)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg}
-	s.handler = s.routes()
+	s := &Server{
+		cfg:       cfg,
+		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		tokenHash: sha256.Sum256([]byte(cfg.Token)),
+		log:       cfg.Logger,
+	}
+	s.mux = s.routes()
+	s.handler = s.accessLog(s.mux)
 	return s, nil
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	return mux
+// now is the configured clock in UTC.
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+
+// changed tells this replica that the mode or the revocation list changed.
+func (s *Server) changed() {
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange()
+	}
+}
+
+// claimURL is the link a claim's token is redeemed at. It is the only place
+// a token is revealed; callers hand it to the client once and never log it.
+func (s *Server) claimURL(tok claim.Token) string {
+	return s.publicURL + "/_hubgate/claim/" + tok.Reveal()
 }
