@@ -55,11 +55,16 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		rw := recorders.Get().(*recorder)
 		rw.ResponseWriter, rw.status, rw.bytes = w, 0, 0
 		next.ServeHTTP(rw, r)
+		status := rw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		if r.Pattern == "" {
+			s.metrics.countUpstream(status)
+		} else {
+			s.metrics.requests.WithLabelValues(r.Pattern, strconv.Itoa(status)).Inc()
+		}
 		if e := s.log.Info(); e.Enabled() {
-			status := rw.status
-			if status == 0 {
-				status = http.StatusOK
-			}
 			e.Str("event", "request").Str("method", r.Method).Str("path", logPath(r)).Int("status", status).
 				Int64("bytes", rw.bytes).Dur("dur_ms", time.Since(start)).Str("request_id", requestID(r)).
 				Str("remote", remoteIP(r)).Send()

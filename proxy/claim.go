@@ -138,6 +138,7 @@ func (s *Server) finishPersonClaim(w http.ResponseWriter, r *http.Request, f flo
 		return
 	}
 	c, link, err := s.claims.Redeem(ctx, claim.Redemption{Hash: h, Kind: claim.KindPerson, ZaikioID: p.ID, Actor: "zaikio:" + p.ID})
+	s.metrics.claims.WithLabelValues("person", outcome(err)).Inc()
 	if err != nil {
 		s.log.Info().Str("event", "claim.refused").Str("kind", "person").Str("person", p.ID).AnErr("reason", err).Str("request_id", requestID(r)).Send()
 		s.fail(w, r, err)
@@ -288,6 +289,7 @@ func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, 
 		roles = intersect(roles, tok.OnBehalfOf.Roles)
 	}
 	c, link, err := s.claims.Redeem(ctx, claim.Redemption{Hash: h, Kind: claim.KindOrg, ZaikioID: tok.Bearer.ID, Claimer: claimer, Roles: roles, Actor: "zaikio:" + f.Person})
+	s.metrics.claims.WithLabelValues("org", outcome(err)).Inc()
 	if err != nil {
 		s.log.Info().Str("event", "claim.refused").Str("kind", "org").Str("person", f.Person).AnErr("reason", err).Str("request_id", requestID(r)).Send()
 		s.fail(w, r, err)

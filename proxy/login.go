@@ -74,6 +74,9 @@ func (s *Server) callback() http.HandlerFunc {
 		}
 		tok, claims, err := s.exchange(ctx, q.Get("code"), f.Verifier)
 		if err != nil {
+			if f.Purpose == purposeLogin {
+				s.metrics.logins.WithLabelValues(outcome(err)).Inc()
+			}
 			s.fail(w, r, err)
 			return
 		}
@@ -150,6 +153,7 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, f flow, tok
 		s.fail(w, r, err)
 		return
 	}
+	s.metrics.logins.WithLabelValues("signed_in").Inc()
 	s.log.Info().Str("event", "login").Str("person", id.Person).Str("user", id.User).Str("request_id", requestID(r)).Send()
 	s.redirect(w, s.returnTo(f.Return))
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/claim"
@@ -160,6 +161,9 @@ type Config struct {
 	// PollInterval is how often mode and revocations are re-read from the
 	// store (other replicas' changes). Zero means 1 s.
 	PollInterval time.Duration
+	// Metrics registers the proxy's Prometheus metrics. Nil: they are kept
+	// but not registered anywhere.
+	Metrics prometheus.Registerer
 	// Logger receives access and event logs. Zero value: a disabled logger.
 	Logger zerolog.Logger
 	// Now is the clock. Nil means time.Now.
@@ -196,6 +200,7 @@ type Server struct {
 
 	claimLimit *limiter // claim POSTs per client address
 	keys       keyring  // assertion signing keys
+	metrics    *metrics
 
 	handler http.Handler
 }
@@ -288,12 +293,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: metrics: %w", err)
+	}
 	claims := cfg.Claims
 	if claims == nil {
 		claims = &claim.Service{Store: cfg.Store, Now: cfg.Now}
 	}
 	s := &Server{
-		cfg: cfg, public: pub, upstream: up, hub: cfg.Hub, store: cfg.Store, claims: claims,
+		cfg: cfg, public: pub, upstream: up, hub: timedHub{Hub: cfg.Hub, m: m}, store: cfg.Store, claims: claims, metrics: m,
 		log: cfg.Logger, now: cfg.Now, codec: sc, flowCodec: fc,
 		secure:      pub.Scheme == "https",
 		personScope: splitScopes(cfg.PersonScope),
@@ -310,8 +319,9 @@ func New(cfg Config) (*Server, error) {
 		s.cookiePrefix = "__Host-"
 	}
 	s.sessionName = s.cookiePrefix + "hubgate"
-	m := cfg.Mode
-	s.mode.Store(&m)
+	mode := cfg.Mode
+	s.mode.Store(&mode)
+	m.setMode(mode)
 	s.revoked.Store(&revocationSet{})
 	s.pages, err = parsePages()
 	if err != nil {
@@ -397,6 +407,7 @@ func (s *Server) Refresh(ctx context.Context) {
 	} else if m != "" {
 		if pm, err := ParseMode(m); err == nil && pm != *s.mode.Load() {
 			s.mode.Store(&pm)
+			s.metrics.setMode(pm)
 			s.log.Info().Str("event", "mode.changed").Str("mode", m).Send()
 		}
 	}
