@@ -1,0 +1,165 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/roles"
+	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/zaikio"
+)
+
+// memUpstream is an in-memory upstream: a RoundTripper answering 1 KiB
+// without a network, so the benchmarks measure the proxy's own work.
+type memUpstream struct{ body []byte }
+
+func (m memUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	return &http.Response{
+		StatusCode: 200, ProtoMajor: 1, ProtoMinor: 1, Request: r,
+		Header:        http.Header{"Content-Type": {"text/plain"}},
+		Body:          io.NopCloser(bytes.NewReader(m.body)),
+		ContentLength: int64(len(m.body)),
+	}, nil
+}
+
+// nopHub satisfies Hub for benchmarks that never reach the hub.
+type nopHub struct{}
+
+func (nopHub) AuthCodeURL(string, string, []string, zaikio.AuthOptions) string { return "" }
+func (nopHub) Exchange(context.Context, string, string) (*zaikio.Token, error) {
+	return nil, zaikio.ErrUnavailable
+}
+func (nopHub) Refresh(context.Context, string) (*zaikio.Token, error) {
+	return nil, zaikio.ErrUnavailable
+}
+func (nopHub) Verify(context.Context, *zaikio.Token) (*zaikio.Claims, error) {
+	return nil, zaikio.ErrUnavailable
+}
+func (nopHub) Person(context.Context, string) (*zaikio.Person, error) {
+	return nil, zaikio.ErrUnavailable
+}
+func (nopHub) Revoke(context.Context, string) error { return nil }
+
+// nopStore satisfies Store; the request path must never call it.
+type nopStore struct{ Store }
+
+func (nopStore) Mode(context.Context) (string, error) { return "", nil }
+func (nopStore) Revocations(context.Context, time.Time) ([]session.Revocation, error) {
+	return nil, nil
+}
+
+func benchServer(b *testing.B) (*Server, *http.Cookie) {
+	b.Helper()
+	s, err := New(Config{
+		PublicURL: "https://app.example.com", Upstream: "http://legacy.internal", Hub: nopHub{}, Store: nopStore{},
+		SessionSecrets: [][]byte{bytes.Repeat([]byte("k"), 32)}, Transport: memUpstream{body: bytes.Repeat([]byte("x"), 1024)},
+		Claims: &claim.Service{Store: nopStore{}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	id := &Identity{SessionID: newSessionID(), Person: "383663bc-1111-4222-8333-444455556666", JTI: "8f7d4e52-5555-4666-8777-888899990000",
+		User: "42", Email: "frank@example.com", Name: "Frank Gallikanokus", Orgs: "100,200", Roles: "100:admin,200:user",
+		Created: now, Validated: now, Expires: now.Add(12 * time.Hour)}
+	val, err := s.codec.encode(s.sessionName, id.marshal())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, &http.Cookie{Name: s.sessionName, Value: val}
+}
+
+// BenchmarkSessionCheckCold is decode + verify (HMAC, AES) + unmarshal +
+// revocation check of a cookie this process has not seen.
+func BenchmarkSessionCheckCold(b *testing.B) {
+	s, c := benchServer(b)
+	r := httptest.NewRequest("GET", "/x", nil)
+	r.AddCookie(c)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.ids.purge()
+		if s.authenticate(nil, r) == nil {
+			b.Fatal("no identity")
+		}
+	}
+}
+
+// BenchmarkSessionCheck is the steady state: the cookie was verified before.
+func BenchmarkSessionCheck(b *testing.B) {
+	s, c := benchServer(b)
+	r := httptest.NewRequest("GET", "/x", nil)
+	r.AddCookie(&http.Cookie{Name: "_ga", Value: "GA1.2.3456789.123456789"})
+	r.AddCookie(c)
+	b.ReportAllocs()
+	for b.Loop() {
+		if s.authenticate(nil, r) == nil {
+			b.Fatal("no identity")
+		}
+	}
+}
+
+// BenchmarkHeaderRewrite is stripping client identity headers and setting ours.
+func BenchmarkHeaderRewrite(b *testing.B) {
+	s, c := benchServer(b)
+	r := httptest.NewRequest("GET", "/x", nil)
+	r.AddCookie(c)
+	id := s.authenticate(nil, r)
+	h := http.Header{"Accept": {"*/*"}, "User-Agent": {"bench"}, "X-Hubgate-User": {"evil"}, "Cookie": {"a=b"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		h["X-Hubgate-User"] = []string{"evil"}
+		stripIdentityHeaders(h)
+		setIdentityHeaders(h, id, ModePassthrough)
+	}
+}
+
+// BenchmarkRoleHeaders is computing the org and role headers at sign-in.
+func BenchmarkRoleHeaders(b *testing.B) {
+	m, _ := roles.New(map[string][]string{"owner": {"admin"}, "admin": {"admin"}, "member": {"user"}}, nil)
+	ms := []roles.Membership{{LegacyOrg: "100", Roles: []string{"owner"}}, {LegacyOrg: "200", Roles: []string{"member", "designer"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		g := m.Apply(ms)
+		_, _ = roles.Header(g.Orgs), roles.Header(g.Roles)
+	}
+}
+
+// BenchmarkHandler compares hubgate's whole handler (session, gate,
+// forwarding) with a bare httputil.ReverseProxy on the same in-memory
+// upstream; the ratio of the two ns/op is the proxy's own overhead.
+func BenchmarkHandler(b *testing.B) {
+	s, c := benchServer(b)
+	s.log = s.log.Level(-1) // as deployed: info access log, to io.Discard
+	up, _ := url.Parse("http://legacy.internal")
+	bare := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(up) }, Transport: memUpstream{body: bytes.Repeat([]byte("x"), 1024)}}
+	run := func(b *testing.B, h http.Handler, cookie bool) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r := httptest.NewRequest("GET", "/reports?year=2026", nil)
+			r.Header.Set("User-Agent", "bench")
+			if cookie {
+				r.AddCookie(c)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != 200 || !strings.HasPrefix(w.Body.String(), "xxxx") {
+				b.Fatalf("status %d", w.Code)
+			}
+		}
+	}
+	b.Run("bare", func(b *testing.B) { run(b, bare, false) })
+	b.Run("hubgate", func(b *testing.B) { run(b, s, true) })
+}
