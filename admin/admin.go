@@ -82,6 +82,9 @@ type Config struct {
 	// SessionTTL is the longest a session lives; person revocations are kept
 	// that long. Zero means 12 h.
 	SessionTTL time.Duration
+	// Metrics serves GET /metrics (Prometheus exposition), without the
+	// bearer token like the probes: the admin listener is private. Nil: 404.
+	Metrics http.Handler
 	// ImportLimit bounds the body of POST /api/v1/claims/import in bytes.
 	// Zero means DefaultImportLimit (32 MiB).
 	ImportLimit int64

@@ -275,7 +275,7 @@ func (s *Server) buildIdentity(ctx context.Context, p *zaikio.Person, jti, sid s
 		}
 		ms = append(ms, roles.Membership{LegacyOrg: ol.LegacyID, Roles: m.Roles})
 	}
-	g := s.cfg.Roles.Apply(ms)
+	g := s.policy().Roles.Apply(ms)
 	id.Orgs, id.Roles = roles.Header(g.Orgs), roles.Header(g.Roles)
 	id.prepare()
 	return id, nil

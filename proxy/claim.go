@@ -441,7 +441,7 @@ func (s *Server) claimBySession() http.HandlerFunc {
 		}
 		p, err := s.whoami(r.Context(), r)
 		if err != nil {
-			s.fail(w, r, withLoginHint(err, s.cfg.LoginPaths))
+			s.fail(w, r, withLoginHint(err, s.policy().LoginPaths))
 			return
 		}
 		if l, err := s.store.Link(r.Context(), claim.KindPerson, p.ID); err == nil {
@@ -475,7 +475,7 @@ func (s *Server) startClaimBySession() http.HandlerFunc {
 		ctx := r.Context()
 		p, err := s.whoami(ctx, r)
 		if err != nil {
-			s.fail(w, r, withLoginHint(err, s.cfg.LoginPaths))
+			s.fail(w, r, withLoginHint(err, s.policy().LoginPaths))
 			return
 		}
 		if _, err := s.store.Link(ctx, claim.KindPerson, p.ID); err == nil {

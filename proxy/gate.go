@@ -51,7 +51,8 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	}
 	id := s.authenticate(w, r)
 	mode := s.Mode()
-	login := matchPath(p, s.cfg.LoginPaths)
+	pol := s.policy()
+	login := matchPath(p, pol.LoginPaths)
 	switch mode {
 	case ModeOffer:
 		if login && (r.Method == http.MethodGet || r.Method == http.MethodHead) && cookieValue(r, offerSkipCookie) == "" && id == nil {
@@ -64,10 +65,10 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 				s.redirectToLogin(w, r, "/")
 				return
 			}
-			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "legacy_closed", err: fmt.Errorf("legacy login %s %s closed in enforce mode", r.Method, p)})
+			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "legacy_closed", data: s.claimHints(), err: fmt.Errorf("legacy login %s %s closed in enforce mode", r.Method, p)})
 			return
 		}
-		if id == nil && !matchPath(p, s.cfg.PublicPaths) {
+		if id == nil && !matchPath(p, pol.PublicPaths) {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				s.redirectToLogin(w, r, r.URL.RequestURI())
 				return
@@ -89,7 +90,8 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 // Traefik forwardAuth: GET /_hubgate/auth. It answers 200 with the identity
 // headers when the request may pass, 401 when it needs a session: in
 // enforce mode without a session, unless the original URI (X-Original-URI
-// from nginx, X-Forwarded-Uri from Traefik) is a public path.
+// from nginx, X-Forwarded-Uri from Traefik, believed from trusted_proxies
+// only) is a public path.
 func (s *Server) forwardAuth() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := s.authenticate(w, r)
@@ -115,8 +117,14 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 
 // publicOriginal reports whether the original request of a forward-auth
 // subrequest is for a public path (decided on the normalized path, never the
-// query).
+// query). The original URI is believed only from a trusted proxy: a client
+// that reaches a forward-auth proxy which passes client headers through
+// (Traefik does by default) must not be able to name a public path while
+// requesting another.
 func (s *Server) publicOriginal(r *http.Request) bool {
+	if !s.trusted(remoteIP(r)) {
+		return false
+	}
 	orig := r.Header.Get("X-Original-URI")
 	if orig == "" {
 		orig = r.Header.Get("X-Forwarded-Uri")
@@ -130,7 +138,16 @@ func (s *Server) publicOriginal(r *http.Request) bool {
 	}
 	probe := &http.Request{URL: u}
 	p, ok := normalizePath(probe)
-	return ok && matchPath(p, s.cfg.PublicPaths)
+	return ok && matchPath(p, s.policy().PublicPaths)
+}
+
+// claimHints are the ways to claim an account that an error page can offer.
+func (s *Server) claimHints() map[string]any {
+	d := map[string]any{}
+	if s.cfg.Mailer != nil {
+		d["ResendURL"] = "/_hubgate/resend"
+	}
+	return d
 }
 
 // redirectToLogin sends the browser to /_hubgate/login with rd.

@@ -168,3 +168,23 @@ func TestModeChangeAppliesWithoutRestart(t *testing.T) {
 		t.Errorf("Mode() = %s", e.px.Mode())
 	}
 }
+
+func TestReloadChangesPathsAndRoles(t *testing.T) {
+	e := newEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeEnforce })
+	b := e.browser()
+	if r := b.get("/docs/intro"); r.StatusCode != http.StatusFound {
+		t.Fatalf("enforce, /docs before reload = %d; want 302", r.StatusCode)
+	}
+	if err := e.px.Reload(context.Background(), proxy.Policy{PublicPaths: []string{"/docs/"}, LoginPaths: []string{"/signin"}, DefaultMode: proxy.ModeEnforce}); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.get("/docs/intro"); r.StatusCode != http.StatusOK {
+		t.Errorf("after reload /docs/ is public: got %d; want 200", r.StatusCode)
+	}
+	if r := b.post("/signin", url.Values{}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("after reload /signin is a login path: POST = %d; want 403", r.StatusCode)
+	}
+	if err := e.px.Reload(context.Background(), proxy.Policy{PublicPaths: []string{"relative"}}); err == nil {
+		t.Error("Reload accepted a relative public path")
+	}
+}

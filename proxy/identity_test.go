@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -231,7 +232,10 @@ func TestAssertionVerifiesWithJWKS(t *testing.T) {
 }
 
 func TestForwardAuth(t *testing.T) {
-	e, b := rolesEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeEnforce })
+	e, b := rolesEnv(t, func(c *proxy.Config) {
+		c.Mode = proxy.ModeEnforce
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
 	resp := b.get("/_hubgate/auth")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get(proxy.HeaderUser) != "1" || resp.Header.Get(proxy.HeaderRoles) != "100:admin,200:user" {
 		t.Errorf("forward-auth with session = %d user %q roles %q", resp.StatusCode, resp.Header.Get(proxy.HeaderUser), resp.Header.Get(proxy.HeaderRoles))
@@ -245,6 +249,15 @@ func TestForwardAuth(t *testing.T) {
 	}
 	if resp := anon.get("/_hubgate/auth", "X-Original-URI", "/assets/../admin"); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("forward-auth for /assets/../admin = %d; want 401", resp.StatusCode)
+	}
+}
+
+func TestForwardAuthIgnoresOriginalURIFromUntrustedPeers(t *testing.T) {
+	e := newEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeEnforce })
+	for _, h := range []string{"X-Original-URI", "X-Forwarded-Uri"} {
+		if resp := e.browser().get("/_hubgate/auth", h, "/assets/app.css"); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("untrusted %s: /assets/ = %d; want 401", h, resp.StatusCode)
+		}
 	}
 }
 

@@ -14,7 +14,7 @@ var templateFS embed.FS
 
 // pageNames are the pages rendered by the proxy; each is base.html plus
 // templates/<name>.html.
-var pageNames = []string{"error", "signedout", "claim", "claimed", "claim_org", "noaccount", "offer", "resent"}
+var pageNames = []string{"error", "signedout", "claim", "claimed", "claim_org", "noaccount", "offer", "resent", "resend"}
 
 // parsePages parses every page once at start, each into its own template
 // set so that pages can define their own "title".

@@ -24,6 +24,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /_hubgate/claim-org", s.limitBody(s.startOrgClaim()))
 	mux.HandleFunc("POST /_hubgate/claim-undo", s.limitBody(s.undoClaim()))
 	mux.HandleFunc("POST /_hubgate/continue-legacy", s.limitBody(s.continueLegacy()))
+	mux.HandleFunc("GET /_hubgate/resend", s.resendPage())
+	mux.HandleFunc("POST /_hubgate/resend", s.limitBody(s.resend()))
 
 	mux.HandleFunc("/_hubgate/", s.notFound())
 	return mux

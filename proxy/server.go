@@ -154,6 +154,11 @@ type Config struct {
 	AssertionTTL time.Duration
 	// AssertionAudience is the assertion's "aud". Empty means the Upstream URL.
 	AssertionAudience string
+	// Mailer sends claim links for "send me my link" (POST
+	// /_hubgate/resend). Nil disables that route.
+	Mailer Mailer
+	// AppName names the legacy app in mails. Empty means the public host.
+	AppName string
 	// ClaimRate limits claim starts per client address: at most ClaimRate
 	// per minute with bursts of as many. Zero means 20; negative means no
 	// limit (tests, or a deployment that limits in front).
@@ -194,13 +199,18 @@ type Server struct {
 	mux      *http.ServeMux
 	pages    map[string]*template.Template
 	mode     atomic.Pointer[Mode]
+	pol      atomic.Pointer[Policy]
 	revoked  atomic.Pointer[revocationSet]
 	ids      *identityCache
 	inflight sync.Map // session id → struct{}: refreshes running in this process
 
 	claimLimit *limiter // claim POSTs per client address
 	keys       keyring  // assertion signing keys
-	metrics    *metrics
+
+	resendQueue    chan resendJob
+	resendByEmail  *limiter // "send me my link" per address
+	resendByClient *limiter // … and per client address
+	metrics        *metrics
 
 	handler http.Handler
 }
@@ -309,6 +319,13 @@ func New(cfg Config) (*Server, error) {
 		orgScope:    splitScopes(cfg.OrgScope),
 		ids:         newIdentityCache(),
 	}
+	if cfg.AppName == "" {
+		cfg.AppName = pub.Hostname()
+		s.cfg.AppName = cfg.AppName
+	}
+	s.resendQueue = make(chan resendJob, 1024)
+	s.resendByEmail = newLimiter(time.Minute/5, 5)
+	s.resendByClient = newLimiter(time.Minute/30, 30)
 	switch {
 	case cfg.ClaimRate == 0:
 		s.claimLimit = newLimiter(time.Minute/20, 20)
@@ -319,6 +336,7 @@ func New(cfg Config) (*Server, error) {
 		s.cookiePrefix = "__Host-"
 	}
 	s.sessionName = s.cookiePrefix + "hubgate"
+	s.pol.Store(&Policy{Roles: cfg.Roles, LoginPaths: cfg.LoginPaths, PublicPaths: cfg.PublicPaths, DefaultMode: cfg.Mode})
 	mode := cfg.Mode
 	s.mode.Store(&mode)
 	m.setMode(mode)
@@ -368,6 +386,7 @@ func (s *Server) Start(ctx context.Context) error {
 // ctx ends (other replicas' changes arrive within PollInterval), and deletes
 // expired session records now and then.
 func (s *Server) Run(ctx context.Context) error {
+	go s.runResend(ctx)
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
 	lastKeys, lastGC := s.now(), time.Time{}

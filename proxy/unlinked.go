@@ -39,7 +39,10 @@ func (s *Server) applyUnlinked(ctx context.Context, w http.ResponseWriter, r *ht
 	// deny: no session. Tell the person how to link their account.
 	s.revokeQuietly(tok.AccessToken)
 	s.log.Info().Str("event", "login.unlinked").Str("person", p.ID).Str("request_id", requestID(r)).Send()
-	data := map[string]any{"ZaikioName": p.DisplayName(), "ZaikioEmail": p.Email, "ResendCSRF": s.csrfToken(w, r, "resend")}
+	data := map[string]any{"ZaikioName": p.DisplayName(), "ZaikioEmail": p.Email}
+	if s.cfg.Mailer != nil {
+		data["ResendCSRF"] = s.csrfToken(w, r, "resend")
+	}
 	if s.cfg.Whoami != "" {
 		data["ClaimURL"] = "/_hubgate/claim"
 	}

@@ -109,7 +109,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	app := demoapp.New(demoapp.Seed())
-	st, err := openStore(cfg.Store)
+	st, err := openStore(ctx, cfg.Store, newLogger(cfg, stderr))
 	if err != nil {
 		return err
 	}

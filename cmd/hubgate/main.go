@@ -8,6 +8,7 @@
 //	hubgate claims issue|import|list|revoke
 //	hubgate links list|unlink
 //	hubgate mode [passthrough|offer|enforce]
+//	hubgate migrate-store --from bolt://… --to postgres://…
 //	hubgate version
 package main
 
@@ -56,6 +57,7 @@ Usage:
   hubgate claims issue|import|list|revoke …   manage claim links (admin API)
   hubgate links list|unlink …        manage links (admin API)
   hubgate mode [passthrough|offer|enforce]    show or switch the mode (admin API)
+  hubgate migrate-store --from bolt://… --to postgres://…   copy a store, verify counts
   hubgate version                    print the version
 
 Operator commands talk to the admin API: --admin-url (HUBGATE_ADMIN_URL,
@@ -96,6 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runLinks(ctx, args[1:], getenv, stdout, stderr)
 	case "mode":
 		return runMode(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate-store":
+		return runMigrateStore(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "hubgate", version())
 		return nil

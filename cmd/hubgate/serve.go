@@ -9,16 +9,23 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/admin"
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/mail"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/store/bolt"
+	"github.com/hubgate/hubgate/store/postgres"
 	"github.com/hubgate/hubgate/zaikio"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
@@ -63,7 +70,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	hub = hc
-	st, err := openStore(cfg.Store)
+	st, err := openStore(ctx, cfg.Store, logger)
 	if err != nil {
 		return err
 	}
@@ -95,7 +102,43 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		extra = append(extra, server{name: "devhub", ln: ln, handler: devHub})
 	}
+	stopReload := reloadOnHangup(ctx, *path, getenv, in)
+	defer stopReload()
 	return in.serve(ctx, pub, adm, extra...)
+}
+
+// reloadOnHangup re-reads the config file on SIGHUP and applies what can
+// change at run time: role mapping, legacy paths and the default mode. A bad
+// file is logged and the running policy kept.
+func reloadOnHangup(ctx context.Context, path string, getenv func(string) string, in *instance) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := in.reload(ctx, path, getenv); err != nil {
+					in.log.Error().Err(err).Str("event", "reload.failed").Msg("config reload failed; keeping the running policy")
+				}
+			}
+		}
+	}()
+	return func() { signal.Stop(hup) }
+}
+
+// reload applies the run-time part of the config file at path.
+func (in *instance) reload(ctx context.Context, path string, getenv func(string) string) error {
+	cfg, err := loadConfig(path, getenv)
+	if err != nil {
+		return err
+	}
+	rm, err := cfg.roleMap()
+	if err != nil {
+		return &configError{Key: "roles", Msg: err.Error()}
+	}
+	return in.proxy.Reload(ctx, proxy.Policy{Roles: rm, LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, DefaultMode: proxy.Mode(cfg.Mode)})
 }
 
 func appName(cfg *Config) string {
@@ -125,7 +168,7 @@ func newHubClient(cfg *Config) (*zaikio.Client, error) {
 }
 
 // openStore opens the store a store URL names.
-func openStore(u string) (store, error) {
+func openStore(ctx context.Context, u string, logger zerolog.Logger) (store, error) {
 	kind, target, err := parseStore(u)
 	if err != nil {
 		return nil, &configError{Key: "store", Msg: err.Error()}
@@ -142,8 +185,28 @@ func openStore(u string) (store, error) {
 			return nil, &configError{Key: "store", Msg: err.Error()}
 		}
 		return db, nil
+	case "postgres":
+		db, err := postgres.Open(ctx, target, postgres.Options{WatchError: func(err error) {
+			logger.Warn().Err(err).Str("event", "store.watch").Send()
+		}})
+		if err != nil {
+			return nil, &configError{Key: "store", Msg: "postgres " + redactURL(target) + ": " + redactErr(err, target)}
+		}
+		return db, nil
 	}
-	return nil, &configError{Key: "store", Msg: fmt.Sprintf("%s stores are not supported by this build", kind)}
+	return nil, &configError{Key: "store", Msg: fmt.Sprintf("%s stores are not supported", kind)}
+}
+
+// redactErr removes the store URL (with its password) from an error text.
+func redactErr(err error, secretURL string) string {
+	return strings.ReplaceAll(err.Error(), secretURL, redactURL(secretURL))
+}
+
+// watcher is a store that announces changes (PostgreSQL LISTEN/NOTIFY), so
+// that replicas apply a mode switch or a revocation at once instead of at
+// the next poll.
+type watcher interface {
+	Watch(ctx context.Context, fn func(topic string)) error
 }
 
 func newLogger(cfg *Config, w io.Writer) zerolog.Logger {
@@ -157,11 +220,13 @@ func newLogger(cfg *Config, w io.Writer) zerolog.Logger {
 
 // instance is one wired hubgate: proxy, admin API and store.
 type instance struct {
-	cfg    *Config
-	claims *claim.Service
-	proxy  *proxy.Server
-	admin  *admin.Server // nil when no admin token is configured
-	log    zerolog.Logger
+	cfg     *Config
+	claims  *claim.Service
+	store   store
+	metrics *prometheus.Registry
+	proxy   *proxy.Server
+	admin   *admin.Server // nil when no admin token is configured
+	log     zerolog.Logger
 }
 
 func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*instance, error) {
@@ -182,6 +247,16 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		return nil, err
 	}
 	claims := &claim.Service{Store: st, TTL: time.Duration(cfg.Claims.TTL)}
+	var mailer proxy.Mailer
+	if cfg.Claims.SMTP != "" {
+		m, err := mail.New(mail.Config{URL: cfg.Claims.SMTP, From: cfg.Claims.From, PublicURL: cfg.PublicURL})
+		if err != nil {
+			return nil, &configError{Key: "claims.smtp", Msg: err.Error()}
+		}
+		mailer = m
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	accessLog := logger
 	if cfg.Log.Access != nil && !*cfg.Log.Access {
 		accessLog = logger.Level(zerolog.WarnLevel)
@@ -195,19 +270,20 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
 		AllowedRedirectHosts: cfg.AllowedRedirectHosts, TrustedProxies: tp,
 		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), Logger: accessLog,
-		WebhookSecret: []byte(cfg.Provider.WebhookSecret), Assertion: cfg.Assertion.Enabled,
+		WebhookSecret: []byte(cfg.Provider.WebhookSecret), Assertion: cfg.Assertion.Enabled, Mailer: mailer, Metrics: reg,
 		AssertionTTL: time.Duration(cfg.Assertion.TTL), AssertionAudience: cfg.Assertion.Audience,
 	})
 	if err != nil {
 		return nil, &configError{Key: "(proxy)", Msg: err.Error()}
 	}
-	in := &instance{cfg: cfg, claims: claims, proxy: px, log: logger}
+	in := &instance{cfg: cfg, claims: claims, proxy: px, log: logger, store: st, metrics: reg}
 	if cfg.Admin.Token != "" {
 		in.admin, err = admin.New(admin.Config{
 			Token: cfg.Admin.Token, Store: st, Claims: claims, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
 			Modes:       []string{string(proxy.ModePassthrough), string(proxy.ModeOffer), string(proxy.ModeEnforce)},
 			DefaultMode: cfg.Mode, OnChange: func() { px.Refresh(context.Background()) },
 			Ready: px.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger,
+			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		})
 		if err != nil {
 			return nil, &configError{Key: "admin", Msg: err.Error()}
@@ -237,6 +313,11 @@ func (in *instance) serve(ctx context.Context, pub, adm net.Listener, extra ...s
 		return err
 	}
 	go func() { _ = in.proxy.Run(ctx) }()
+	if w, ok := in.store.(watcher); ok {
+		go func() {
+			_ = w.Watch(ctx, func(string) { in.proxy.Refresh(ctx) })
+		}()
+	}
 	errc := make(chan error, len(servers))
 	var hs []*http.Server
 	for _, sv := range servers {

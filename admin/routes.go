@@ -1,0 +1,83 @@
+package admin
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/hubgate/hubgate/claim"
+)
+
+// routes lists every admin route (DESIGN §4 "Admin API"). Everything but the
+// two probes wants the bearer token; so does every path no route names, so
+// that an unauthenticated client learns nothing about the API's shape.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	// Probes for load balancers and orchestrators: no token, no detail
+	// beyond ready or not.
+	mux.HandleFunc("GET /healthz", s.healthz())
+	mux.HandleFunc("GET /readyz", s.readyz())
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
+
+	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authorize(h)) }
+
+	api("POST /api/v1/claims", s.limitBody(maxBody, s.issueClaim()))
+	api("POST /api/v1/claims/import", s.limitBody(s.cfg.ImportLimit, s.importClaims()))
+	api("GET /api/v1/claims", s.listClaims())
+	api("GET /api/v1/claims/{id}", s.getClaim())
+	api("DELETE /api/v1/claims/{id}", s.revokeClaim())
+
+	api("GET /api/v1/links/persons", s.listLinks(claim.KindPerson))
+	api("GET /api/v1/links/persons/{legacy_id}", s.getLink(claim.KindPerson))
+	api("PUT /api/v1/links/persons/{legacy_id}", s.limitBody(maxBody, s.putLink(claim.KindPerson)))
+	api("DELETE /api/v1/links/persons/{legacy_id}", s.deleteLink(claim.KindPerson))
+	api("GET /api/v1/links/orgs", s.listLinks(claim.KindOrg))
+	api("GET /api/v1/links/orgs/{legacy_id}", s.getLink(claim.KindOrg))
+	api("PUT /api/v1/links/orgs/{legacy_id}", s.limitBody(maxBody, s.putLink(claim.KindOrg)))
+	api("DELETE /api/v1/links/orgs/{legacy_id}", s.deleteLink(claim.KindOrg))
+
+	api("GET /api/v1/mode", s.getMode())
+	api("PUT /api/v1/mode", s.limitBody(maxBody, s.setMode()))
+	api("GET /api/v1/stats", s.stats())
+	api("GET /api/v1/audit", s.audit())
+	api("DELETE /api/v1/sessions/{zaikio_person}", s.revokeSessions())
+
+	// The dashboard ("GET /{$}" and its assets) and "GET /metrics" join
+	// here; the catch-all below must stay last in spirit (the mux prefers
+	// more specific patterns whatever the order).
+	api("/", s.noRoute(mux))
+	return mux
+}
+
+// limitBody caps the request body of a handler that reads one; reading past
+// the cap fails with *http.MaxBytesError, which the error funnel maps to 413.
+func (s *Server) limitBody(n int64, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		h(w, r)
+	}
+}
+
+// noRoute answers requests that no other pattern matches: 405 with Allow
+// when the path exists for other methods, 404 otherwise, both as JSON (the
+// mux's own answers are plain text).
+func (s *Server) noRoute(mux *http.ServeMux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+			probe := r.WithContext(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.fail(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+				msg: r.Method + " " + r.URL.Path + ": allowed: " + strings.Join(allow, ", ")})
+			return
+		}
+		s.fail(w, r, &apiError{status: http.StatusNotFound, code: "not_found", msg: "no route " + r.URL.Path})
+	}
+}

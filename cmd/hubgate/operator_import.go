@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hubgate/hubgate/admin"
+)
+
+func claimsImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	const name = "claims import"
+	fs, af := newOperatorFlags(name, `Usage: hubgate claims import FILE|- [flags]
+
+Imports legacy people into hubgate's directory and mints a claim link for
+each one who is not linked yet. FILE is CSV (columns id,email,name,orgs; a
+header row is optional and may order the columns as it likes; orgs are
+separated by ";" or spaces) or NDJSON ({"id":"42","email":…,"name":…,
+"orgs":["7"]} per line). "-" reads standard input.
+
+Rows go to the admin API in batches, with progress on stderr. The result is
+CSV with columns id,email,url,status (status: issued, skipped_linked or
+"error: line N: …"), or a JSON array with --json. It holds the claim links,
+which are shown only this once: keep it safe (--out writes it with mode 0600).
+Bad rows do not stop the others; the command exits 1 when any row failed.
+`, stderr)
+	format := fs.String("format", "", "input `format`, csv or ndjson (default: by the file's extension, else by its first byte)")
+	ttl := fs.String("ttl", "", "how long the links work, e.g. 72h or 14d (default: the server's claims.ttl)")
+	outPath := fs.String("out", "", "write the result to `FILE` (created with mode 0600) instead of stdout")
+	noSkip := fs.Bool("no-skip-linked", false, "mint links for people who are already linked too")
+	batch := fs.Int("batch", 500, "rows per request (`N`, 1 to 10000)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{name + ": want one FILE (or - for standard input)"}
+	}
+	if *ttl != "" {
+		if _, err := admin.ParseTTL(*ttl); err != nil {
+			return usageError{fmt.Sprintf("%s: --ttl %v", name, err)}
+		}
+	}
+	if *batch < 1 || *batch > 10_000 {
+		return usageError{fmt.Sprintf("%s: --batch %d: want 1 to 10000", name, *batch)}
+	}
+	switch *format {
+	case "", string(admin.CSV), string(admin.NDJSON):
+	default:
+		return usageError{fmt.Sprintf("%s: --format %q: want csv or ndjson", name, *format)}
+	}
+	op, err := af.connect(name, getenv, stdout, stderr)
+	if err != nil {
+		return err
+	}
+
+	rows, err := readImport(pos[0], admin.Format(*format))
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	// The output is opened only now, so that an unreadable input never
+	// truncates an earlier result.
+	out := stdout
+	if *outPath != "" {
+		f, err := os.OpenFile(*outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		defer f.Close()
+		out = f
+	}
+	rw := newResultWriter(out, op.json)
+
+	start := time.Now()
+	imp := importer{op: op, rows: rows, w: rw, opt: admin.ImportOptions{TTL: *ttl, IncludeLinked: *noSkip}}
+	sendErr := imp.run(ctx, *batch)
+	if err := rw.close(); err != nil {
+		return fmt.Errorf("%s: write result: %w", name, err)
+	}
+	n := imp.counts()
+	fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d skipped (already linked), %d errors\n",
+		len(rows), time.Since(start).Round(time.Millisecond), n.issued, n.skipped, n.errors)
+	if *outPath != "" && n.issued > 0 {
+		fmt.Fprintf(stderr, "claim links written to %s: each link is a key, share it only with its person\n", *outPath)
+	}
+	if sendErr != nil {
+		return op.explain(fmt.Errorf("stopped after %d of %d rows: %w", imp.done, len(rows), sendErr))
+	}
+	if n.errors > 0 {
+		return fmt.Errorf("%s: %d of %d rows failed; the status column says why", name, n.errors, len(rows))
+	}
+	return nil
+}
+
+// readImport reads and checks every row of the input; the checks are the
+// server's (admin.ReadRows), so bad rows are reported before anything is
+// sent, with their line numbers.
+func readImport(path string, format admin.Format) ([]admin.Row, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if format == "" {
+		format = detectFormat(path, data)
+	}
+	rows, err := admin.ReadRows(bytes.NewReader(data), format)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rows, nil
+}
+
+// detectFormat guesses the format from the file's extension, else from its
+// first non-blank byte ("{" is NDJSON).
+func detectFormat(path string, data []byte) admin.Format {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv", ".txt":
+		return admin.CSV
+	case ".ndjson", ".jsonl", ".json":
+		return admin.NDJSON
+	}
+	if b := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\ufeff")), " \t\r\n"); len(b) > 0 && b[0] == '{' {
+		return admin.NDJSON
+	}
+	return admin.CSV
+}
+
+// importer sends the good rows in batches and writes every row's result in
+// input order as soon as it is known: if the import stops (Ctrl-C, the
+// server goes away), the links minted so far are already written out.
+type importer struct {
+	op      *operator
+	rows    []admin.Row
+	w       *resultWriter
+	opt     admin.ImportOptions
+	results []admin.ImportResult
+	written int // rows written out
+	done    int // rows with a known result, a prefix of rows
+}
+
+func (im *importer) run(ctx context.Context, batch int) error {
+	im.results = make([]admin.ImportResult, len(im.rows))
+	var good []int
+	for i, r := range im.rows {
+		im.results[i] = admin.ImportResult{ID: r.Person.ID, Email: r.Person.Email}
+		if r.Err != nil {
+			im.results[i].Status = "error: " + r.Err.Error()
+			continue
+		}
+		good = append(good, i)
+	}
+	im.progress()
+	var sendErr error
+	for start := 0; start < len(good); start += batch {
+		idx := good[start:min(start+batch, len(good))]
+		chunk := make([]admin.Row, len(idx))
+		for k, i := range idx {
+			chunk[k] = im.rows[i]
+		}
+		res, err := im.op.client.ImportRows(ctx, chunk, im.opt)
+		if err != nil {
+			sendErr = err
+			break
+		}
+		for k, i := range idx {
+			im.results[i] = res[k]
+		}
+		im.done = idx[len(idx)-1] + 1
+		if err := im.flush(im.done); err != nil {
+			return err
+		}
+		if err := im.w.sync(); err != nil {
+			return err
+		}
+		im.progress()
+	}
+	if sendErr != nil {
+		for i := im.done; i < len(im.rows); i++ {
+			if im.rows[i].Err == nil {
+				im.results[i].Status = "error: not sent (the import stopped early)"
+			}
+		}
+	} else {
+		im.done = len(im.rows)
+	}
+	if err := im.flush(len(im.rows)); err != nil {
+		return err
+	}
+	return sendErr
+}
+
+// flush writes the results of rows [written, upto).
+func (im *importer) flush(upto int) error {
+	for ; im.written < upto; im.written++ {
+		if err := im.w.write(im.rows[im.written].Line, im.results[im.written]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (im *importer) progress() {
+	total := len(im.rows)
+	pct := 100
+	if total > 0 {
+		pct = im.done * 100 / total
+	}
+	fmt.Fprintf(im.op.stderr, "\rimporting… %d/%d (%d%%)", im.done, total, pct)
+}
+
+type importCounts struct{ issued, skipped, errors int }
+
+func (im *importer) counts() importCounts {
+	var n importCounts
+	for _, r := range im.results {
+		switch r.Status {
+		case admin.StatusIssued:
+			n.issued++
+		case admin.StatusSkippedLinked:
+			n.skipped++
+		default:
+			n.errors++
+		}
+	}
+	return n
+}
+
+// resultWriter writes import results as CSV (id,email,url,status, the
+// admin API's answer) or as a JSON array.
+type resultWriter struct {
+	buf  *bufio.Writer
+	csv  *csv.Writer // nil for JSON
+	json io.Writer   // buf, for JSON
+	n    int         // results written
+}
+
+// importJSON is one result in --json output.
+type importJSON struct {
+	Line   int    `json:"line"`
+	ID     string `json:"id"`
+	Email  string `json:"email"`
+	URL    string `json:"url,omitempty"`
+	Status string `json:"status"`
+}
+
+func newResultWriter(w io.Writer, asJSON bool) *resultWriter {
+	buf := bufio.NewWriter(w)
+	if asJSON {
+		return &resultWriter{buf: buf, json: buf}
+	}
+	rw := &resultWriter{buf: buf, csv: csv.NewWriter(buf)}
+	_ = rw.csv.Write(admin.ImportHeader)
+	return rw
+}
+
+// sync pushes what was written to the file, so that an interrupted import
+// leaves every link minted so far on disk.
+func (rw *resultWriter) sync() error {
+	if rw.csv != nil {
+		rw.csv.Flush()
+		if err := rw.csv.Error(); err != nil {
+			return err
+		}
+	}
+	return rw.buf.Flush()
+}
+
+func (rw *resultWriter) write(line int, r admin.ImportResult) error {
+	if rw.csv != nil {
+		return rw.csv.Write([]string{r.ID, r.Email, r.URL, r.Status})
+	}
+	b, err := json.Marshal(importJSON{Line: line, ID: r.ID, Email: r.Email, URL: r.URL, Status: r.Status})
+	if err != nil {
+		return err
+	}
+	sep := ",\n  "
+	if rw.n == 0 {
+		sep = "[\n  "
+	}
+	rw.n++
+	_, err = io.WriteString(rw.json, sep+string(b))
+	return err
+}
+
+func (rw *resultWriter) close() error {
+	if rw.json != nil {
+		end := "\n]\n"
+		if rw.n == 0 {
+			end = "[]\n"
+		}
+		if _, err := io.WriteString(rw.json, end); err != nil {
+			return err
+		}
+	}
+	return rw.sync()
+}
