@@ -1,0 +1,140 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hubgate/hubgate/claim"
+	"github.com/jackc/pgx/v5"
+)
+
+// The legacy directory is one row per person. Two indexes serve lookups:
+//
+//   - people_email_lower_idx on the lower-cased address and the write
+//     sequence: when several people share an address, PersonByEmail returns
+//     the one written last; if that one later changes address, the address
+//     falls back to the one written before (as store/bolt).
+//   - people_orgs_idx, a GIN index on the owned organizations, for OrgOwners
+//     and for counting organizations.
+
+const personCols = `id, email, name, orgs`
+
+const upsertPerson = `INSERT INTO people (id, email, email_lower, name, orgs) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (id) DO UPDATE SET email = excluded.email, email_lower = excluded.email_lower,
+	name = excluded.name, orgs = excluded.orgs, seq = excluded.seq`
+
+func scanPerson(row pgx.Row) (claim.Person, error) {
+	var p claim.Person
+	if err := row.Scan(&p.ID, &p.Email, &p.Name, &p.Orgs); err != nil {
+		return claim.Person{}, err
+	}
+	if len(p.Orgs) == 0 {
+		p.Orgs = nil
+	}
+	return p, nil
+}
+
+// checkPerson refuses what store/bolt refuses: an empty id or org, and NUL
+// bytes (which PostgreSQL's text cannot hold anyway).
+func checkPerson(i int, p claim.Person) error {
+	if p.ID == "" || hasNUL(p.ID, p.Email, p.Name) || hasNUL(p.Orgs...) || slices.Contains(p.Orgs, "") {
+		return fmt.Errorf("%w: person %d (%q): empty id or org, or a NUL byte", claim.ErrInvalid, i+1, p.ID)
+	}
+	return nil
+}
+
+// orgsArg is p.Orgs as a text[] that is never NULL.
+func orgsArg(orgs []string) []string {
+	if orgs == nil {
+		return []string{}
+	}
+	return orgs
+}
+
+// PutPeople inserts or replaces legacy directory entries by id and appends ev
+// when ev.Action != "". Within one batch a repeated id is written twice (the
+// last entry wins). Ids must be non-empty and no field may contain a NUL
+// byte (claim.ErrInvalid); a bad entry fails the whole batch.
+func (db *DB) PutPeople(ctx context.Context, people []claim.Person, ev claim.Event) error {
+	for i, p := range people {
+		if err := checkPerson(i, p); err != nil {
+			return err
+		}
+	}
+	return db.update(ctx, "put people", func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, p := range people {
+			b.Queue(upsertPerson, p.ID, p.Email, strings.ToLower(p.Email), p.Name, orgsArg(p.Orgs))
+		}
+		if err := sendBatch(ctx, tx, b, func(i int, err error) error {
+			return fmt.Errorf("person %s: %w", people[i].ID, err)
+		}); err != nil {
+			return err
+		}
+		if ev.Action == "" {
+			return nil
+		}
+		return appendEvent(ctx, tx, ev)
+	})
+}
+
+// Person returns one legacy person, or claim.ErrNotFound.
+func (db *DB) Person(ctx context.Context, id string) (claim.Person, error) {
+	p, err := scanPerson(db.pool.QueryRow(ctx, `SELECT `+personCols+` FROM people WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return claim.Person{}, fmt.Errorf("%w: legacy person %s", claim.ErrNotFound, id)
+	}
+	return p, wrap("person", err)
+}
+
+// PersonByEmail finds a legacy person by email, compared lower-cased; when
+// several share it, the one written last. claim.ErrNotFound when none.
+func (db *DB) PersonByEmail(ctx context.Context, email string) (claim.Person, error) {
+	if email == "" || hasNUL(email) {
+		return claim.Person{}, fmt.Errorf("%w: no person with email %q", claim.ErrNotFound, email)
+	}
+	p, err := scanPerson(db.pool.QueryRow(ctx, `SELECT `+personCols+` FROM people
+WHERE email_lower = $1 AND email_lower <> '' ORDER BY seq DESC LIMIT 1`, strings.ToLower(email)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return claim.Person{}, fmt.Errorf("%w: no person with email %q", claim.ErrNotFound, email)
+	}
+	return p, wrap("person by email", err)
+}
+
+// People lists the directory ordered by id (byte order) after `after`, at
+// most limit (≤ 0: all).
+func (db *DB) People(ctx context.Context, after string, limit int) ([]claim.Person, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+personCols+` FROM people WHERE id > $1 ORDER BY id LIMIT $2`, after, limitArg(limit))
+	if err != nil {
+		return nil, wrap("list people", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claim.Person, error) { return scanPerson(row) })
+	return out, wrap("list people", err)
+}
+
+// OrgOwners returns the ids of the legacy people who own legacy org orgID per
+// the directory, in id order; none is not an error.
+func (db *DB) OrgOwners(ctx context.Context, orgID string) ([]string, error) {
+	if orgID == "" || hasNUL(orgID) {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id FROM people WHERE orgs @> ARRAY[$1::text] ORDER BY id`, orgID)
+	if err != nil {
+		return nil, wrap("org owners", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, wrap("org owners", err)
+}
+
+// hasNUL reports whether any of ss contains a NUL byte.
+func hasNUL(ss ...string) bool {
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return true
+		}
+	}
+	return false
+}
