@@ -185,20 +185,25 @@ type Person struct {
 }
 
 // FirstName and LastName split Name at its last space, for prefilling the
-// hub's sign-up form.
+// hub's sign-up form. Imported names often carry stray spaces: they are
+// trimmed, so " Ada Lovelace " still gives "Ada" and "Lovelace".
 func (p Person) FirstName() string {
-	if i := strings.LastIndexByte(p.Name, ' '); i > 0 {
-		return p.Name[:i]
-	}
-	return ""
+	first, _ := p.splitName()
+	return first
 }
 
 // LastName: see FirstName.
 func (p Person) LastName() string {
-	if i := strings.LastIndexByte(p.Name, ' '); i > 0 {
-		return p.Name[i+1:]
+	_, last := p.splitName()
+	return last
+}
+
+func (p Person) splitName() (first, last string) {
+	words := strings.Fields(p.Name)
+	if len(words) == 0 {
+		return "", ""
 	}
-	return p.Name
+	return strings.Join(words[:len(words)-1], " "), words[len(words)-1]
 }
 
 // Event is one entry of the audit log.

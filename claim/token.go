@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"strconv"
 )
 
 // TokenBytes is the entropy of a claim token: 256 bits.
@@ -59,6 +61,23 @@ func (t Token) String() string { return "[claim token]" }
 
 // GoString hides the secret from %#v as well.
 func (t Token) GoString() string { return "claim.Token([redacted])" }
+
+// Format hides the secret from every fmt verb: without it a verb that does
+// not fit a string (%d, say) prints the raw value, bypassing String.
+func (t Token) Format(f fmt.State, verb rune) {
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		io.WriteString(f, t.GoString())
+	case verb == 'q':
+		io.WriteString(f, strconv.Quote(t.String()))
+	default:
+		io.WriteString(f, t.String())
+	}
+}
+
+// MarshalText hides the secret from encoders (JSON, structured logs): a
+// token goes out only through Reveal.
+func (t Token) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 
 // Reveal returns the token's text, for the one place that needs it: the URL
 // shown to the person who minted it.

@@ -19,7 +19,7 @@ type Map struct {
 }
 
 // New validates m: role names must be non-empty and fit the header format
-// ([A-Za-z0-9._@-]).
+// ([A-Za-z0-9._@-]). The Map holds copies of m and def.
 func New(m map[string][]string, def []string) (Map, error) {
 	for z, locals := range m {
 		if !validRole(z) {
@@ -36,7 +36,13 @@ func New(m map[string][]string, def []string) (Map, error) {
 			return Map{}, fmt.Errorf("roles: default role %q: want [A-Za-z0-9._@-]{1,64}", l)
 		}
 	}
-	return Map{Roles: m, Default: def}, nil
+	// Copy: the Map must stay what was validated even if the caller
+	// reuses its map or slices.
+	out := Map{Roles: make(map[string][]string, len(m)), Default: slices.Clone(def)}
+	for z, locals := range m {
+		out.Roles[z] = slices.Clone(locals)
+	}
+	return out, nil
 }
 
 // Local returns the sorted, de-duplicated local roles for a membership's

@@ -74,7 +74,9 @@ func (e *Error) Unwrap() []error {
 	switch {
 	case e.Code == "invalid_grant":
 		errs = append(errs, ErrInvalidGrant)
-	case e.Status == 0, e.Status == http.StatusTooManyRequests, e.Status >= 500:
+	// Status 0 with a Code is a request refused before it was sent (an
+	// empty code): the hub is not at fault.
+	case e.Status == 0 && e.Code == "", e.Status == http.StatusTooManyRequests, e.Status >= 500:
 		errs = append(errs, ErrUnavailable)
 	}
 	return errs

@@ -117,15 +117,11 @@ func parseExpiresIn(raw json.RawMessage, now time.Time) (time.Time, error) {
 	}
 	var n json.Number
 	if err := json.Unmarshal(raw, &n); err == nil {
-		secs, err := n.Int64()
+		f, err := n.Float64()
 		if err != nil {
-			f, ferr := n.Float64()
-			if ferr != nil {
-				return time.Time{}, fmt.Errorf("expires_in %s: %w", raw, err)
-			}
-			secs = int64(f)
+			return time.Time{}, fmt.Errorf("expires_in %s: %w", raw, err)
 		}
-		return now.Add(time.Duration(secs) * time.Second), nil
+		return expiresAfter(now, f, string(raw))
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -133,7 +129,7 @@ func parseExpiresIn(raw json.RawMessage, now time.Time) (time.Time, error) {
 	}
 	s = strings.TrimSpace(s)
 	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return now.Add(time.Duration(secs) * time.Second), nil
+		return expiresAfter(now, float64(secs), strconv.Quote(s))
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05 MST", "2006-01-02T15:04:05"} {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -141,9 +137,21 @@ func parseExpiresIn(raw json.RawMessage, now time.Time) (time.Time, error) {
 		}
 	}
 	if d, ok := parseISODuration(s); ok {
-		return now.Add(d), nil
+		return expiresAfter(now, d.Seconds(), strconv.Quote(s))
 	}
 	return time.Time{}, fmt.Errorf("expires_in %q: want seconds or an ISO-8601 time", s)
+}
+
+// maxExpiresIn bounds a relative expires_in. Access tokens live minutes; a
+// negative or huge lifetime is a malformed answer, and past ~292 years it
+// would overflow time.Duration into a wrong, even past, expiry.
+const maxExpiresIn = 366 * 24 * time.Hour
+
+func expiresAfter(now time.Time, secs float64, shown string) (time.Time, error) {
+	if !(secs >= 0 && secs <= maxExpiresIn.Seconds()) {
+		return time.Time{}, fmt.Errorf("expires_in %s: want between 0 and %.0f seconds", shown, maxExpiresIn.Seconds())
+	}
+	return now.Add(time.Duration(secs * float64(time.Second))), nil
 }
 
 // parseISODuration reads the time part of an ISO-8601 duration: PT#H#M#S.
@@ -163,6 +171,9 @@ func parseISODuration(s string) (time.Duration, bool) {
 				return 0, false
 			}
 			unit := map[rune]time.Duration{'H': time.Hour, 'M': time.Minute, 'S': time.Second}[r]
+			if f*float64(unit) > float64(maxExpiresIn) {
+				return 0, false // would overflow; expiresAfter bounds the sum
+			}
 			d += time.Duration(f * float64(unit))
 			num = ""
 		default:
@@ -272,7 +283,8 @@ func (c *Client) do(ctx context.Context, op, method, u string, body []byte, prep
 		if wait > c.cfg.MaxRateLimitWait {
 			return resp.StatusCode, data, nil
 		}
-		if dl, ok := ctx.Deadline(); ok && c.cfg.Now().Add(wait).After(dl) {
+		// The deadline is on the real clock, not the injected one.
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return resp.StatusCode, data, nil
 		}
 		if err := c.cfg.Sleep(ctx, wait); err != nil {
