@@ -85,6 +85,9 @@ type Config struct {
 	// Metrics serves GET /metrics (Prometheus exposition), without the
 	// bearer token like the probes: the admin listener is private. Nil: 404.
 	Metrics http.Handler
+	// Debug mounts net/http/pprof under /debug/pprof/, behind the bearer
+	// token. Zero: off.
+	Debug bool
 	// ImportLimit bounds the body of POST /api/v1/claims/import in bytes.
 	// Zero means DefaultImportLimit (32 MiB).
 	ImportLimit int64

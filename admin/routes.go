@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	"github.com/hubgate/hubgate/claim"
@@ -42,6 +43,13 @@ func (s *Server) routes() *http.ServeMux {
 	api("GET /api/v1/stats", s.stats())
 	api("GET /api/v1/audit", s.audit())
 	api("DELETE /api/v1/sessions/{zaikio_person}", s.revokeSessions())
+	if s.cfg.Debug {
+		api("GET /debug/pprof/", pprof.Index)
+		api("GET /debug/pprof/cmdline", pprof.Cmdline)
+		api("GET /debug/pprof/profile", pprof.Profile)
+		api("GET /debug/pprof/symbol", pprof.Symbol)
+		api("GET /debug/pprof/trace", pprof.Trace)
+	}
 
 	// The dashboard ("GET /{$}" and its assets) and "GET /metrics" join
 	// here; the catch-all below must stay last in spirit (the mux prefers

@@ -141,6 +141,11 @@ type Config struct {
 	// UpstreamTimeout bounds the wait for the upstream's response headers.
 	// Zero means 60 s.
 	UpstreamTimeout time.Duration
+	// UpstreamMaxConns bounds the connections to the upstream; requests
+	// beyond it wait for a free one. It keeps memory flat when thousands of
+	// clients are connected, and spares the legacy app a thundering herd.
+	// Zero means 128; negative means no bound.
+	UpstreamMaxConns int
 	// Transport talks to the upstream. Nil means a pooled transport tuned for
 	// one busy upstream.
 	Transport http.RoundTripper

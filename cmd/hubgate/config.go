@@ -56,6 +56,7 @@ type Config struct {
 		Listen    string `yaml:"listen"`
 		Token     string `yaml:"token"`
 		TokenFile string `yaml:"token_file"`
+		Debug     bool   `yaml:"debug"`
 	} `yaml:"admin"`
 	Legacy struct {
 		LoginPaths   []string `yaml:"login_paths"`
@@ -79,6 +80,7 @@ type Config struct {
 	TrustedProxies       []string `yaml:"trusted_proxies"`
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`
 	UpstreamTimeout      duration `yaml:"upstream_timeout"`
+	UpstreamMaxConns     int      `yaml:"upstream_max_conns"`
 	Log                  struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`

@@ -109,7 +109,10 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	app := demoapp.New(demoapp.Seed())
-	st, err := openStore(ctx, cfg.Store, newLogger(cfg, stderr))
+	lw := newLogWriter(stderr)
+	defer lw.Close()
+	logger := newLogger(cfg, lw)
+	st, err := openStore(ctx, cfg.Store, logger)
 	if err != nil {
 		return err
 	}
@@ -130,7 +133,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	in, err := newInstance(cfg, st, hc, newLogger(cfg, stderr))
+	in, err := newInstance(cfg, st, hc, logger)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg, stderr)
+	lw := newLogWriter(stderr)
+	defer lw.Close()
+	logger := newLogger(cfg, lw)
 	var hub proxy.Hub
 	var devHub http.Handler
 	if cfg.Provider.Kind == "dev" {
@@ -269,7 +271,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		Unlinked: proxy.Unlinked(cfg.Unlinked), ProvisionURL: cfg.Legacy.ProvisionURL,
 		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
 		AllowedRedirectHosts: cfg.AllowedRedirectHosts, TrustedProxies: tp,
-		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), Logger: accessLog,
+		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), UpstreamMaxConns: cfg.UpstreamMaxConns, Logger: accessLog,
 		WebhookSecret: []byte(cfg.Provider.WebhookSecret), Assertion: cfg.Assertion.Enabled, Mailer: mailer, Metrics: reg,
 		AssertionTTL: time.Duration(cfg.Assertion.TTL), AssertionAudience: cfg.Assertion.Audience,
 	})
@@ -283,7 +285,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 			Modes:       []string{string(proxy.ModePassthrough), string(proxy.ModeOffer), string(proxy.ModeEnforce)},
 			DefaultMode: cfg.Mode, OnChange: func() { px.Refresh(context.Background()) },
 			Ready: px.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger,
-			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug,
 		})
 		if err != nil {
 			return nil, &configError{Key: "admin", Msg: err.Error()}
