@@ -446,8 +446,19 @@ func (s *Server) Refresh(ctx context.Context) {
 // Mode returns the current mode.
 func (s *Server) Mode() Mode { return *s.mode.Load() }
 
-// Ready reports whether the store answers (for /readyz).
-func (s *Server) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+// Ready reports whether this replica can serve sign-ins (for /readyz): the
+// store answers and the hub's signing keys can be fetched.
+func (s *Server) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if k, ok := s.cfg.Hub.(interface{ CheckKeys(context.Context) error }); ok {
+		if err := k.CheckKeys(ctx); err != nil {
+			return fmt.Errorf("hub keys: %w", err)
+		}
+	}
+	return nil
+}
 
 // remoteIP is the peer address of r without the port.
 func remoteIP(r *http.Request) string {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -116,6 +117,7 @@ type Client struct {
 	http     *http.Client
 	verifier *oidc.IDTokenVerifier
 	keys     *oidc.RemoteKeySet
+	keysOK   atomic.Int64 // unix nanos of the last successful CheckKeys
 }
 
 // New validates cfg and returns a client. It does not contact the hub.

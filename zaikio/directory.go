@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Person is the hub's person object (GET /api/v1/person). Unknown fields are
@@ -117,4 +118,28 @@ func (c *Client) Revoke(ctx context.Context, accessToken string) error {
 		return nil
 	}
 	return oauthError("revoke", status, body)
+}
+
+// CheckKeys fetches the hub's published signing keys and reports an error
+// unless there is at least one: readiness means sign-ins can be verified. A
+// success is remembered for a minute so that probes do not hammer the hub.
+func (c *Client) CheckKeys(ctx context.Context) error {
+	if t := c.keysOK.Load(); t != 0 && c.cfg.Now().Sub(time.Unix(0, t)) < time.Minute {
+		return nil
+	}
+	status, body, err := c.do(ctx, "keys", http.MethodGet, c.url("/api/v1/jwt_public_keys"), nil, func(*http.Request) {})
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return oauthError("keys", status, body)
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil || len(set.Keys) == 0 {
+		return &Error{Op: "keys", Status: status, Code: "no keys published"}
+	}
+	c.keysOK.Store(c.cfg.Now().UnixNano())
+	return nil
 }
