@@ -2,9 +2,13 @@
 // dashboard, served on their own listener (default loopback), never on the
 // public one.
 //
-// Every route but the probes (/healthz, /readyz) wants the admin bearer token
-// (DESIGN §3). Routes are listed in routes.go; errors reach clients through
-// one funnel (errors.go); [Client] is the typed client the CLI uses.
+// Every API route but the probes (/healthz, /readyz, /metrics) wants the
+// admin bearer token (DESIGN §3). The dashboard (GET /, dashboard*.go) is
+// server-rendered HTML for browsers, which sign in with the same token
+// through a form and then carry a signed session cookie; its forms carry
+// CSRF tokens. Routes are listed in routes.go; errors reach API clients
+// through one funnel (errors.go) and browsers through another
+// (dashboard_pages.go); [Client] is the typed client the CLI uses.
 package admin
 
 import (
@@ -12,6 +16,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -91,20 +96,32 @@ type Config struct {
 	// ImportLimit bounds the body of POST /api/v1/claims/import in bytes.
 	// Zero means DefaultImportLimit (32 MiB).
 	ImportLimit int64
-	Logger      zerolog.Logger
+	// Mailer mails the claim links of an import with send=true, all over
+	// one connection; *mail.Sender implements it. Nil: send=true is refused
+	// with 400 (claims.smtp is not configured).
+	Mailer Mailer
+	// AppName names the legacy application in claim mails and on the
+	// dashboard. Empty: the public URL's host, as the proxy's mails do.
+	AppName string
+	Logger  zerolog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
 
 // Server serves the admin API and dashboard.
 type Server struct {
-	cfg       Config
-	publicURL string   // cfg.PublicURL without a trailing slash
-	tokenHash [32]byte // SHA-256 of cfg.Token, compared in constant time
-	log       zerolog.Logger
-	mux       *http.ServeMux
-	handler   http.Handler
-	requests  atomic.Uint64 // request id counter
+	cfg        Config
+	publicURL  string   // cfg.PublicURL without a trailing slash
+	appName    string   // cfg.AppName, or the public host
+	tokenHash  [32]byte // SHA-256 of cfg.Token, compared in constant time
+	sessionKey []byte   // signs dashboard session cookies; derived from cfg.Token
+	csrfKey    []byte   // signs dashboard form tokens; derived from cfg.Token
+	logins     *limiter // failed dashboard sign-ins per client address
+	pages      map[string]*template.Template
+	log        zerolog.Logger
+	mux        *http.ServeMux
+	handler    http.Handler
+	requests   atomic.Uint64 // request id counter
 }
 
 // New validates cfg and returns the admin server.
@@ -146,11 +163,23 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		cfg:       cfg,
-		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
-		tokenHash: sha256.Sum256([]byte(cfg.Token)),
-		log:       cfg.Logger,
+		cfg:        cfg,
+		publicURL:  strings.TrimRight(cfg.PublicURL, "/"),
+		appName:    cfg.AppName,
+		tokenHash:  sha256.Sum256([]byte(cfg.Token)),
+		sessionKey: deriveKey(cfg.Token, "session"),
+		csrfKey:    deriveKey(cfg.Token, "csrf"),
+		logins:     newLimiter(loginEvery, loginBurst),
+		pages:      pages,
+		log:        cfg.Logger,
+	}
+	if s.appName == "" {
+		s.appName = u.Hostname()
 	}
 	s.mux = s.routes()
 	s.handler = s.accessLog(s.mux)

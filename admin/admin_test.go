@@ -252,7 +252,8 @@ func TestAuth(t *testing.T) {
 		{"unknown path", "GET", "/api/v1/nope", "Bearer " + token, 404, false, "not_found", "", ""},
 		{"wrong method", "PATCH", "/api/v1/mode", "Bearer " + token, 405, false, "method_not_allowed", "GET, PUT", ""},
 		{"wrong method without token", "PATCH", "/api/v1/mode", "-", 401, true, "unauthorized", "", ""},
-		{"dashboard not built yet", "GET", "/", "Bearer " + token, 404, false, "not_found", "", ""},
+		{"dashboard with the bearer token", "GET", "/", "Bearer " + token, 200, false, "", "", "<!doctype html>"},
+		{"dashboard with a wrong bearer token", "GET", "/", "Bearer " + token + "x", 401, true, "", "", "<!doctype html>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -118,13 +118,16 @@ type EventPage struct {
 }
 
 // ImportResult is one row of the CSV that answers POST /api/v1/claims/import
-// (columns id,email,url,status). Status is "issued", "skipped_linked" or
-// "error: <reason>"; URL is set only when issued.
+// (columns id,email,url,status, and mail with send=true). Status is
+// "issued", "skipped_linked" or "error: <reason>"; URL is set only when
+// issued. Mail is empty without send=true, else one of MailSent,
+// MailSkippedNoEmail, MailNotSent or MailFailedPrefix + reason.
 type ImportResult struct {
 	ID     string
 	Email  string
 	URL    string
 	Status string
+	Mail   string
 }
 
 // Import statuses.
@@ -134,7 +137,8 @@ const (
 	statusErrorPrefix   = "error: "
 )
 
-// ImportHeader is the header row of the import answer.
+// ImportHeader is the header row of the import answer; with send=true
+// MailColumn follows.
 var ImportHeader = []string{"id", "email", "url", "status"}
 
 func claimJSON(c claim.Claim, now time.Time) Claim {

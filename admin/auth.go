@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"strings"
 )
@@ -30,8 +28,7 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 				msg: "missing bearer token: send Authorization: Bearer <admin token>"})
 			return
 		}
-		got := sha256.Sum256([]byte(tok))
-		if subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) != 1 {
+		if !s.validToken(tok) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate-admin", error="invalid_token"`)
 			s.fail(w, r, &apiError{status: http.StatusUnauthorized, code: "unauthorized",
 				msg: "invalid bearer token"})

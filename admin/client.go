@@ -170,6 +170,12 @@ type ImportOptions struct {
 	// IncludeLinked issues claims to people who are already linked too
 	// (skip_linked=false). False: they are skipped.
 	IncludeLinked bool
+	// Send mails each issued link to its person (send=true); the results
+	// then carry the Mail column. The server must have claims.smtp.
+	Send bool
+	// Lang is the language of the mails, "en" or "de". Empty: the server's
+	// default (en). Only with Send.
+	Lang string
 }
 
 // ImportRows sends good rows (as NDJSON, keeping their line numbers) and
@@ -185,6 +191,12 @@ func (c *Client) ImportRows(ctx context.Context, rows []Row, opt ImportOptions) 
 	}
 	if opt.IncludeLinked {
 		q.Set("skip_linked", "false")
+	}
+	if opt.Send {
+		q.Set("send", "true")
+		if opt.Lang != "" {
+			q.Set("lang", opt.Lang)
+		}
 	}
 	var out []ImportResult
 	const path = "/api/v1/claims/import"
@@ -205,20 +217,31 @@ func (c *Client) ImportRows(ctx context.Context, rows []Row, opt ImportOptions) 
 	return out, nil
 }
 
-// readImportResults reads the CSV answer of an import.
+// readImportResults reads the CSV answer of an import: columns
+// id,email,url,status, and mail when the import sent mails.
 func readImportResults(r io.Reader) ([]ImportResult, error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(ImportHeader)
+	cr.FieldsPerRecord = 0 // every record as wide as the header
 	recs, err := cr.ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("read CSV answer: %w", err)
 	}
-	if len(recs) == 0 || strings.Join(recs[0], ",") != strings.Join(ImportHeader, ",") {
-		return nil, errors.New("read CSV answer: missing header id,email,url,status")
+	base := strings.Join(ImportHeader, ",")
+	var header string
+	if len(recs) > 0 {
+		header = strings.Join(recs[0], ",")
+	}
+	withMail := header == base+","+MailColumn
+	if header != base && !withMail {
+		return nil, fmt.Errorf("read CSV answer: header %q, want %s[,%s]", header, base, MailColumn)
 	}
 	out := make([]ImportResult, 0, len(recs)-1)
 	for _, rec := range recs[1:] {
-		out = append(out, ImportResult{ID: rec[0], Email: rec[1], URL: rec[2], Status: rec[3]})
+		res := ImportResult{ID: rec[0], Email: rec[1], URL: rec[2], Status: rec[3]}
+		if withMail {
+			res.Mail = rec[4]
+		}
+		out = append(out, res)
 	}
 	return out, nil
 }

@@ -21,9 +21,29 @@ const importBatch = 1000
 // ttl= and skip_linked= (default true: people already linked get no claim).
 // It answers CSV id,email,url,status in the order of the input, one line per
 // row; a bad row is reported there and does not stop the others.
+//
+// With send=true it then mails each issued claim link to its person (query
+// lang=en|de, default en) through Config.Mailer, all over one connection,
+// and the answer gains a fifth column, mail: sent, skipped_no_email,
+// not_sent (no claim issued) or "failed: <reason>". Without a mailer,
+// send=true is refused before anything is read or minted.
 func (s *Server) importClaims() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		send, err := queryBool(r, "send", false)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if send && s.cfg.Mailer == nil {
+			s.fail(w, r, errNoMailer)
+			return
+		}
+		lang, err := mailLang(r, send)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		format, err := importFormat(r.Header.Get("Content-Type"))
 		if err != nil {
 			s.fail(w, r, err)
@@ -47,19 +67,35 @@ func (s *Server) importClaims() http.HandlerFunc {
 			return
 		}
 		actor := s.actor(r)
-		results, n := s.importRows(r, rows, ttl, skipLinked, actor)
+		results, expires, n := s.importRows(r, rows, ttl, skipLinked, actor)
+		var m mailCounts
+		if send {
+			m = s.mailClaims(r, rows, results, expires, lang, actor)
+		}
 
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
 		cw := csv.NewWriter(w)
-		_ = cw.Write(ImportHeader)
+		header := ImportHeader
+		if send {
+			header = append(header[:len(header):len(header)], MailColumn)
+		}
+		_ = cw.Write(header)
 		for _, res := range results {
-			_ = cw.Write([]string{res.ID, res.Email, res.URL, res.Status})
+			rec := []string{res.ID, res.Email, res.URL, res.Status}
+			if send {
+				rec = append(rec, res.Mail)
+			}
+			_ = cw.Write(rec)
 		}
 		cw.Flush()
-		s.log.Info().Str("event", "claims.import").Str("actor", actor).Str("request_id", requestID(r)).
+		ev := s.log.Info().Str("event", "claims.import").Str("actor", actor).Str("request_id", requestID(r)).
 			Str("format", string(format)).Int("rows", len(rows)).Int("issued", n.issued).
-			Int("skipped", n.skipped).Int("errors", n.errors).Dur("dur_ms", time.Since(start)).Send()
+			Int("skipped", n.skipped).Int("errors", n.errors)
+		if send {
+			ev = ev.Int("mailed", m.sent).Int("mail_failed", m.failed).Int("no_email", m.noEmail)
+		}
+		ev.Dur("dur_ms", time.Since(start)).Send()
 	}
 }
 
@@ -82,10 +118,12 @@ type importCounts struct{ issued, skipped, errors int }
 
 // importRows does the work of an import in batches of importBatch rows.
 // Store failures fail their batch's rows (with the request id; the detail
-// goes to the log) and the import goes on with the next batch.
-func (s *Server) importRows(r *http.Request, rows []Row, ttl time.Duration, skipLinked bool, actor string) ([]ImportResult, importCounts) {
+// goes to the log) and the import goes on with the next batch. expires holds
+// the expiry of each issued row's claim, for the mails.
+func (s *Server) importRows(r *http.Request, rows []Row, ttl time.Duration, skipLinked bool, actor string) (results []ImportResult, expires map[int]time.Time, n importCounts) {
 	ctx := r.Context()
-	results := make([]ImportResult, len(rows))
+	results = make([]ImportResult, len(rows))
+	expires = make(map[int]time.Time)
 	good := make([]int, 0, len(rows))
 	for i, row := range rows {
 		results[i] = ImportResult{ID: row.Person.ID, Email: row.Person.Email}
@@ -142,9 +180,9 @@ func (s *Server) importRows(r *http.Request, rows []Row, ttl time.Duration, skip
 		for k, is := range issued {
 			results[issue[k]].URL = s.claimURL(is.Token)
 			results[issue[k]].Status = StatusIssued
+			expires[issue[k]] = is.Claim.ExpiresAt
 		}
 	}
-	var n importCounts
 	for _, res := range results {
 		switch res.Status {
 		case StatusIssued:
@@ -155,7 +193,7 @@ func (s *Server) importRows(r *http.Request, rows []Row, ttl time.Duration, skip
 			n.errors++
 		}
 	}
-	return results, n
+	return results, expires, n
 }
 
 // linked reports whether a legacy person is linked.

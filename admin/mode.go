@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -52,22 +54,48 @@ func (s *Server) setMode() http.HandlerFunc {
 			s.fail(w, r, invalid("mode", "%q: want one of %s", body.Mode, strings.Join(s.cfg.Modes, ", ")))
 			return
 		}
-		ctx, actor := r.Context(), s.actor(r)
-		stored, cur, err := s.mode(ctx)
-		if err != nil {
+		if _, err := s.applyMode(r, "", body.Mode, s.actor(r)); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if stored != body.Mode {
-			ev := claim.Event{Time: s.now(), Actor: actor, Action: "mode.set", Subject: "mode", Detail: cur + " → " + body.Mode}
-			if err := s.cfg.Store.SetMode(ctx, body.Mode, ev); err != nil {
-				s.fail(w, r, err)
-				return
-			}
-			s.log.Info().Str("event", "mode.set").Str("actor", actor).Str("request_id", requestID(r)).
-				Str("from", cur).Str("mode", body.Mode).Send()
-			s.changed()
-		}
 		writeJSON(w, http.StatusOK, Mode{Mode: body.Mode, Default: s.cfg.DefaultMode})
 	}
+}
+
+// modeChangedError says that the mode in force is not the one a switch was
+// confirmed against.
+type modeChangedError struct{ expected, current string }
+
+func (e *modeChangedError) Error() string {
+	return fmt.Sprintf("admin: mode is %s, the switch was confirmed against %s", e.current, e.expected)
+}
+
+func asModeChanged(err error, target **modeChangedError) bool { return errors.As(err, target) }
+
+// applyMode switches to mode `to` for actor, the one way the API and the
+// dashboard change the mode: the store writes the mode and its audit entry
+// ("mode.set", "<from> → <to>") in one transaction, then OnChange applies it
+// on this replica. When expect is not empty and the mode in force is not
+// expect, nothing is written and the error is a *modeChangedError. Setting
+// the stored mode again writes nothing. It returns the mode it switched from.
+func (s *Server) applyMode(r *http.Request, expect, to, actor string) (from string, err error) {
+	ctx := r.Context()
+	stored, cur, err := s.mode(ctx)
+	if err != nil {
+		return "", err
+	}
+	if expect != "" && cur != expect {
+		return cur, &modeChangedError{expected: expect, current: cur}
+	}
+	if stored == to {
+		return cur, nil
+	}
+	ev := claim.Event{Time: s.now(), Actor: actor, Action: "mode.set", Subject: "mode", Detail: cur + " → " + to}
+	if err := s.cfg.Store.SetMode(ctx, to, ev); err != nil {
+		return cur, err
+	}
+	s.log.Info().Str("event", "mode.set").Str("actor", actor).Str("request_id", requestID(r)).
+		Str("from", cur).Str("mode", to).Send()
+	s.changed()
+	return cur, nil
 }

@@ -8,9 +8,13 @@ import (
 	"github.com/hubgate/hubgate/claim"
 )
 
-// routes lists every admin route (DESIGN §4 "Admin API"). Everything but the
-// two probes wants the bearer token; so does every path no route names, so
-// that an unauthenticated client learns nothing about the API's shape.
+// routes lists every admin route (DESIGN §4 "Admin API"). The API wants the
+// bearer token (the probes and metrics excepted); so does every path no
+// route names, so that an unauthenticated client learns nothing about the
+// API's shape. The dashboard's pages take the bearer token or a session
+// cookie from its sign-in form; the API never takes the cookie, so that no
+// other site can make a browser call it (its JSON requests carry no CSRF
+// token).
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	// Probes for load balancers and orchestrators: no token, no detail
@@ -51,9 +55,19 @@ func (s *Server) routes() *http.ServeMux {
 		api("GET /debug/pprof/trace", pprof.Trace)
 	}
 
-	// The dashboard ("GET /{$}" and its assets) and "GET /metrics" join
-	// here; the catch-all below must stay last in spirit (the mux prefers
-	// more specific patterns whatever the order).
+	// The dashboard: HTML for browsers, signed in with the admin token
+	// through a form (session cookie) or with the bearer token. Its forms
+	// carry CSRF tokens; its stylesheet is inline, so it has no assets.
+	mux.HandleFunc("GET /login", s.loginForm())
+	mux.HandleFunc("POST /login", s.login())
+	mux.HandleFunc("POST /logout", s.logout())
+	page := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.dashboardAuth(h)) }
+	page("GET /{$}", s.dashboard())
+	page("GET /mode", s.modeConfirm())
+	page("POST /mode", s.modeSwitch())
+
+	// The catch-all must stay last in spirit (the mux prefers more
+	// specific patterns whatever the order).
 	api("/", s.noRoute(mux))
 	return mux
 }

@@ -79,6 +79,10 @@ var errSessionEnded = errors.New("proxy: session ended")
 // current identity. If the hub is unreachable the session keeps working for
 // RevalidateGrace past the due time.
 func (s *Server) revalidate(w http.ResponseWriter, r *http.Request, id *Identity) *Identity {
+	graceEnd := id.Validated.Add(s.cfg.Revalidate).Add(s.cfg.RevalidateGrace)
+	if s.retries.wait(id.SessionID, s.now(), graceEnd) {
+		return id // the hub failed moments ago: don't make this request wait for it again
+	}
 	if _, busy := s.inflight.LoadOrStore(id.SessionID, struct{}{}); busy {
 		return id
 	}
@@ -90,25 +94,75 @@ func (s *Server) revalidate(w http.ResponseWriter, r *http.Request, id *Identity
 	nid, err := s.refreshSession(ctx, id)
 	switch {
 	case err == nil:
+		s.retries.forget(id.SessionID)
 		if err := s.setSession(w, nid); err != nil {
 			s.log.Error().Err(err).Str("event", "session.cookie").Str("request_id", requestID(r)).Send()
 			return id
 		}
 		return nid
 	case errors.Is(err, errSessionEnded):
+		s.retries.forget(id.SessionID)
 		s.log.Info().Err(err).Str("event", "session.end").Str("person", id.Person).Str("request_id", requestID(r)).Send()
 		s.clearSession(w)
 		return nil
 	default:
-		due := id.Validated.Add(s.cfg.Revalidate)
-		if s.now().Before(due.Add(s.cfg.RevalidateGrace)) {
+		if now := s.now(); now.Before(graceEnd) {
+			s.retries.after(id.SessionID, now.Add(revalidateRetry))
 			s.log.Warn().Err(err).Str("event", "session.revalidate_deferred").Str("person", id.Person).Str("request_id", requestID(r)).Send()
 			return id
 		}
+		s.retries.forget(id.SessionID)
 		s.log.Warn().Err(err).Str("event", "session.grace_over").Str("person", id.Person).Str("request_id", requestID(r)).Send()
 		s.clearSession(w)
 		return nil
 	}
+}
+
+// revalidateRetry is how long a session whose revalidation failed (hub down,
+// slow or rate-limiting) keeps its identity before the next attempt. Without
+// it every request of the session would wait for the hub again, up to the
+// hub client's timeout, for the whole grace period.
+const revalidateRetry = 30 * time.Second
+
+// retryTable remembers, per session, when revalidation may be tried again
+// after the hub failed. It is bounded like limiter: when full it starts over
+// (those sessions then ask the hub once more, no harm).
+type retryTable struct {
+	mu sync.Mutex // guards m
+	m  map[string]time.Time
+}
+
+const retryTableMax = 50000
+
+// wait reports whether sid should not try the hub yet: a retry time is set
+// and lies ahead, and the grace period is not over.
+func (t *retryTable) wait(sid string, now, graceEnd time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at, ok := t.m[sid]
+	if !ok {
+		return false
+	}
+	if now.Before(at) && now.Before(graceEnd) {
+		return true
+	}
+	delete(t.m, sid)
+	return false
+}
+
+func (t *retryTable) after(sid string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil || len(t.m) >= retryTableMax {
+		t.m = make(map[string]time.Time)
+	}
+	t.m[sid] = at
+}
+
+func (t *retryTable) forget(sid string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, sid)
 }
 
 // refreshSession rotates the session's refresh token at the hub, re-reads the
@@ -179,6 +233,12 @@ func (s *Server) rotate(ctx context.Context, id *Identity, force bool) (session.
 		return rec, data, nil, nil, fmt.Errorf("store rotated refresh token: %w", err)
 	}
 	claims, err := s.hub.Verify(ctx, tok)
+	if errors.Is(err, zaikio.ErrUnavailable) {
+		// The hub's keys could not be fetched: an outage, not a bad token.
+		// The rotated refresh token is stored, so the session keeps its
+		// grace period and revalidates later.
+		return rec, data, nil, nil, err
+	}
 	if err != nil {
 		_ = s.store.DeleteSession(ctx, id.SessionID)
 		return rec, data, nil, nil, fmt.Errorf("%w: refreshed token: %w", errSessionEnded, err)
@@ -295,28 +355,42 @@ func (s *Server) sessionFromData(ctx context.Context, w http.ResponseWriter, p *
 	if err != nil {
 		return nil, err
 	}
+	// The cookie is encoded first: an identity too large for one cookie
+	// fails here, before a server-side record nobody could use is stored.
+	c, err := s.sessionCookie(id)
+	if err != nil {
+		return nil, err
+	}
 	data.Identity = id.marshal()
 	rec := session.Record{ID: id.SessionID, Person: p.ID, ExpiresAt: id.Expires}
 	if err := s.saveSession(ctx, &rec, data); err != nil {
 		return nil, fmt.Errorf("store session: %w", err)
 	}
-	if err := s.setSession(w, id); err != nil {
-		return nil, err
-	}
+	http.SetCookie(w, c)
 	return id, nil
 }
 
 // setSession writes id into the session cookie.
 func (s *Server) setSession(w http.ResponseWriter, id *Identity) error {
+	c, err := s.sessionCookie(id)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, c)
+	return nil
+}
+
+// sessionCookie encodes id as the session cookie, refusing identities whose
+// cookie would exceed maxCookie bytes (errCookieTooLarge).
+func (s *Server) sessionCookie(id *Identity) (*http.Cookie, error) {
 	val, err := s.codec.encode(s.sessionName, id.marshal())
 	if err != nil {
-		return fmt.Errorf("%w: %w", errCookieTooLarge, err)
+		return nil, fmt.Errorf("%w: %w", errCookieTooLarge, err)
 	}
 	if len(val) > maxCookie {
-		return errCookieTooLarge
+		return nil, errCookieTooLarge
 	}
-	http.SetCookie(w, s.cookie(s.sessionName, val, time.Until(id.Expires)))
-	return nil
+	return s.cookie(s.sessionName, val, time.Until(id.Expires)), nil
 }
 
 func (s *Server) clearSession(w http.ResponseWriter) {

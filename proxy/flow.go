@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hubgate/hubgate/zaikio"
@@ -74,6 +76,7 @@ func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, f flow, scope
 	if err != nil {
 		return fmt.Errorf("encode flow cookie: %w", err)
 	}
+	s.expireOldFlows(w, r)
 	http.SetCookie(w, s.cookie(name, val, flowTTL))
 	if o.Lang == "" {
 		o.Lang = langOf(r)
@@ -83,6 +86,34 @@ func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, f flow, scope
 	http.Redirect(w, r, target, http.StatusFound)
 	s.log.Info().Str("event", "flow.start").Str("purpose", string(f.Purpose)).Str("request_id", requestID(r)).Send()
 	return nil
+}
+
+// maxFlows bounds the flow cookies one browser holds. Each is about 400
+// bytes and lives flowTTL, so a person who clicks "sign in" again and again
+// (or a page that sends the browser to our login many times) would otherwise
+// grow the Cookie header past what the servers in front of us accept (nginx:
+// 8 KiB), and the browser would be locked out until the flows expire.
+const maxFlows = 4
+
+// expireOldFlows deletes the oldest flow cookies of r so that, with the one
+// being started, at most maxFlows remain. Browsers send the cookies of one
+// path oldest first (RFC 6265 §5.4), so the flows kept are the newest tabs'.
+func (s *Server) expireOldFlows(w http.ResponseWriter, r *http.Request) {
+	prefix := s.cookiePrefix + "hubgate_flow_"
+	var names []string
+	for _, line := range r.Header["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if strings.HasPrefix(name, prefix) && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	for i := 0; i < len(names)-(maxFlows-1); i++ {
+		http.SetCookie(w, s.cookie(names[i], "", -1))
+	}
 }
 
 var (

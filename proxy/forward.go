@@ -28,8 +28,9 @@ const (
 var identityHeaderKeys = [...]string{HeaderUser, HeaderPerson, HeaderEmail, HeaderName, HeaderOrgs, HeaderRoles, HeaderMode, HeaderAssertion}
 
 // stripIdentityHeaders deletes every header in the X-Hubgate- namespace, in
-// any letter case and with "_" for "-" (some servers and CGI-style upstreams
-// treat them alike), before anything else looks at the request.
+// any letter case and with "_" (or any other separator) for "-" (some servers
+// and CGI-style upstreams treat them alike), before anything else looks at
+// the request.
 func stripIdentityHeaders(h http.Header) {
 	for k := range h {
 		if len(k) >= 10 && isHubgateName(k) {
@@ -38,10 +39,18 @@ func stripIdentityHeaders(h http.Header) {
 	}
 }
 
-// isHubgateName reports whether k starts with "x-hubgate-" ignoring case and
-// treating "_" as "-".
+// isHubgateName reports whether k starts with "x-hubgate-" ignoring case,
+// with any byte that is not a letter or digit in place of each "-": CGI-style
+// upstreams (Rack, PHP, WSGI) read "X_Hubgate_User" and "X.Hubgate.User" as
+// HTTP_X_HUBGATE_USER, the same variable as ours.
 func isHubgateName(k string) bool {
-	const p = "x-hubgate-"
+	return hasNamePrefix(k, "x-hubgate-")
+}
+
+// hasNamePrefix reports whether header name k starts with p (lower case,
+// "-" as separator), ignoring case and accepting any non-alphanumeric byte
+// where p has a "-".
+func hasNamePrefix(k, p string) bool {
 	if len(k) < len(p) {
 		return false
 	}
@@ -50,14 +59,59 @@ func isHubgateName(k string) bool {
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		if c == '_' {
-			c = '-'
+		if p[i] == '-' {
+			if isAlnum(c) {
+				return false
+			}
+			continue
 		}
 		if c != p[i] {
 			return false
 		}
 	}
 	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// forwardingName reports whether k names a header by which a proxy tells the
+// upstream about the original request: Forwarded (RFC 7239), the whole
+// X-Forwarded-* family (For, Host, Proto, Port, Prefix, Uri, Ssl, User, …),
+// X-Real-Ip, and X-Original-Url/-Uri and X-Rewrite-Url (which some frameworks
+// let override the request path: a public path on our side, another route on
+// theirs). Spellings with "_" or another separator count too.
+func forwardingName(k string) bool {
+	if len(k) < 9 {
+		return false
+	}
+	switch k[0] {
+	case 'f', 'F':
+		return len(k) == 9 && hasNamePrefix(k, "forwarded")
+	case 'x', 'X':
+		return hasNamePrefix(k, "x-forwarded-") || hasNamePrefix(k, "x-original-") ||
+			(len(k) == 9 && hasNamePrefix(k, "x-real-ip")) || (len(k) == 13 && hasNamePrefix(k, "x-rewrite-url"))
+	}
+	return false
+}
+
+// dropForwarding deletes client-supplied forwarding headers from an
+// upstream request. httputil.ReverseProxy (with Rewrite) removes only
+// X-Forwarded-For, -Host and -Proto; every other member of the family would
+// reach the upstream as the client wrote it. From a trusted proxy the
+// canonical spellings are kept (they are its statements); spellings with
+// "_" never come from a well-behaved proxy and are always dropped.
+func dropForwarding(h http.Header, trusted bool) {
+	for k := range h {
+		if !forwardingName(k) {
+			continue
+		}
+		if trusted && strings.IndexByte(k, '_') < 0 && strings.IndexByte(k, '.') < 0 {
+			continue
+		}
+		delete(h, k)
+	}
 }
 
 // setIdentityHeaders writes the identity of id (nil: none) and the mode into
@@ -132,10 +186,13 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	// The Host header stays the public one: the legacy app was served there.
 	out.Host = in.Host
 
-	// X-Forwarded-*: ReverseProxy removed the client's before Rewrite; we
-	// believe them only from trusted proxies.
+	// Forwarding headers: ReverseProxy removed the client's X-Forwarded-For,
+	// -Host and -Proto before Rewrite, dropForwarding removes the rest of the
+	// family; we believe them only from trusted proxies.
 	ip := remoteIP(in)
-	if s.trusted(ip) {
+	trusted := s.trusted(ip)
+	dropForwarding(out.Header, trusted)
+	if trusted {
 		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
 			out.Header["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
 		} else {
@@ -144,7 +201,6 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		copyHeader(out.Header, in.Header, "X-Forwarded-Proto")
 		copyHeader(out.Header, in.Header, "X-Forwarded-Host")
 	} else {
-		out.Header.Del("Forwarded")
 		out.Header["X-Forwarded-For"] = []string{ip}
 	}
 	if out.Header["X-Forwarded-Proto"] == nil {

@@ -68,7 +68,7 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "legacy_closed", data: s.claimHints(), err: fmt.Errorf("legacy login %s %s closed in enforce mode", r.Method, p)})
 			return
 		}
-		if id == nil && !matchPath(p, pol.PublicPaths) {
+		if id == nil && !publicPath(r.URL, p, pol.PublicPaths) {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				s.redirectToLogin(w, r, r.URL.RequestURI())
 				return
@@ -138,7 +138,7 @@ func (s *Server) publicOriginal(r *http.Request) bool {
 	}
 	probe := &http.Request{URL: u}
 	p, ok := normalizePath(probe)
-	return ok && matchPath(p, s.policy().PublicPaths)
+	return ok && publicPath(probe.URL, p, s.policy().PublicPaths)
 }
 
 // claimHints are the ways to claim an account that an error page can offer.
@@ -168,25 +168,45 @@ func matchPath(p string, list []string) bool {
 	return false
 }
 
+// publicPath reports whether the normalized path p matches a public rule.
+// When the request keeps encoded slashes (RawPath set), the escaped form that
+// the upstream receives must match too: "/assets%2Fsecret" decodes to
+// "/assets/secret", but an upstream that routes on the raw path sees one
+// segment "assets%2Fsecret", which is no file under /assets/ (and may well be
+// a protected route such as "/:page"). Public rules never see the query.
+func publicPath(u *url.URL, p string, list []string) bool {
+	if !matchPath(p, list) {
+		return false
+	}
+	return u.RawPath == "" || matchPath(u.EscapedPath(), list)
+}
+
 // normalizePath cleans r's path ("//", "/./", "/../") so that the gate
 // decides on exactly the path the upstream receives, and rewrites r to
 // forward that path. Encoded slashes stay encoded in what is forwarded but are
-// decided on in their decoded form. It returns false when the path cannot be
-// made sense of (fail closed).
+// decided on in their decoded form (see publicPath). It returns false when
+// the path cannot be made sense of (fail closed): control characters, or a
+// dot segment that only some servers see — "..;" (Tomcat and Spring drop
+// ";params" before resolving dot segments), "..\" (IIS and others treat a
+// backslash as a slash) or one more layer of percent-encoding ("%252e%252e",
+// for upstreams that decode twice). Clean paths pay one byte scan.
 func normalizePath(r *http.Request) (string, bool) {
 	p := r.URL.Path
 	if p == "" || p[0] != '/' {
 		return "", false
 	}
 	if !needsClean(p) && r.URL.RawPath == "" {
+		if hiddenTraversal(p) {
+			return "", false
+		}
 		return p, true
-	}
-	if strings.IndexByte(p, 0) >= 0 {
-		return "", false
 	}
 	clean := path.Clean(p)
 	if strings.HasSuffix(p, "/") && clean != "/" {
 		clean += "/"
+	}
+	if hiddenTraversal(clean) {
+		return "", false
 	}
 	if clean != p {
 		r.URL.Path = clean
@@ -198,4 +218,67 @@ func normalizePath(r *http.Request) (string, bool) {
 func needsClean(p string) bool {
 	return strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
 		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")
+}
+
+// hiddenTraversal reports whether the decoded path p holds a control
+// character (NUL, CR, LF, …) or a dot segment that path.Clean does not see
+// but some upstream might: a segment that is "." or ".." once split at "\"
+// as well as "/" and cut at ";", with overlong UTF-8 read as ASCII, in p
+// itself or in p decoded once more.
+func hiddenTraversal(p string) bool {
+	special, high := false, false
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c < 0x20 || c == 0x7f:
+			return true
+		case c == ';' || c == '\\' || c == '%':
+			special = true
+		case c == 0xc0 || c == 0xc1 || c == 0xe0:
+			special, high = true, true
+		}
+	}
+	if !special {
+		return false
+	}
+	if dotSegment(p) || (high && dotSegment(overlong.Replace(p))) {
+		return true
+	}
+	if strings.IndexByte(p, '%') < 0 {
+		return false
+	}
+	dec, err := url.PathUnescape(p)
+	if err != nil || dec == p {
+		return false // a literal "%" (sent as %25): not an encoding of anything
+	}
+	for i := 0; i < len(dec); i++ {
+		if c := dec[i]; c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return dotSegment(dec) || dotSegment(overlong.Replace(dec))
+}
+
+// overlong maps the overlong UTF-8 forms of ".", "/" and "\" to their
+// ASCII selves: never valid UTF-8, but old decoders (IIS, early Tomcat)
+// accepted them, so "%c0%ae%c0%ae" was ".." to them.
+var overlong = strings.NewReplacer("\xc0\xae", ".", "\xe0\x80\xae", ".", "\xc0\xaf", "/", "\xe0\x80\xaf", "/", "\xc1\x9c", "\\", "\xe0\x81\x9c", "\\")
+
+// dotSegment reports whether a segment of p, split at "/" and "\" and cut
+// at ";", is "." or "..".
+func dotSegment(p string) bool {
+	for p != "" {
+		var seg string
+		if i := strings.IndexAny(p, "/\\"); i >= 0 {
+			seg, p = p[:i], p[i+1:]
+		} else {
+			seg, p = p, ""
+		}
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i]
+		}
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }

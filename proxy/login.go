@@ -106,6 +106,11 @@ func (s *Server) exchange(ctx context.Context, code, verifier string) (*zaikio.T
 		return nil, nil, err
 	}
 	claims, err := s.hub.Verify(ctx, tok)
+	if errors.Is(err, zaikio.ErrUnavailable) {
+		// The hub's keys could not be fetched: "try again later" (503), not
+		// "the answer was forged".
+		return nil, nil, err
+	}
 	if err != nil {
 		return nil, nil, &pageError{status: http.StatusUnauthorized, key: "token_invalid", retry: true, err: err}
 	}
@@ -147,6 +152,14 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, f flow, tok
 			s.fail(w, r, err)
 		}
 		return
+	}
+	// Rotate: a session this browser held before (another account after
+	// prompt=select_account, or the same one signing in again) ends here,
+	// server-side too, so that a copy of its cookie stops working.
+	if old := s.decodeSession(r); old != nil {
+		if err := s.endSession(ctx, old, "zaikio:"+old.Person, "rotated at login"); err != nil {
+			s.log.Warn().Err(err).Str("event", "session.rotate").Str("request_id", requestID(r)).Send()
+		}
 	}
 	id, err := s.newSession(ctx, w, p, tok, claims.JTI)
 	if err != nil {

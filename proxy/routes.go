@@ -1,6 +1,9 @@
 package proxy
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // routes lists every /_hubgate route (DESIGN §4). Everything outside
 // /_hubgate/ belongs to the upstream and never reaches this mux.
@@ -34,12 +37,25 @@ func (s *Server) routes() *http.ServeMux {
 // maxFormBody bounds every form hubgate reads.
 const maxFormBody = 16 << 10
 
-// limitBody caps the request body of a handler that reads one.
+// limitBody caps the request body of a handler that reads one, in size and
+// in time (see bodyDeadline).
 func (s *Server) limitBody(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		s.bodyDeadline(w)
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 		h(w, r)
 	}
+}
+
+// bodyDeadline gives the client BodyTimeout to send the body of a request
+// that hubgate itself reads (a form, a webhook): the server's
+// ReadHeaderTimeout ends with the headers, so without it a client that
+// trickles a few bytes a minute (slowloris on the body) would hold a
+// connection and a goroutine for hours. The server resets the deadline
+// before the connection's next request. Bodies forwarded to the upstream are
+// not limited here: uploads may be slow and large.
+func (s *Server) bodyDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
 }
 
 func (s *Server) notFound() http.HandlerFunc {

@@ -141,6 +141,10 @@ type Config struct {
 	// UpstreamTimeout bounds the wait for the upstream's response headers.
 	// Zero means 60 s.
 	UpstreamTimeout time.Duration
+	// BodyTimeout bounds how long a client may take to send the body of a
+	// request that hubgate reads itself (forms, webhooks), so that a client
+	// trickling its body is cut off. Zero means 30 s.
+	BodyTimeout time.Duration
 	// UpstreamMaxConns bounds the connections to the upstream; requests
 	// beyond it wait for a free one. It keeps memory flat when thousands of
 	// clients are connected, and spares the legacy app a thundering herd.
@@ -207,7 +211,8 @@ type Server struct {
 	pol      atomic.Pointer[Policy]
 	revoked  atomic.Pointer[revocationSet]
 	ids      *identityCache
-	inflight sync.Map // session id → struct{}: refreshes running in this process
+	inflight sync.Map   // session id → struct{}: refreshes running in this process
+	retries  retryTable // sessions whose revalidation failed: no new attempt before the time noted
 
 	claimLimit *limiter // claim POSTs per client address
 	keys       keyring  // assertion signing keys
@@ -224,7 +229,10 @@ type Server struct {
 // background work: call Run.
 func New(cfg Config) (*Server, error) {
 	pub, err := url.Parse(cfg.PublicURL)
-	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" || (pub.Path != "" && pub.Path != "/") {
+	// A query, fragment or userinfo would end up in every claim URL
+	// (PublicURL + "/_hubgate/claim/…") and in the origin checks.
+	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" || (pub.Path != "" && pub.Path != "/") ||
+		pub.RawQuery != "" || pub.ForceQuery || pub.Fragment != "" || pub.User != nil {
 		return nil, fmt.Errorf("proxy: public url %q: want http(s)://host[:port] without a path", cfg.PublicURL)
 	}
 	pub.Path = ""
@@ -284,6 +292,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.UpstreamTimeout == 0 {
 		cfg.UpstreamTimeout = 60 * time.Second
+	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = 30 * time.Second
+	}
+	if cfg.BodyTimeout < 0 {
+		return nil, fmt.Errorf("proxy: body timeout %s: want > 0", cfg.BodyTimeout)
 	}
 	if cfg.AssertionTTL == 0 {
 		cfg.AssertionTTL = 60 * time.Second

@@ -27,6 +27,7 @@ func (s *Server) webhook() http.HandlerFunc {
 			s.jsonError(w, r, http.StatusNotFound, "webhooks_disabled")
 			return
 		}
+		s.bodyDeadline(w)
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
 		if err != nil {
 			s.jsonError(w, r, http.StatusRequestEntityTooLarge, "body_too_large")

@@ -118,6 +118,10 @@ type Client struct {
 	verifier *oidc.IDTokenVerifier
 	keys     *oidc.RemoteKeySet
 	keysOK   atomic.Int64 // unix nanos of the last successful CheckKeys
+	// keyFailures counts failed fetches of the key set (transport error or
+	// a status other than 200), so that Verify can tell "the hub's keys
+	// could not be read" (the hub is unavailable) from "the token is bad".
+	keyFailures atomic.Uint64
 }
 
 // New validates cfg and returns a client. It does not contact the hub.
@@ -175,7 +179,7 @@ func New(cfg Config) (*Client, error) {
 	// The key set only uses the context for its HTTP client; cancellation
 	// is ignored by go-oidc.
 	keyCtx := oidc.ClientContext(context.Background(), &http.Client{
-		Timeout: 10 * time.Second, Transport: hc.Transport,
+		Timeout: 10 * time.Second, Transport: keyTransport{next: hc.Transport, failures: &c.keyFailures},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	})
 	c.keys = oidc.NewRemoteKeySet(keyCtx, c.url("/api/v1/jwt_public_keys"))
@@ -236,6 +240,25 @@ func (c *Client) AuthCodeURL(state, verifier string, scopes []string, o AuthOpti
 
 // NewVerifier returns a fresh PKCE code verifier (RFC 7636 §4.1, 256 bits).
 func NewVerifier() string { return oauth2.GenerateVerifier() }
+
+// keyTransport counts the key set's failed fetches (see Client.keyFailures).
+// go-oidc reports them only as text inside its verification error.
+type keyTransport struct {
+	next     http.RoundTripper // nil: http.DefaultTransport
+	failures *atomic.Uint64
+}
+
+func (t keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	next := t.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	resp, err := next.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.failures.Add(1)
+	}
+	return resp, err
+}
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

@@ -22,10 +22,19 @@ type Claims struct {
 // containing the app name, exp and nbf; then that its sub names the token
 // response's bearer (a token for someone else must not be accepted for them).
 // On success t.Expiry is set from the JWT's exp.
+//
+// When the token could not be checked because the hub's keys could not be
+// fetched (hub down, slow, rate-limiting), the error is ErrUnavailable, not
+// ErrInvalidToken: the token may be fine and the person should try again
+// later rather than be told that Zaikio's answer was forged.
 func (c *Client) Verify(ctx context.Context, t *Token) (*Claims, error) {
 	ctx = oidc.ClientContext(ctx, c.http)
+	failures := c.keyFailures.Load()
 	idt, err := c.verifier.Verify(ctx, t.AccessToken)
 	if err != nil {
+		if c.keyFailures.Load() != failures {
+			return nil, &Error{Op: "keys", Err: fmt.Errorf("verify access token: %w", err)} // unwraps to ErrUnavailable
+		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	var extra struct {

@@ -86,6 +86,13 @@ type Config struct {
 		Format string `yaml:"format"`
 		Access *bool  `yaml:"access"`
 	} `yaml:"log"`
+	// Timeouts of the listeners (public and admin) against slow clients;
+	// zero means the default named.
+	Timeouts struct {
+		ReadHeader duration `yaml:"read_header"` // request line and headers; 10s
+		Idle       duration `yaml:"idle"`        // keep-alive between requests; 120s
+		Body       duration `yaml:"body"`        // body of a request hubgate reads itself (forms, webhooks); 30s
+	} `yaml:"timeouts"`
 }
 
 // duration is a time.Duration in YAML and the environment; it also accepts
@@ -174,7 +181,7 @@ func (c *Config) defaults() {
 func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	var c Config
 	if path != "" {
-		raw, err := os.ReadFile(path)
+		raw, err := readBounded(path, maxConfigFile)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
@@ -195,6 +202,31 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// Bounds on the files the config reads: a path that names a device or a
+// huge file by mistake (/dev/zero, a log file) fails with a message instead
+// of exhausting memory.
+const (
+	maxConfigFile = 1 << 20
+	maxSecretFile = 64 << 10
+)
+
+// readBounded reads the file at path, refusing files larger than limit.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return b, nil
 }
 
 // applyEnv walks the config struct and sets each leaf from HUBGATE_<PATH>.
@@ -272,7 +304,7 @@ func (c *Config) readSecretFiles() error {
 		if path == "" {
 			return nil
 		}
-		b, err := os.ReadFile(path)
+		b, err := readBounded(path, maxSecretFile)
 		if err != nil {
 			return &configError{Key: key, Msg: err.Error()}
 		}
@@ -306,7 +338,10 @@ func (c *Config) validate() error {
 	if _, err := url.Parse(c.PublicURL); c.PublicURL == "" || err != nil {
 		return &configError{Key: "public_url", Msg: "required: the URL browsers use, e.g. https://app.example.com"}
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+	// No query, fragment or userinfo either: claim URLs are public_url +
+	// "/_hubgate/claim/…", and the admin API refuses such a URL at start.
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
 		return &configError{Key: "public_url", Msg: fmt.Sprintf("%q: want http(s)://host[:port] without a path", c.PublicURL)}
 	}
 	if u, err := url.Parse(c.Upstream); c.Upstream == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -405,6 +440,14 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err
+	}
+	for _, t := range []struct {
+		key string
+		d   duration
+	}{{"timeouts.read_header", c.Timeouts.ReadHeader}, {"timeouts.idle", c.Timeouts.Idle}, {"timeouts.body", c.Timeouts.Body}} {
+		if t.d < 0 {
+			return &configError{Key: t.key, Msg: "want a positive duration, e.g. 10s"}
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

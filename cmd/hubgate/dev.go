@@ -156,7 +156,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	fmt.Fprintf(tw, "  hubgate (public)\t%s\n", publicURL)
 	fmt.Fprintf(tw, "  legacy app (direct)\t%s\n", appURL)
 	fmt.Fprintf(tw, "  dev hub (fake Zaikio)\t%s   (knobs: %s/__dev/)\n", hubURL, hubURL)
-	fmt.Fprintf(tw, "  admin API\t%s   (token: %s)\n", "http://"+lns["admin"].Addr().String(), token)
+	fmt.Fprintf(tw, "  admin dashboard + API\t%s   (token: %s)\n", "http://"+lns["admin"].Addr().String(), token)
 	fmt.Fprintf(tw, "  data\t%s\n\n", *data)
 	fmt.Fprintf(tw, "Legacy logins (old password login at %s/login):\n", publicURL)
 	for _, u := range app.Users() {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,15 +32,39 @@ CSV with columns id,email,url,status (status: issued, skipped_linked or
 "error: line N: …"), or a JSON array with --json. It holds the claim links,
 which are shown only this once: keep it safe (--out writes it with mode 0600).
 Bad rows do not stop the others; the command exits 1 when any row failed.
+
+With --send, hubgate also mails each new link to its person (the server
+needs claims.smtp), in English or, with --lang de, in German. The result
+gains a mail column: sent, skipped_no_email, not_sent (no link issued) or
+"failed: <reason>"; the command exits 1 when any mail failed. A failed
+mail's link still works: send it another way, or import that row again.
 `, stderr)
 	format := fs.String("format", "", "input `format`, csv or ndjson (default: by the file's extension, else by its first byte)")
 	ttl := fs.String("ttl", "", "how long the links work, e.g. 72h or 14d (default: the server's claims.ttl)")
 	outPath := fs.String("out", "", "write the result to `FILE` (created with mode 0600) instead of stdout")
 	noSkip := fs.Bool("no-skip-linked", false, "mint links for people who are already linked too")
-	batch := fs.Int("batch", 500, "rows per request (`N`, 1 to 10000)")
+	batch := fs.Int("batch", 500, "rows per request (`N`, 1 to 10000; default 100 with --send)")
+	send := fs.Bool("send", false, "mail each new claim link to its person (the server needs claims.smtp)")
+	lang := fs.String("lang", "en", "`language` of the mails with --send: en or de")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
+	}
+	batchSet, langSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		batchSet = batchSet || f.Name == "batch"
+		langSet = langSet || f.Name == "lang"
+	})
+	if *send && !batchSet {
+		// Mailing takes longer than minting: smaller requests keep the
+		// progress line moving and each request well within its timeout.
+		*batch = 100
+	}
+	if *lang != "en" && *lang != "de" {
+		return usageError{fmt.Sprintf("%s: --lang %q: want en or de", name, *lang)}
+	}
+	if langSet && !*send {
+		return usageError{name + ": --lang applies only with --send"}
 	}
 	if len(pos) != 1 {
 		return usageError{name + ": want one FILE (or - for standard input)"}
@@ -61,6 +86,10 @@ Bad rows do not stop the others; the command exits 1 when any row failed.
 	if err != nil {
 		return err
 	}
+	if *send {
+		// The server answers a chunk once its mails are out.
+		op.client.Timeout = max(op.client.Timeout, sendTimeout)
+	}
 
 	rows, err := readImport(pos[0], admin.Format(*format))
 	if err != nil {
@@ -77,28 +106,45 @@ Bad rows do not stop the others; the command exits 1 when any row failed.
 		defer f.Close()
 		out = f
 	}
-	rw := newResultWriter(out, op.json)
+	rw := newResultWriter(out, op.json, *send)
 
 	start := time.Now()
-	imp := importer{op: op, rows: rows, w: rw, opt: admin.ImportOptions{TTL: *ttl, IncludeLinked: *noSkip}}
+	imp := importer{op: op, rows: rows, w: rw, opt: admin.ImportOptions{TTL: *ttl, IncludeLinked: *noSkip, Send: *send, Lang: *lang}}
 	sendErr := imp.run(ctx, *batch)
 	if err := rw.close(); err != nil {
 		return fmt.Errorf("%s: write result: %w", name, err)
 	}
 	n := imp.counts()
-	fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d skipped (already linked), %d errors\n",
-		len(rows), time.Since(start).Round(time.Millisecond), n.issued, n.skipped, n.errors)
+	took := time.Since(start).Round(time.Millisecond)
+	if *send {
+		fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d sent, %d skipped (already linked), %d skipped (no email), %d failed, %d errors\n",
+			len(rows), took, n.issued, n.sent, n.skipped, n.noEmail, n.mailFailed, n.errors)
+	} else {
+		fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d skipped (already linked), %d errors\n",
+			len(rows), took, n.issued, n.skipped, n.errors)
+	}
 	if *outPath != "" && n.issued > 0 {
 		fmt.Fprintf(stderr, "claim links written to %s: each link is a key, share it only with its person\n", *outPath)
 	}
 	if sendErr != nil {
 		return op.explain(fmt.Errorf("stopped after %d of %d rows: %w", imp.done, len(rows), sendErr))
 	}
+	var problems []string
 	if n.errors > 0 {
-		return fmt.Errorf("%s: %d of %d rows failed; the status column says why", name, n.errors, len(rows))
+		problems = append(problems, fmt.Sprintf("%d of %d rows failed; the status column says why", n.errors, len(rows)))
+	}
+	if n.mailFailed > 0 {
+		problems = append(problems, fmt.Sprintf("%d of %d mails failed; the mail column says why (their links still work)", n.mailFailed, n.sent+n.mailFailed))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s: %s", name, strings.Join(problems, "; "))
 	}
 	return nil
 }
+
+// sendTimeout bounds one import request with --send: minting and mailing
+// its chunk.
+const sendTimeout = 10 * time.Minute
 
 // readImport reads and checks every row of the input; the checks are the
 // server's (admin.ReadRows), so bad rows are reported before anything is
@@ -159,6 +205,9 @@ func (im *importer) run(ctx context.Context, batch int) error {
 		im.results[i] = admin.ImportResult{ID: r.Person.ID, Email: r.Person.Email}
 		if r.Err != nil {
 			im.results[i].Status = "error: " + r.Err.Error()
+			if im.opt.Send {
+				im.results[i].Mail = admin.MailNotSent
+			}
 			continue
 		}
 		good = append(good, i)
@@ -192,6 +241,9 @@ func (im *importer) run(ctx context.Context, batch int) error {
 		for i := im.done; i < len(im.rows); i++ {
 			if im.rows[i].Err == nil {
 				im.results[i].Status = "error: not sent (the import stopped early)"
+				if im.opt.Send {
+					im.results[i].Mail = admin.MailNotSent
+				}
 			}
 		}
 	} else {
@@ -219,32 +271,49 @@ func (im *importer) progress() {
 	if total > 0 {
 		pct = im.done * 100 / total
 	}
+	if im.opt.Send {
+		n := im.countsUpTo(im.done)
+		fmt.Fprintf(im.op.stderr, "\rimporting… %d/%d (%d%%), mailed %d, %d failed", im.done, total, pct, n.sent, n.mailFailed)
+		return
+	}
 	fmt.Fprintf(im.op.stderr, "\rimporting… %d/%d (%d%%)", im.done, total, pct)
 }
 
-type importCounts struct{ issued, skipped, errors int }
+type importCounts struct{ issued, skipped, errors, sent, noEmail, mailFailed int }
 
-func (im *importer) counts() importCounts {
-	var n importCounts
-	for _, r := range im.results {
+func (im *importer) counts() importCounts { return im.countsUpTo(len(im.results)) }
+
+// countsUpTo counts the results of the first n rows.
+func (im *importer) countsUpTo(n int) importCounts {
+	var c importCounts
+	for _, r := range im.results[:n] {
 		switch r.Status {
 		case admin.StatusIssued:
-			n.issued++
+			c.issued++
 		case admin.StatusSkippedLinked:
-			n.skipped++
+			c.skipped++
 		default:
-			n.errors++
+			c.errors++
+		}
+		switch {
+		case r.Mail == admin.MailSent:
+			c.sent++
+		case r.Mail == admin.MailSkippedNoEmail:
+			c.noEmail++
+		case strings.HasPrefix(r.Mail, admin.MailFailedPrefix):
+			c.mailFailed++
 		}
 	}
-	return n
+	return c
 }
 
-// resultWriter writes import results as CSV (id,email,url,status, the
-// admin API's answer) or as a JSON array.
+// resultWriter writes import results as CSV (id,email,url,status, and mail
+// with --send: the admin API's answer) or as a JSON array.
 type resultWriter struct {
 	buf  *bufio.Writer
 	csv  *csv.Writer // nil for JSON
 	json io.Writer   // buf, for JSON
+	mail bool        // write the mail column
 	n    int         // results written
 }
 
@@ -255,15 +324,20 @@ type importJSON struct {
 	Email  string `json:"email"`
 	URL    string `json:"url,omitempty"`
 	Status string `json:"status"`
+	Mail   string `json:"mail,omitempty"`
 }
 
-func newResultWriter(w io.Writer, asJSON bool) *resultWriter {
+func newResultWriter(w io.Writer, asJSON, withMail bool) *resultWriter {
 	buf := bufio.NewWriter(w)
 	if asJSON {
-		return &resultWriter{buf: buf, json: buf}
+		return &resultWriter{buf: buf, json: buf, mail: withMail}
 	}
-	rw := &resultWriter{buf: buf, csv: csv.NewWriter(buf)}
-	_ = rw.csv.Write(admin.ImportHeader)
+	rw := &resultWriter{buf: buf, csv: csv.NewWriter(buf), mail: withMail}
+	header := admin.ImportHeader
+	if withMail {
+		header = append(header[:len(header):len(header)], admin.MailColumn)
+	}
+	_ = rw.csv.Write(header)
 	return rw
 }
 
@@ -281,9 +355,13 @@ func (rw *resultWriter) sync() error {
 
 func (rw *resultWriter) write(line int, r admin.ImportResult) error {
 	if rw.csv != nil {
-		return rw.csv.Write([]string{r.ID, r.Email, r.URL, r.Status})
+		rec := []string{r.ID, r.Email, r.URL, r.Status}
+		if rw.mail {
+			rec = append(rec, r.Mail)
+		}
+		return rw.csv.Write(rec)
 	}
-	b, err := json.Marshal(importJSON{Line: line, ID: r.ID, Email: r.Email, URL: r.URL, Status: r.Status})
+	b, err := json.Marshal(importJSON{Line: line, ID: r.ID, Email: r.Email, URL: r.URL, Status: r.Status, Mail: r.Mail})
 	if err != nil {
 		return err
 	}

@@ -250,12 +250,13 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 	}
 	claims := &claim.Service{Store: st, TTL: time.Duration(cfg.Claims.TTL)}
 	var mailer proxy.Mailer
+	var bulkMailer admin.Mailer // the same sender, for the admin API's import --send
 	if cfg.Claims.SMTP != "" {
 		m, err := mail.New(mail.Config{URL: cfg.Claims.SMTP, From: cfg.Claims.From, PublicURL: cfg.PublicURL})
 		if err != nil {
 			return nil, &configError{Key: "claims.smtp", Msg: err.Error()}
 		}
-		mailer = m
+		mailer, bulkMailer = m, m
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -272,6 +273,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
 		AllowedRedirectHosts: cfg.AllowedRedirectHosts, TrustedProxies: tp,
 		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), UpstreamMaxConns: cfg.UpstreamMaxConns, Logger: accessLog,
+		BodyTimeout:   time.Duration(cfg.Timeouts.Body),
 		WebhookSecret: []byte(cfg.Provider.WebhookSecret), Assertion: cfg.Assertion.Enabled, Mailer: mailer, Metrics: reg,
 		AssertionTTL: time.Duration(cfg.Assertion.TTL), AssertionAudience: cfg.Assertion.Audience,
 	})
@@ -285,7 +287,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 			Modes:       []string{string(proxy.ModePassthrough), string(proxy.ModeOffer), string(proxy.ModeEnforce)},
 			DefaultMode: cfg.Mode, OnChange: func() { px.Refresh(context.Background()) },
 			Ready: px.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger,
-			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug,
+			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
 		})
 		if err != nil {
 			return nil, &configError{Key: "admin", Msg: err.Error()}
@@ -325,8 +327,8 @@ func (in *instance) serve(ctx context.Context, pub, adm net.Listener, extra ...s
 	for _, sv := range servers {
 		h := &http.Server{
 			Handler:           sv.handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
+			ReadHeaderTimeout: orDefault(in.cfg.Timeouts.ReadHeader, 10*time.Second),
+			IdleTimeout:       orDefault(in.cfg.Timeouts.Idle, 120*time.Second),
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          log.New(zerologWriter{in.log}, "", 0),
 		}
@@ -353,6 +355,14 @@ func (in *instance) serve(ctx context.Context, pub, adm net.Listener, extra ...s
 	}
 	in.log.Info().Str("event", "stopped").Send()
 	return err
+}
+
+// orDefault is d, or def when d is zero.
+func orDefault(d duration, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return time.Duration(d)
 }
 
 // zerologWriter turns net/http's error log lines into log events.

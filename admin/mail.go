@@ -1,0 +1,167 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/mail"
+)
+
+// Mailer delivers a batch of mails over one connection: the claim links of
+// POST /api/v1/claims/import?send=true. It returns how many were sent and
+// one error per failed message; each error is a *mail.SendError naming the
+// message's index in msgs (an error without an index fails every mail of
+// the batch that is not known to be sent). progress, if not nil, is called
+// after each message with the number handled so far and the number failed.
+// *mail.Sender implements it.
+type Mailer interface {
+	SendMany(ctx context.Context, msgs []mail.Message, progress func(done, failed int)) (sent int, errs []error)
+}
+
+var _ Mailer = (*mail.Sender)(nil)
+
+// Values of the mail column of an import answer (with send=true).
+const (
+	// MailSent: the server accepted the mail with the row's claim link.
+	MailSent = "sent"
+	// MailSkippedNoEmail: a claim was issued, but the row has no address.
+	MailSkippedNoEmail = "skipped_no_email"
+	// MailNotSent: no claim was issued for the row (already linked, or an
+	// error), so there was nothing to mail.
+	MailNotSent = "not_sent"
+	// MailFailedPrefix starts the mail column of a mail that failed,
+	// followed by the reason: "failed: 550 mailbox unavailable".
+	MailFailedPrefix = "failed: "
+)
+
+// MailColumn is the column an import answer gains with send=true.
+const MailColumn = "mail"
+
+// errNoMailer refuses send=true when no SMTP server is configured.
+var errNoMailer = &apiError{status: http.StatusBadRequest, code: "mail_not_configured", field: "send",
+	msg: "send: claims.smtp is not configured, so hubgate cannot mail claim links; configure claims.smtp or import without send"}
+
+// mailLang reads ?lang= of an import: the language of the claim mails, "en"
+// (default) or "de".
+func mailLang(r *http.Request, send bool) (string, error) {
+	v := r.URL.Query().Get("lang")
+	switch {
+	case v == "":
+		return "en", nil
+	case !send:
+		return "", invalid("lang", "applies only with send=true")
+	case v == "en" || v == "de":
+		return v, nil
+	}
+	return "", invalid("lang", "%q: want en or de", v)
+}
+
+// mailCounts are the outcomes of mailing an import's claim links.
+type mailCounts struct{ sent, failed, noEmail int }
+
+// mailClaims mails every issued row its claim link, in one SendMany over one
+// connection, and fills the rows' Mail column. expires holds the expiry of
+// each issued row's claim. The links are in the messages only; the log gets
+// counts.
+func (s *Server) mailClaims(r *http.Request, rows []Row, results []ImportResult, expires map[int]time.Time, lang, actor string) mailCounts {
+	ctx := r.Context()
+	var n mailCounts
+	var msgs []mail.Message
+	var msgRow []int // row of each message
+	for i := range results {
+		res := &results[i]
+		switch {
+		case res.Status != StatusIssued:
+			res.Mail = MailNotSent
+		case res.Email == "":
+			res.Mail = MailSkippedNoEmail
+			n.noEmail++
+		default:
+			p := rows[i].Person
+			msgs = append(msgs, mail.ClaimMessage(lang, p.Email, p.Name, s.appName, res.URL, expires[i]))
+			msgRow = append(msgRow, i)
+		}
+	}
+	if len(msgs) > 0 {
+		start := time.Now()
+		sent, errs := s.cfg.Mailer.SendMany(ctx, msgs, nil)
+		failed := make(map[int]string, len(errs))
+		var unindexed error
+		for _, err := range errs {
+			var se *mail.SendError
+			if errors.As(err, &se) && se.Index >= 0 && se.Index < len(msgs) {
+				failed[se.Index] = mailReason(se.Err)
+				continue
+			}
+			unindexed = err
+		}
+		for k, i := range msgRow {
+			switch reason, bad := failed[k]; {
+			case bad:
+				results[i].Mail = MailFailedPrefix + reason
+			case unindexed != nil:
+				results[i].Mail = MailFailedPrefix + mailReason(unindexed)
+			default:
+				results[i].Mail = MailSent
+			}
+		}
+		for _, res := range results {
+			if strings.HasPrefix(res.Mail, MailFailedPrefix) {
+				n.failed++
+			}
+		}
+		n.sent = len(msgs) - n.failed
+		if unindexed != nil || sent != n.sent {
+			s.log.Warn().Str("event", "claims.mail_count").Str("request_id", requestID(r)).
+				Int("mailer_sent", sent).Int("rows_sent", n.sent).AnErr("unindexed", unindexed).
+				Msg("the mailer's count disagrees with its errors; rows without a known outcome are reported failed")
+		}
+		s.log.Info().Str("event", "claims.mail").Str("actor", actor).Str("request_id", requestID(r)).
+			Str("lang", lang).Int("sent", n.sent).Int("failed", n.failed).Int("no_email", n.noEmail).
+			Dur("dur_ms", time.Since(start)).Send()
+	}
+	if len(msgs) > 0 || n.noEmail > 0 {
+		ev := claim.Event{Time: s.now(), Actor: actor, Action: "claims.mail", Subject: "directory",
+			Detail: fmt.Sprintf("%d claim links mailed (%s), %d failed, %d without email", n.sent, lang, n.failed, n.noEmail)}
+		if err := s.cfg.Store.AppendEvent(context.WithoutCancel(ctx), ev); err != nil {
+			// The mails are out; only their audit entry is missing.
+			s.log.Error().Err(err).Str("event", "claims.mail_audit").Str("request_id", requestID(r)).Send()
+		}
+	}
+	return n
+}
+
+// maxReason bounds the reason of a failed mail in the answer.
+const maxReason = 200
+
+// mailReason is why one mail failed, as one line of at most 200 bytes. The
+// mail package's errors hold no body and no password; SMTP replies may name
+// the recipient, which the operator's own import named already.
+func mailReason(err error) string {
+	if err == nil {
+		return "unknown"
+	}
+	text := strings.Join(strings.FieldsFunc(err.Error(), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}), " ")
+	if len(text) > maxReason {
+		cut := maxReason
+		for cut > 0 && !utf8Start(text[cut]) {
+			cut--
+		}
+		text = text[:cut] + "…"
+	}
+	if text == "" {
+		return "unknown"
+	}
+	return text
+}
+
+// utf8Start reports whether b begins a UTF-8 sequence.
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }

@@ -1,0 +1,224 @@
+package proxy_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/proxy"
+	"github.com/hubgate/hubgate/zaikio/devhub"
+)
+
+// Allowed redirect hosts of the redirect tests: one suffix rule, one exact.
+var testAllowedHosts = []string{".partner.example", "exact.example"}
+
+// redirectCorpus loads testdata/open-redirects.txt for e.
+func redirectCorpus(t *testing.T, e *env) []string {
+	t.Helper()
+	ps := loadCorpus(t, "open-redirects.txt", map[string]string{
+		"{public}": e.addr(), "{allowed}": ".partner.example", "{allowed_bare}": "partner.example",
+	})
+	if len(ps) < 300 {
+		t.Fatalf("open-redirect corpus has %d payloads; want at least 300", len(ps))
+	}
+	return ps
+}
+
+func redirectEnv(t *testing.T, mutate func(*proxy.Config)) *env {
+	return newEnv(t, func(c *proxy.Config) {
+		c.AllowedRedirectHosts = testAllowedHosts
+		c.ClaimRate = -1
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+}
+
+// checkLocation fails the test if resp redirects off the origin or carries
+// CR/LF in its Location.
+func checkLocation(t *testing.T, o originCheck, what string, resp *response) {
+	t.Helper()
+	loc, ok := resp.Header["Location"]
+	if !ok {
+		return
+	}
+	if len(loc) != 1 {
+		t.Errorf("%s: %d Location headers %q; want one", what, len(loc), loc)
+	}
+	for _, l := range loc {
+		if strings.ContainsAny(l, "\r\n") {
+			t.Errorf("%s: Location %q contains CR/LF", what, l)
+		}
+		if why := o.why(l); why != "" {
+			t.Errorf("%s: Location %q %s", what, l, why)
+		}
+	}
+}
+
+// TestSecurityOpenRedirectLogin: the corpus as rd of /_hubgate/login, both
+// for a browser that is signed in (answered at once) and through the whole
+// sign-in flow (rd travels in the flow cookie and is used after the
+// callback): no Location ever leaves the origin.
+func TestSecurityOpenRedirectLogin(t *testing.T) {
+	e := redirectEnv(t, nil)
+	o := e.origin(testAllowedHosts...)
+	payloads := redirectCorpus(t, e)
+	signedIn := e.browser()
+	signedIn.login(devhub.FrankID, "/")
+	t.Run("signed in", func(t *testing.T) {
+		for _, p := range payloads {
+			resp := signedIn.get("/_hubgate/login?rd=" + url.QueryEscape(p))
+			if resp.StatusCode != http.StatusFound {
+				t.Errorf("login?rd=%q = %d; want 302", p, resp.StatusCode)
+			}
+			checkLocation(t, o, fmt.Sprintf("login?rd=%q", p), resp)
+		}
+	})
+	t.Run("through the flow", func(t *testing.T) {
+		for _, p := range payloads {
+			b := e.browser()
+			resp := b.login(devhub.ErikaID, p)
+			if resp.StatusCode != http.StatusFound {
+				t.Errorf("callback after login?rd=%q = %d; want 302\n%s", p, resp.StatusCode, resp.body)
+			}
+			checkLocation(t, o, fmt.Sprintf("callback after login?rd=%q", p), resp)
+		}
+	})
+	t.Run("kept when safe", func(t *testing.T) {
+		for _, ok := range []string{"/x", "/a/b?c=d#e", e.srv.URL + "/y", "https://partner.example/x", "https://a.b.partner.example/x?y=1", "https://exact.example/"} {
+			resp := signedIn.get("/_hubgate/login?rd=" + url.QueryEscape(ok))
+			if got := resp.Header.Get("Location"); got != ok {
+				t.Errorf("login?rd=%q Location %q; want it kept", ok, got)
+			}
+		}
+	})
+}
+
+// TestSecurityOpenRedirectLogout: the corpus as rd of GET and POST
+// /_hubgate/logout.
+func TestSecurityOpenRedirectLogout(t *testing.T) {
+	e := redirectEnv(t, nil)
+	o := e.origin(testAllowedHosts...)
+	b := e.browser()
+	b.login(devhub.FrankID, "/")
+	for i, p := range redirectCorpus(t, e) {
+		var resp *response
+		if i%2 == 0 {
+			resp = b.get("/_hubgate/logout?rd=" + url.QueryEscape(p))
+		} else {
+			resp = b.post("/_hubgate/logout", url.Values{"rd": {p}})
+		}
+		if resp.StatusCode >= 500 {
+			t.Errorf("logout rd=%q = %d", p, resp.StatusCode)
+		}
+		checkLocation(t, o, fmt.Sprintf("logout rd=%q", p), resp)
+	}
+}
+
+// TestSecurityOpenRedirectContinueLegacy: the corpus as rd of the offer
+// page's "continue to the old login" form.
+func TestSecurityOpenRedirectContinueLegacy(t *testing.T) {
+	e := redirectEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeOffer })
+	o := e.origin(testAllowedHosts...)
+	b := e.browser()
+	page := b.get("/login")
+	tok := csrfOf(t, page.body)
+	for _, p := range redirectCorpus(t, e) {
+		resp := b.post("/_hubgate/continue-legacy", url.Values{"csrf": {tok}, "rd": {p}})
+		if resp.StatusCode != http.StatusFound {
+			t.Errorf("continue-legacy rd=%q = %d; want 302\n%s", p, resp.StatusCode, resp.body)
+		}
+		checkLocation(t, o, fmt.Sprintf("continue-legacy rd=%q", p), resp)
+	}
+	// The offer page reflects the login URL it interrupts into its form; a
+	// payload in that URL's query stays inert.
+	for _, p := range redirectCorpus(t, e)[:50] {
+		page := e.browser().get("/login?next=" + url.QueryEscape(p))
+		for _, l := range pageLinks(page.body) {
+			if why := o.why(l); why != "" && !strings.HasPrefix(l, e.hubURL) {
+				t.Errorf("offer page for next=%q links %q: %s", p, l, why)
+			}
+		}
+	}
+}
+
+// TestSecurityOpenRedirectPostClaim: a claim flow ignores any return path a
+// client adds (query or form) and its success page links only to our
+// origin, whatever the payload.
+func TestSecurityOpenRedirectPostClaim(t *testing.T) {
+	e := redirectEnv(t, nil)
+	o := e.origin(testAllowedHosts...)
+	for i, p := range redirectCorpus(t, e) {
+		legacy := fmt.Sprintf("r%d", i)
+		e.putPeople(claim.Person{ID: legacy, Email: legacy + "@legacy.example", Name: "Legacy " + legacy})
+		is := e.issue(claim.KindPerson, legacy, "")
+		person := e.hub.AddPerson(devhub.Person{FirstName: "R", Name: legacy, Email: legacy + "@zaikio.example"})
+		b := e.browser()
+		q := "?rd=" + url.QueryEscape(p) + "&return_to=" + url.QueryEscape(p)
+		page := b.get("/_hubgate/claim/" + is.Token.Reveal() + q)
+		if page.StatusCode != http.StatusOK {
+			t.Fatalf("claim page for rd=%q = %d", p, page.StatusCode)
+		}
+		start := b.post("/_hubgate/claim/"+is.Token.Reveal()+q, url.Values{"csrf": {csrfOf(t, page.body)}, "rd": {p}, "return_to": {p}})
+		if start.StatusCode != http.StatusFound || !strings.HasPrefix(start.Header.Get("Location"), e.hubURL+"/oauth/authorize?") {
+			t.Fatalf("claim start for rd=%q = %d to %q; want 302 to the hub", p, start.StatusCode, start.Header.Get("Location"))
+		}
+		done := b.get(b.hubReturn(start.Header.Get("Location"), person.ID, ""))
+		if done.StatusCode != http.StatusOK {
+			t.Errorf("claim callback for rd=%q = %d; want the success page", p, done.StatusCode)
+		}
+		checkLocation(t, o, fmt.Sprintf("claim callback for rd=%q", p), done)
+		for _, l := range pageLinks(done.body) {
+			if why := o.why(l); why != "" {
+				t.Errorf("success page for rd=%q links %q: %s", p, l, why)
+			}
+		}
+	}
+}
+
+// TestSecurityRedirectAllowedHostsDotBoundary: an allowed host list matches
+// whole labels only: ".partner.example" admits partner.example and its
+// subdomains, never evilpartner.example or partner.example.evil.com; an
+// entry without a dot admits exactly that host.
+func TestSecurityRedirectAllowedHostsDotBoundary(t *testing.T) {
+	e := redirectEnv(t, nil)
+	b := e.browser()
+	b.login(devhub.FrankID, "/")
+	cases := []struct {
+		rd   string
+		kept bool
+	}{
+		{"https://partner.example/x", true},
+		{"https://deep.sub.partner.example/x", true},
+		{"http://partner.example/", true},
+		{"https://PARTNER.example/x", true},
+		{"https://exact.example/x", true},
+		{"https://evilpartner.example/x", false},
+		{"https://partner.example.evil.com/x", false},
+		{"https://partner-example.com/", false},
+		{"https://partner.exampl/", false},
+		{"https://xpartner.example/", false},
+		{"https://sub.exact.example/", false},
+		{"https://exact.example.evil.com/", false},
+		{"https://notexact.example/", false},
+		{"https://partner.example@evil.com/", false},
+		{"https://evil.com/.partner.example", false},
+		{"https://evil.com?.partner.example", false},
+		{"https://evil.com#.partner.example", false},
+		{"https://partner.example%2eevil.com/", false},
+		{"https://partner.example．evil.com/", false},
+	}
+	for _, tc := range cases {
+		resp := b.get("/_hubgate/login?rd=" + url.QueryEscape(tc.rd))
+		got := resp.Header.Get("Location")
+		if tc.kept && got != tc.rd {
+			t.Errorf("login?rd=%q Location %q; want it kept (allowed host)", tc.rd, got)
+		}
+		if !tc.kept && got != "/" {
+			t.Errorf("login?rd=%q Location %q; want / (not an allowed host)", tc.rd, got)
+		}
+	}
+}
