@@ -102,7 +102,7 @@ type duration time.Duration
 func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := parseDuration(n.Value)
 	if err != nil {
-		return err
+		return &valueError{line: n.Line, err: err}
 	}
 	*d = duration(v)
 	return nil
@@ -122,6 +122,51 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("duration %q: want e.g. 12h, 90m or 14d", s)
 	}
 	return v, nil
+}
+
+// valueError is a bad value the YAML decoder met, with its line, so that
+// loadConfig can name the key.
+type valueError struct {
+	line int
+	err  error
+}
+
+func (e *valueError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
+
+// keyAtLine returns the dotted key whose scalar value sits on line of the
+// YAML document raw ("" if none).
+func keyAtLine(raw []byte, line int) string {
+	var root yaml.Node
+	if yaml.Unmarshal(raw, &root) != nil {
+		return ""
+	}
+	var walk func(n *yaml.Node, prefix string) string
+	walk = func(n *yaml.Node, prefix string) string {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if k := walk(c, prefix); k != "" {
+					return k
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i].Value
+				if prefix != "" {
+					key = prefix + "." + key
+				}
+				v := n.Content[i+1]
+				if v.Kind == yaml.ScalarNode && v.Line == line {
+					return key
+				}
+				if k := walk(v, key); k != "" {
+					return k
+				}
+			}
+		}
+		return ""
+	}
+	return walk(&root, "")
 }
 
 // configError names the key at fault.
@@ -188,6 +233,12 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(raw))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			var ve *valueError
+			if errors.As(err, &ve) {
+				if key := keyAtLine(raw, ve.line); key != "" {
+					return nil, &configError{Key: key, Msg: fmt.Sprintf("%v (%s line %d)", ve.err, path, ve.line)}
+				}
+			}
 			return nil, fmt.Errorf("config: %s: %w", path, err)
 		}
 	}
@@ -524,8 +575,10 @@ func parseStore(s string) (kind, target string, err error) {
 		}
 		return "bolt", p, nil
 	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		// url.Parse's error quotes the whole URL, password included: say
+		// what is wrong without it.
 		if _, err := url.Parse(s); err != nil {
-			return "", "", fmt.Errorf("postgres url: %v", err)
+			return "", "", errors.New("postgres url does not parse: check the port and percent-escape special characters in the password")
 		}
 		return "postgres", s, nil
 	case strings.Contains(s, "://"):

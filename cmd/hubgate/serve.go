@@ -56,12 +56,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var hub proxy.Hub
 	var devHub http.Handler
 	if cfg.Provider.Kind == "dev" {
-		h, err := devhub.New(devhub.Config{Seed: true, Apps: []devhub.App{{
+		app := devhub.App{
 			ClientID: cfg.Provider.ClientID, ClientSecret: cfg.Provider.ClientSecret, Name: appName(cfg),
-			RedirectURIs:  []string{strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/callback"},
-			WebhookURL:    strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/webhook",
-			WebhookSecret: cfg.Provider.WebhookSecret,
-		}}})
+			RedirectURIs: []string{strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/callback"},
+		}
+		// The dev hub delivers Loom webhooks only when there is a secret
+		// to sign them with.
+		if cfg.Provider.WebhookSecret != "" {
+			app.WebhookURL = strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/webhook"
+			app.WebhookSecret = cfg.Provider.WebhookSecret
+		}
+		h, err := devhub.New(devhub.Config{Seed: true, Apps: []devhub.App{app}})
 		if err != nil {
 			return err
 		}
