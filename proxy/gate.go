@@ -83,6 +83,16 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 			r.Header[HeaderAssertion] = a
 		}
 	}
+	if s.slots != nil {
+		// Wait for an upstream slot before the reverse proxy clones the
+		// request: a waiting request then holds a shallow stack and no copy.
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-r.Context().Done():
+			return
+		}
+	}
 	s.proxy.ServeHTTP(w, r)
 }
 

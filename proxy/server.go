@@ -214,8 +214,9 @@ type Server struct {
 	inflight sync.Map   // session id → struct{}: refreshes running in this process
 	retries  retryTable // sessions whose revalidation failed: no new attempt before the time noted
 
-	claimLimit *limiter // claim POSTs per client address
-	keys       keyring  // assertion signing keys
+	claimLimit *limiter      // claim POSTs per client address
+	keys       keyring       // assertion signing keys
+	slots      chan struct{} // upstream concurrency bound (nil: none)
 
 	resendQueue    chan resendJob
 	resendByEmail  *limiter // "send me my link" per address
@@ -363,6 +364,12 @@ func New(cfg Config) (*Server, error) {
 	s.pages, err = parsePages()
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case cfg.UpstreamMaxConns == 0:
+		s.slots = make(chan struct{}, 128)
+	case cfg.UpstreamMaxConns > 0:
+		s.slots = make(chan struct{}, cfg.UpstreamMaxConns)
 	}
 	s.proxy = s.newReverseProxy()
 	s.mux = s.routes()
