@@ -140,7 +140,7 @@ func setIdentityHeaders(h http.Header, id *Identity, mode Mode) {
 func (s *Server) newReverseProxy() *httputil.ReverseProxy {
 	tr := s.cfg.Transport
 	if tr == nil {
-		tr = newTransport(s.cfg.UpstreamTimeout, s.cfg.UpstreamMaxConns)
+		tr = newTransport(s.cfg.UpstreamTimeout)
 	}
 	return &httputil.ReverseProxy{
 		Rewrite:      s.rewrite,
@@ -152,21 +152,14 @@ func (s *Server) newReverseProxy() *httputil.ReverseProxy {
 
 // newTransport is tuned for one busy upstream: idle keep-alive connections
 // kept up to the bound (Go's default keeps 2 per host, so most requests would
-// dial), a bound on connections (maxConns),
+// dial; concurrency is bounded before forwarding, see serveUpstream),
 // bounded dial and header waits, and no transparent gzip (the client's
 // Accept-Encoding is passed through untouched).
-func newTransport(headerTimeout time.Duration, maxConns int) *http.Transport {
-	switch {
-	case maxConns == 0:
-		maxConns = 128
-	case maxConns < 0:
-		maxConns = 0 // no bound
-	}
+func newTransport(headerTimeout time.Duration) *http.Transport {
 	return &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          2048,
 		MaxIdleConnsPerHost:   1024,
-		MaxConnsPerHost:       maxConns,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: headerTimeout,
 		ExpectContinueTimeout: time.Second,

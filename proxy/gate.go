@@ -83,9 +83,10 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 			r.Header[HeaderAssertion] = a
 		}
 	}
-	if s.slots != nil {
+	if s.slots != nil && !isUpgrade(r) {
 		// Wait for an upstream slot before the reverse proxy clones the
 		// request: a waiting request then holds a shallow stack and no copy.
+		// Upgrades (WebSocket) live for long and take no slot.
 		select {
 		case s.slots <- struct{}{}:
 			defer func() { <-s.slots }()
@@ -288,6 +289,21 @@ func dotSegment(p string) bool {
 		}
 		if seg == "." || seg == ".." {
 			return true
+		}
+	}
+	return false
+}
+
+// isUpgrade reports whether r asks to switch protocols (WebSocket).
+func isUpgrade(r *http.Request) bool {
+	if r.Header.Get("Upgrade") == "" {
+		return false
+	}
+	for _, v := range r.Header["Connection"] {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
 		}
 	}
 	return false

@@ -145,9 +145,11 @@ type Config struct {
 	// request that hubgate reads itself (forms, webhooks), so that a client
 	// trickling its body is cut off. Zero means 30 s.
 	BodyTimeout time.Duration
-	// UpstreamMaxConns bounds the connections to the upstream; requests
-	// beyond it wait for a free one. It keeps memory flat when thousands of
-	// clients are connected, and spares the legacy app a thundering herd.
+	// UpstreamMaxConns bounds the requests forwarded at once (and so the
+	// connections to the upstream); requests beyond it wait for a slot.
+	// It keeps memory flat when thousands of clients are connected, and
+	// spares the legacy app a thundering herd. Upgrades (WebSocket) take no
+	// slot; raise it for apps that hold requests open (long polling, SSE).
 	// Zero means 128; negative means no bound.
 	UpstreamMaxConns int
 	// Transport talks to the upstream. Nil means a pooled transport tuned for
