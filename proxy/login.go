@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hubgate/hubgate/zaikio"
@@ -222,23 +223,14 @@ func (s *Server) healthz() http.HandlerFunc {
 	}
 }
 
+// splitList splits a comma-separated header value, dropping empty entries;
+// never nil, so JSON shows [].
 func splitList(s string) []string {
 	out := []string{}
-	for len(s) > 0 {
-		var part string
-		part, s, _ = cutComma(s)
+	for _, part := range strings.Split(s, ",") {
 		if part != "" {
 			out = append(out, part)
 		}
 	}
 	return out
-}
-
-func cutComma(s string) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ',' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
