@@ -403,8 +403,11 @@ func (c *Config) validate() error {
 	}
 	switch c.Provider.Kind {
 	case "zaikio":
-		if u, err := url.Parse(c.Provider.URL); c.Provider.URL == "" || err != nil || u.Host == "" {
+		if c.Provider.URL == "" {
 			return &configError{Key: "provider.url", Msg: "required: the hub URL, e.g. https://hub.sandbox.zaikio.com"}
+		}
+		if u, err := url.Parse(c.Provider.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &configError{Key: "provider.url", Msg: fmt.Sprintf("%q: want an http(s) URL such as https://hub.sandbox.zaikio.com", c.Provider.URL)}
 		}
 		if c.Provider.ClientID == "" {
 			return &configError{Key: "provider.client_id", Msg: "required"}

@@ -34,6 +34,7 @@ func FuzzLoadConfig(f *testing.F) {
 		fuzzConfigBase + "unlinked: provision\nlegacy: {provision_url: /api/provision}\n",
 		strings.Replace(fuzzConfigBase, "https://app.example.com", "https://app.example.com/?x=1", 1) + "admin: {token: 0123456789abcdef0123}\n",
 		"provider: {kind: dev}\npublic_url: http://127.0.0.1:4180\nupstream: http://127.0.0.1:3000\nsession: {secrets: [\"" + strings.Repeat("A", 44) + "\"]}\n",
+		strings.Replace(fuzzConfigBase, "https://hub.example.com", "ZXMps://hub.example.com", 1), // CI find: scheme unchecked
 		"a: &a [*a, *a]\n", "{", "session: {ttl: 1m, revalidate: 2m}\n", "timeouts: {read_header: -1s}\n",
 	} {
 		f.Add(s)
