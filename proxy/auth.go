@@ -51,18 +51,24 @@ func (s *Server) decodeSession(r *http.Request) *Identity {
 	if id := s.ids.get(val); id != nil {
 		return id
 	}
-	raw, err := s.codec.decode(s.sessionName, val)
+	buf := plainBufs.Get().(*[]byte)
+	defer plainBufs.Put(buf)
+	raw, err := s.codec.decodeAppend((*buf)[:0], s.sessionName, val)
+	*buf = raw
 	if err != nil {
 		return nil
 	}
 	id := new(Identity)
-	if err := id.unmarshal(raw); err != nil {
+	if err := id.unmarshal(raw); err != nil { // copies out of buf
 		return nil
 	}
 	id.prepare()
 	s.ids.put(val, id)
 	return id
 }
+
+// plainBufs hold decrypted session cookies until unmarshal copies them.
+var plainBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // sessionData is the sealed server-side part of a session.
 type sessionData struct {
@@ -424,8 +430,8 @@ type revocationSet struct {
 	sessions map[string]struct{}
 	tokens   map[string]struct{}
 	persons  map[string]time.Time // sessions created before this are revoked (millisecond precision, as in the cookie)
-	staleBy  map[string]time.Time // sessions validated before this must revalidate: by person, "org:<legacy org>" or "*"
-	orgStale bool                 // staleBy holds "org:" entries
+	staleBy  map[string]time.Time // sessions validated before this must revalidate: by person or "*"
+	orgStale map[string]time.Time // the same by legacy org (subject "org:<legacy org>")
 	all      []session.Revocation
 }
 
@@ -451,14 +457,15 @@ func newRevocationSet(rvs []session.Revocation) *revocationSet {
 				rs.persons[rv.Subject] = rv.At
 			}
 		case session.Revalidate:
-			if rs.staleBy == nil {
-				rs.staleBy = map[string]time.Time{}
+			m, key := &rs.staleBy, rv.Subject
+			if org, ok := strings.CutPrefix(rv.Subject, "org:"); ok {
+				m, key = &rs.orgStale, org
 			}
-			if rv.At.After(rs.staleBy[rv.Subject]) {
-				rs.staleBy[rv.Subject] = rv.At
+			if *m == nil {
+				*m = map[string]time.Time{}
 			}
-			if strings.HasPrefix(rv.Subject, "org:") {
-				rs.orgStale = true
+			if rv.At.After((*m)[key]) {
+				(*m)[key] = rv.At
 			}
 		}
 	}
@@ -486,18 +493,17 @@ func (rs *revocationSet) revoked(id *Identity) bool {
 }
 
 func (rs *revocationSet) stale(id *Identity) bool {
-	if len(rs.staleBy) == 0 {
-		return false
+	if len(rs.staleBy) > 0 {
+		if t, ok := rs.staleBy[id.Person]; ok && id.Validated.Before(t) {
+			return true
+		}
+		if t, ok := rs.staleBy["*"]; ok && id.Validated.Before(t) {
+			return true
+		}
 	}
-	if t, ok := rs.staleBy[id.Person]; ok && id.Validated.Before(t) {
-		return true
-	}
-	if t, ok := rs.staleBy["*"]; ok && id.Validated.Before(t) {
-		return true
-	}
-	if rs.orgStale {
-		for _, k := range id.orgKeys {
-			if t, ok := rs.staleBy[k]; ok && id.Validated.Before(t) {
+	if len(rs.orgStale) > 0 {
+		for org := range strings.SplitSeq(id.Orgs, ",") {
+			if t, ok := rs.orgStale[org]; ok && org != "" && id.Validated.Before(t) {
 				return true
 			}
 		}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -35,10 +36,10 @@ type Identity struct {
 	Validated time.Time // last time identity and roles were read from the hub
 	Expires   time.Time // absolute end of the session
 
-	// headers are the ready-made upstream header values (set by prepare).
+	// headers are the ready-made upstream header values (set by prepare);
+	// their slices point into values, so preparing allocates nothing.
 	headers identityHeaders
-	// orgKeys are "org:<legacy org>" for each linked org, for stale checks.
-	orgKeys []string
+	values  [6]string
 	// assertion caches the signed identity assertion (see assertion.go).
 	assertion atomic.Pointer[assertion]
 }
@@ -50,20 +51,14 @@ type identityHeaders struct {
 }
 
 func (id *Identity) prepare() {
-	one := func(v string) []string {
-		if v == "" {
+	id.values = [6]string{id.User, id.Person, id.Email, headerSafe(id.Name), id.Orgs, id.Roles}
+	one := func(i int) []string {
+		if id.values[i] == "" {
 			return nil
 		}
-		return []string{v}
+		return id.values[i : i+1 : i+1]
 	}
-	id.headers = identityHeaders{
-		user: one(id.User), person: one(id.Person), email: one(id.Email),
-		name: one(headerSafe(id.Name)), orgs: one(id.Orgs), roles: one(id.Roles),
-	}
-	id.orgKeys = nil
-	for _, o := range splitList(id.Orgs) {
-		id.orgKeys = append(id.orgKeys, "org:"+o)
-	}
+	id.headers = identityHeaders{user: one(0), person: one(1), email: one(2), name: one(3), orgs: one(4), roles: one(5)}
 }
 
 // headerSafe drops control characters (CR, LF, NUL, …) from a value that came
@@ -153,24 +148,32 @@ func (id *Identity) unmarshal(b []byte) error {
 // codec signs and encrypts cookies with gorilla/securecookie (HMAC-SHA256 +
 // AES-256-CTR). Several secrets allow rotation: the first signs, all verify.
 type codec struct {
-	codecs []securecookie.Codec
-	seal   []cipher.AEAD // AES-GCM per secret, for server-side data
+	codecs []securecookie.Codec // encode (first) and the reference decoder
+	keys   []*cookieKey         // decodeAppend, one per secret, same order
+	maxAge int64                // seconds; 0: no limit
+	seal   []cipher.AEAD        // AES-GCM per secret, for server-side data
 }
 
 func newCodec(secrets [][]byte, maxAge time.Duration) (*codec, error) {
 	if len(secrets) == 0 {
 		return nil, errors.New("proxy: no session secret")
 	}
-	c := &codec{}
+	c := &codec{maxAge: int64(maxAge / time.Second)}
 	for i, s := range secrets {
 		if len(s) < 32 {
 			return nil, fmt.Errorf("proxy: session secret %d has %d bytes, want at least 32", i+1, len(s))
 		}
-		sc := securecookie.New(derive(s, "hubgate cookie mac"), derive(s, "hubgate cookie enc"))
+		macKey, encKey := derive(s, "hubgate cookie mac"), derive(s, "hubgate cookie enc")
+		sc := securecookie.New(macKey, encKey)
 		sc.SetSerializer(securecookie.NopEncoder{})
-		sc.MaxAge(int(maxAge / time.Second))
+		sc.MaxAge(int(c.maxAge))
 		sc.MaxLength(maxCookie)
 		c.codecs = append(c.codecs, sc)
+		k, err := newCookieKey(macKey, encKey)
+		if err != nil {
+			return nil, err
+		}
+		c.keys = append(c.keys, k)
 		block, err := aes.NewCipher(derive(s, "hubgate seal"))
 		if err != nil {
 			return nil, err
@@ -192,13 +195,16 @@ func derive(secret []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
+// encode signs and encrypts value. securecookie encrypts in place, so it
+// gets a copy: value is the caller's still.
 func (c *codec) encode(name string, value []byte) (string, error) {
-	return securecookie.EncodeMulti(name, value, c.codecs...)
+	return securecookie.EncodeMulti(name, bytes.Clone(value), c.codecs...)
 }
 
+// decode verifies and decrypts a cookie value written by encode.
 func (c *codec) decode(name, value string) ([]byte, error) {
-	var b []byte
-	if err := securecookie.DecodeMulti(name, value, &b, c.codecs...); err != nil {
+	b, err := c.decodeAppend(nil, name, value)
+	if err != nil {
 		return nil, err
 	}
 	return b, nil
