@@ -81,7 +81,13 @@ type Config struct {
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`
 	UpstreamTimeout      duration `yaml:"upstream_timeout"`
 	UpstreamMaxConns     int      `yaml:"upstream_max_conns"`
-	Log                  struct {
+	// Memory sets the memory governor (memory.go).
+	Memory struct {
+		Floor      string `yaml:"floor"`    // Go memory below which the GC runs as GOGC says; "off" or 0: no governor
+		Headroom   int    `yaml:"headroom"` // above it, heap growth between collections as % of the live heap
+		FloorBytes uint64 `yaml:"-"`        // Floor, parsed
+	} `yaml:"memory"`
+	Log struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 		Access *bool  `yaml:"access"`
@@ -322,6 +328,12 @@ func applyEnv(v reflect.Value, prefix, key string, getenv func(string) string) e
 				}
 			}
 			fv.Set(reflect.ValueOf(parts))
+		case fv.Kind() == reflect.Int:
+			n, err := strconv.Atoi(strings.TrimSpace(val))
+			if err != nil {
+				return &configError{Key: k + " (" + name + ")", Msg: fmt.Sprintf("%q: want a whole number", val)}
+			}
+			fv.SetInt(int64(n))
 		case fv.Kind() == reflect.Bool:
 			b, err := strconv.ParseBool(val)
 			if err != nil {
@@ -502,6 +514,20 @@ func (c *Config) validate() error {
 		if t.d < 0 {
 			return &configError{Key: t.key, Msg: "want a positive duration, e.g. 10s"}
 		}
+	}
+	if c.Memory.Floor == "" {
+		c.Memory.Floor = "32MiB"
+	}
+	floor, err := parseSize(c.Memory.Floor)
+	if err != nil {
+		return &configError{Key: "memory.floor", Msg: err.Error()}
+	}
+	c.Memory.FloorBytes = floor
+	if c.Memory.Headroom == 0 {
+		c.Memory.Headroom = 50
+	}
+	if c.Memory.Headroom < 10 || c.Memory.Headroom > 100 {
+		return &configError{Key: "memory.headroom", Msg: fmt.Sprintf("%d: want a percentage from 10 to 100 (Go's own default is 100)", c.Memory.Headroom)}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -58,6 +58,7 @@ func cfgFull() cfgTree {
 		"trusted_proxies":        []any{"10.0.0.0/8", "192.168.1.1"},
 		"allowed_redirect_hosts": []any{"docs.example.com"},
 		"upstream_timeout":       "30s",
+		"memory":                 map[string]any{"floor": "48MiB", "headroom": 40},
 		"log":                    map[string]any{"level": "debug", "format": "console", "access": false},
 	}
 }
@@ -153,6 +154,7 @@ func TestConfigFull(t *testing.T) {
 	want.Legacy.Whoami, want.Legacy.ProvisionURL = "/api/me", "http://127.0.0.1:3000/internal/provision"
 	want.Claims.TTL, want.Claims.SMTP, want.Claims.From = duration(7*24*time.Hour), "smtp://mailer:"+cfgSMTPPassword+"@mail.internal:587", "hubgate@example.com"
 	want.Log.Level, want.Log.Format = "debug", "console"
+	want.Memory.Floor, want.Memory.Headroom, want.Memory.FloorBytes = "48MiB", 40, 48<<20
 	access := false
 	want.Log.Access = &access
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -192,6 +194,8 @@ func TestConfigDefaults(t *testing.T) {
 		{"log.level", c.Log.Level, "info"},
 		{"log.format", c.Log.Format, "json"},
 		{"admin.token", c.Admin.Token, ""},
+		{"memory.floor", c.Memory.Floor, "32MiB"},
+		{"memory.headroom", c.Memory.Headroom, 50},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {
@@ -229,6 +233,9 @@ func TestConfigBad(t *testing.T) {
 		{"upstream without scheme", func(c cfgTree) cfgTree { return c.set("upstream", "127.0.0.1:3000") }, "upstream", ""},
 		{"upstream ftp", func(c cfgTree) cfgTree { return c.set("upstream", "ftp://legacy") }, "upstream", ""},
 		{"mode bad", func(c cfgTree) cfgTree { return c.set("mode", "strict") }, "mode", ""},
+		{"memory.floor bad", func(c cfgTree) cfgTree { return c.set("memory.floor", "lots") }, "memory.floor", ""},
+		{"memory.headroom too small", func(c cfgTree) cfgTree { return c.set("memory.headroom", 5) }, "memory.headroom", ""},
+		{"memory.headroom too large", func(c cfgTree) cfgTree { return c.set("memory.headroom", 150) }, "memory.headroom", ""},
 		{"provider.kind bad", func(c cfgTree) cfgTree { return c.set("provider.kind", "saml") }, "provider.kind", ""},
 		{"provider.kind oidc", func(c cfgTree) cfgTree { return c.set("provider.kind", "oidc") }, "provider.kind", ""},
 		{"provider.url missing", func(c cfgTree) cfgTree { return c.set("provider.url", nil) }, "provider.url", ""},
@@ -377,6 +384,9 @@ func TestConfigEnv(t *testing.T) {
 		"HUBGATE_LOG_ACCESS", "true",
 		"HUBGATE_CLAIMS_TTL", "3d",
 		"HUBGATE_SESSION_SECRETS", cfgSessionSecret2+","+cfgSessionSecret,
+		"HUBGATE_UPSTREAM_MAX_CONNS", "256",
+		"HUBGATE_MEMORY_FLOOR", "64MiB",
+		"HUBGATE_MEMORY_HEADROOM", " 30",
 	))
 	if err != nil {
 		t.Fatalf("loadConfig(with env) = %v", err)
@@ -394,6 +404,9 @@ func TestConfigEnv(t *testing.T) {
 		{"claims.ttl", time.Duration(c.Claims.TTL), 72 * time.Hour},
 		{"session.secrets", c.Session.Secrets, []string{cfgSessionSecret2, cfgSessionSecret}},
 		{"legacy.login_paths (file, untouched)", c.Legacy.LoginPaths, []string{"/login", "/users/sign_in"}},
+		{"upstream_max_conns", c.UpstreamMaxConns, 256},
+		{"memory.floor", c.Memory.FloorBytes, uint64(64 << 20)},
+		{"memory.headroom", c.Memory.Headroom, 30},
 	}
 	for _, tc := range tests {
 		if diff := cmp.Diff(tc.want, tc.got); diff != "" {
@@ -431,6 +444,8 @@ func TestConfigEnvBad(t *testing.T) {
 	}{
 		{"bad duration", []string{"HUBGATE_SESSION_TTL", "soon"}, []string{"session.ttl", "HUBGATE_SESSION_TTL"}},
 		{"bad bool", []string{"HUBGATE_LOG_ACCESS", "maybe"}, []string{"log.access", "HUBGATE_LOG_ACCESS"}},
+		{"bad number", []string{"HUBGATE_UPSTREAM_MAX_CONNS", "many"}, []string{"upstream_max_conns", "HUBGATE_UPSTREAM_MAX_CONNS"}},
+		{"bad size", []string{"HUBGATE_MEMORY_FLOOR", "big"}, []string{"memory.floor"}},
 		{"roles entry without =", []string{"HUBGATE_ROLES", "owner"}, []string{"roles", "HUBGATE_ROLES"}},
 		{"roles with a bad local role", []string{"HUBGATE_ROLES", "owner=ad min"}, []string{"roles"}},
 		{"bad mode", []string{"HUBGATE_MODE", "off"}, []string{"mode"}},

@@ -53,6 +53,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	lw := newLogWriter(stderr)
 	defer lw.Close()
 	logger := newLogger(cfg, lw)
+	switch {
+	case getenv("GOMEMLIMIT") != "":
+		logger.Info().Str("event", "memory.governor").Str("state", "off").Str("reason", "GOMEMLIMIT is set").Send()
+	case cfg.Memory.FloorBytes == 0:
+		logger.Info().Str("event", "memory.governor").Str("state", "off").Str("reason", "memory.floor is off").Send()
+	default:
+		if g := startMemoryGovernor(cfg.Memory.FloorBytes, cfg.Memory.Headroom); g != nil {
+			defer g.stop()
+			logger.Info().Str("event", "memory.governor").Str("state", "on").Uint64("floor_bytes", cfg.Memory.FloorBytes).Int("headroom_pct", cfg.Memory.Headroom).Send()
+		}
+	}
 	var hub proxy.Hub
 	var devHub http.Handler
 	if cfg.Provider.Kind == "dev" {

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		bad  bool
+	}{
+		{"32MiB", 32 << 20, false}, {"512KiB", 512 << 10, false}, {"2GiB", 2 << 30, false}, {"1 MiB", 1 << 20, false},
+		{"64MB", 64 << 20, false}, {"4096", 4096, false}, {"0", 0, false}, {"off", 0, false},
+		{"", 0, true}, {"MiB", 0, true}, {"-1MiB", 0, true}, {"1.5MiB", 0, true}, {"32 mebibytes", 0, true}, {"99999999999GiB", 0, true},
+	} {
+		got, err := parseSize(tc.in)
+		if tc.bad != (err != nil) || got != tc.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d (error: %v)", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+}
+
+// gcUntil collects until the governor has updated n more times than before.
+func gcUntil(t *testing.T, g *memoryGovernor, n uint64) {
+	t.Helper()
+	want := g.updates.Load() + n
+	deadline := time.Now().Add(5 * time.Second)
+	for g.updates.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("governor updated %d times after collections; want %d", g.updates.Load(), want)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMemoryGovernor: after each collection the runtime's soft limit is
+// max(floor, non-heap + live × (1 + headroom)); stop restores the limit
+// from before. Not parallel: the limit is process-wide.
+func TestMemoryGovernor(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	g := startMemoryGovernor(1<<20, 50)
+	if g == nil {
+		t.Fatal("startMemoryGovernor = nil; want a governor")
+	}
+	defer g.stop()
+	if startMemoryGovernor(1<<20, 50) != nil {
+		t.Error("a second governor started while one runs")
+	}
+
+	// 96 MiB that stay live through the collections below.
+	live := make([][]byte, 96)
+	for i := range live {
+		live[i] = bytes.Repeat([]byte{byte(i)}, 1<<20)
+	}
+	gcUntil(t, g, 2)
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	heapLive := s[0].Value.Uint64()
+	limit := debug.SetMemoryLimit(-1)
+	runtime.KeepAlive(live)
+	if limit != g.limit.Load() {
+		t.Errorf("runtime limit %d; governor says it set %d", limit, g.limit.Load())
+	}
+	if lo, hi := int64(heapLive*3/2), int64(heapLive*3/2)+64<<20; limit < lo || limit > hi {
+		t.Errorf("limit %.1f MiB with %.1f MiB live; want live × 1.5 plus non-heap memory: %.1f–%.1f MiB",
+			float64(limit)/(1<<20), float64(heapLive)/(1<<20), float64(lo)/(1<<20), float64(hi)/(1<<20))
+	}
+
+	// A floor above that wins.
+	g.mu.Lock()
+	g.floor = 8 << 30
+	g.mu.Unlock()
+	gcUntil(t, g, 1)
+	if got := debug.SetMemoryLimit(-1); got != 8<<30 {
+		t.Errorf("limit with an 8 GiB floor = %d; want %d", got, int64(8<<30))
+	}
+
+	g.stop()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit after stop = %d; want the one before, %d", got, before)
+	}
+	runtime.GC()
+	runtime.GC()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit after stop and two collections = %d; want %d", got, before)
+	}
+	if g2 := startMemoryGovernor(1<<20, 50); g2 == nil {
+		t.Error("no governor starts after the first stopped")
+	} else {
+		g2.stop()
+	}
+	if startMemoryGovernor(0, 50) != nil {
+		t.Error("a governor started with floor 0 (off)")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's log writer and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeMemoryGovernorLog: hubgate serve says whether the governor runs
+// and why not; with GOMEMLIMIT set it leaves the runtime's limit alone.
+// Not parallel: serve runs in this process and the limit is process-wide.
+func TestServeMemoryGovernorLog(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra, gomemlimit, want string
+	}{
+		{"default", "", "", `"event":"memory.governor","state":"on","floor_bytes":33554432,"headroom_pct":50`},
+		{"configured", "memory: {floor: 64MiB, headroom: 25}\n", "", `"state":"on","floor_bytes":67108864,"headroom_pct":25`},
+		{"GOMEMLIMIT set", "", "100MiB", `"event":"memory.governor","state":"off","reason":"GOMEMLIMIT is set"`},
+		{"floor off", "memory: {floor: off}\n", "", `"state":"off","reason":"memory.floor is off"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			port, hubPort := freeTCPPort(t), freeTCPPort(t)
+			cfg := fmt.Sprintf("listen: \"127.0.0.1:%d\"\npublic_url: \"http://127.0.0.1:%d\"\nupstream: \"http://127.0.0.1:9\"\n"+
+				"provider: {kind: dev, url: \"http://127.0.0.1:%d\"}\nsession: {secrets: [\"c2h1dGRvd24tdGVzdC1zZWNyZXQtb2YtMzItYnl0ZXMhIQ==\"]}\n"+
+				"store: \"bolt://%s\"\n%s", port, port, hubPort, filepath.Join(dir, "hubgate.db"), tc.extra)
+			path := filepath.Join(dir, "hubgate.yaml")
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			before := debug.SetMemoryLimit(-1)
+			ctx, cancel := context.WithCancel(context.Background())
+			var stderr syncBuffer
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"serve", "--config", path}, cfgEnv("GOMEMLIMIT", tc.gomemlimit), &bytes.Buffer{}, &stderr)
+			}()
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/_hubgate/healthz", port))
+				if err == nil {
+					resp.Body.Close()
+					break
+				}
+				if time.Now().After(deadline) {
+					cancel()
+					t.Fatalf("serve did not start:\n%s", stderr.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if tc.gomemlimit != "" {
+				runtime.GC()
+				runtime.GC()
+				if got := debug.SetMemoryLimit(-1); got != before {
+					t.Errorf("with GOMEMLIMIT set the limit changed from %d to %d", before, got)
+				}
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("serve = %v\n%s", err, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("serve's log lacks %s:\n%s", tc.want, stderr.String())
+			}
+			if got := debug.SetMemoryLimit(-1); got != before {
+				t.Errorf("limit after serve returned = %d; want %d", got, before)
+			}
+		})
+	}
+}
