@@ -109,6 +109,13 @@ func runBench(ctx context.Context, s settings, logw io.Writer) (*Results, error)
 	if err != nil {
 		return nil, err
 	}
+	hg.env = s.HubgateEnv
+	// The dev hub runs in its own process (pinned with the servers): in
+	// production the hub is remote, so it is not part of hubgate's memory.
+	if _, _, err := startRole(ctx, procs, dir, self, "devhub", roleHub, po, "-listen", hg.hub,
+		"-public", hg.publicURL(), "-webhook-secret", hg.webhook); err != nil {
+		return nil, err
+	}
 	hub, err := hg.start(ctx, "hubgate", po)
 	if err != nil {
 		return nil, err
@@ -240,6 +247,9 @@ func runBench(ctx context.Context, s settings, logw io.Writer) (*Results, error)
 				Requests: r.requests, Errors: r.errors + r.wrong}
 			pr := procResult(t.front, fmt.Sprintf("fresh process, %d conns", s.ConnsRSS))
 			c.PeakRSSMiB, c.RSSMiB = pr.PeakRSSMiB, pr.RSSMiB
+			if _, _, file, err := t.front.memoryParts(); err == nil {
+				c.RSSFileMiB = round1(float64(file) / mib)
+			}
 			c.PrerollPeakRSSMiB = round1(float64(r.prerollPeak) / mib)
 			if m := r.frontStats; m != nil {
 				c.HeapInuseMiB, c.StackInuseMiB = round1(float64(m.HeapInuse)/mib), round1(float64(m.StackInuse)/mib)

@@ -87,12 +87,14 @@ func init() {
 }
 `
 
-// buildHubgate runs go build -o dir/hubgate ./cmd/hubgate in the module.
+// buildHubgate runs CGO_ENABLED=0 go build -trimpath -ldflags "-s -w"
+// -o dir/hubgate ./cmd/hubgate in the module.
 // With overlay, the memStatsOverlay file joins package main (the repository
 // is not touched: go build -overlay reads it from dir).
 func buildHubgate(ctx context.Context, mod, dir string, overlay bool) (string, error) {
 	bin := filepath.Join(dir, "hubgate")
-	args := []string{"build", "-o", bin}
+	// As deploy/Dockerfile builds the binary users run: static, trimmed.
+	args := []string{"build", "-trimpath", "-ldflags", "-s -w", "-o", bin}
 	if overlay {
 		src := filepath.Join(dir, "zz_bench_memstats.go")
 		if err := os.WriteFile(src, []byte(memStatsOverlay), 0o600); err != nil {
@@ -108,6 +110,7 @@ func buildHubgate(ctx context.Context, mod, dir string, overlay bool) (string, e
 	args = append(args, "./cmd/hubgate")
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = mod
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -122,12 +125,13 @@ type hubgateSetup struct {
 	public     string // host:port
 	admin      string
 	hub        string
-	memstats   string // host:port of the overlay endpoint; "" without -overlay
-	token      string // admin API bearer token
-	secret     string // session secret
-	webhook    string // provider webhook secret (the dev hub requires one)
-	upstream   string // URL
-	accessLog  string // file | devnull | off
+	memstats   string   // host:port of the overlay endpoint; "" without -overlay
+	env        []string // -hubgate-env: extra KEY=value for hubgate only
+	token      string   // admin API bearer token
+	secret     string   // session secret
+	webhook    string   // provider webhook secret (the dev hub requires one)
+	upstream   string   // URL
+	accessLog  string   // file | devnull | off
 	configPath string
 	storePath  string
 	client     *http.Client // for the admin API and checks
@@ -169,8 +173,15 @@ func newHubgateSetup(bin, dir, upstream, accessLog string, overlay bool) (*hubga
 	return s, os.WriteFile(s.configPath, []byte(s.config()), 0o600)
 }
 
+// The app hubgate is registered as at the bench's dev hub.
+const (
+	benchClientID     = "hubgate_bench"
+	benchClientSecret = "bench-secret"
+)
+
 // config is the hubgate.yaml the bench runs with: everything as a user
-// would run it (json access log at info), with the built-in dev hub.
+// would run it (json access log at info), signing in at a dev hub that runs
+// in its own process, as Zaikio's hub is remote in production.
 func (s *hubgateSetup) config() string {
 	access := ""
 	if s.accessLog == "off" {
@@ -182,10 +193,10 @@ public_url: "http://%s"
 upstream: %q
 mode: passthrough
 provider:
-  kind: dev
+  kind: zaikio
   url: "http://%s"
-  client_id: hubgate_bench
-  client_secret: bench-secret
+  client_id: %s
+  client_secret: %s
   webhook_secret: %q
 session:
   secrets: [%q]
@@ -201,7 +212,7 @@ roles:
 log:
   level: info
   format: json%s
-`, s.public, s.public, s.upstream, s.hub, s.webhook, s.secret, s.storePath, s.admin, s.token, access)
+`, s.public, s.public, s.upstream, s.hub, benchClientID, benchClientSecret, s.webhook, s.secret, s.storePath, s.admin, s.token, access)
 }
 
 func (s *hubgateSetup) publicURL() string { return "http://" + s.public }
@@ -218,6 +229,7 @@ func (s *hubgateSetup) start(ctx context.Context, name string, o procOptions) (*
 	if s.memstats != "" {
 		o.Env = append(o.Env, "HUBGATE_BENCH_MEMSTATS="+s.memstats)
 	}
+	o.Env = append(o.Env, s.env...)
 	p, err := startProc(name, logPath, s.bin, []string{"serve", "--config", s.configPath}, o)
 	if err != nil {
 		return nil, err

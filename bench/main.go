@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -73,6 +74,7 @@ type settings struct {
 	Out          string        `json:"-"`
 	Module       string        `json:"-"`
 	Keep         bool          `json:"-"`
+	HubgateEnv   []string      `json:"hubgate_env,omitempty"`
 }
 
 // targetsMissed is the error of a -check run that missed a target; the
@@ -149,6 +151,13 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.Out, "out", "", "also write the results as JSON to this file")
 	fs.StringVar(&s.Module, "module", "", "hubgate's module root (default: from go env GOMOD)")
 	fs.BoolVar(&s.Keep, "keep", false, "keep the temporary folder (config, logs, store)")
+	fs.Func("hubgate-env", "KEY=value added to hubgate's environment only, e.g. GOGC=50 (repeatable)", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("%q: want KEY=value", v)
+		}
+		s.HubgateEnv = append(s.HubgateEnv, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}

@@ -185,9 +185,15 @@ func (p *proc) failure(what string) error {
 
 // memory reads VmHWM (peak resident set) and VmRSS from /proc/PID/status.
 func (p *proc) memory() (peak, rss int64, err error) {
+	peak, rss, _, err = p.memoryParts()
+	return peak, rss, err
+}
+
+// memoryParts is memory and RssFile (file pages of the resident set).
+func (p *proc) memoryParts() (peak, rss, file int64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid()))
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s: memory: %w", p.name, err)
+		return 0, 0, 0, fmt.Errorf("%s: memory: %w", p.name, err)
 	}
 	kb := func(key string) int64 {
 		i := bytes.Index(b, []byte(key))
@@ -201,11 +207,11 @@ func (p *proc) memory() (peak, rss int64, err error) {
 		v, _ := strconv.ParseInt(f[0], 10, 64)
 		return v << 10
 	}
-	peak, rss = kb("VmHWM:"), kb("VmRSS:")
+	peak, rss, file = kb("VmHWM:"), kb("VmRSS:"), kb("RssFile:")
 	if peak < 0 || rss < 0 {
-		return 0, 0, fmt.Errorf("%s: memory: no VmHWM/VmRSS in /proc/%d/status", p.name, p.pid())
+		return 0, 0, 0, fmt.Errorf("%s: memory: no VmHWM/VmRSS in /proc/%d/status", p.name, p.pid())
 	}
-	return peak, rss, nil
+	return peak, rss, max(file, 0), nil
 }
 
 // cpu reads the process's user+system CPU time from /proc/PID/stat.

@@ -102,6 +102,10 @@ type ConnsRSS struct {
 	PeakRSSMiB        float64 `json:"peak_rss_mib"`
 	PrerollPeakRSSMiB float64 `json:"preroll_peak_rss_mib"`
 	RSSMiB            float64 `json:"rss_mib"`
+	// RSSFileMiB is the part of RSSMiB (right after the load) that is file
+	// pages — mostly the executable's code and read-only data, shared and
+	// reclaimable — as /proc/PID/status RssFile says; the rest is anonymous.
+	RSSFileMiB float64 `json:"rss_file_mib"`
 	// From the process's memstats endpoint right after the load, the
 	// connections still open, when it has one (hubgate only with -overlay).
 	HeapInuseMiB  float64 `json:"heap_inuse_mib,omitempty"`
@@ -304,9 +308,11 @@ func (r *Results) print(w io.Writer) {
 	for _, c := range r.ConnsRSS {
 		fmt.Fprintf(w, "%d conns at a fresh %-8s %6.0f req/s, p50 %s, p99 %s, errors %d; peak RSS %.1f MiB (%.1f MiB after the first request on every conn)",
 			c.Conns, c.Target+":", c.ReqPerSec, fmtMicros(c.P50Micros), fmtMicros(c.P99Micros), c.Errors, c.PeakRSSMiB, c.PrerollPeakRSSMiB)
+		fmt.Fprintf(w, " (after the load: RSS %.1f MiB, of it file pages %.1f MiB", c.RSSMiB, c.RSSFileMiB)
 		if c.Goroutines > 0 {
-			fmt.Fprintf(w, " (after the load: heap in use %.1f MiB, stacks %.1f MiB, %d goroutines)", c.HeapInuseMiB, c.StackInuseMiB, c.Goroutines)
+			fmt.Fprintf(w, "; heap in use %.1f MiB, stacks %.1f MiB, %d goroutines", c.HeapInuseMiB, c.StackInuseMiB, c.Goroutines)
 		}
+		fmt.Fprint(w, ")")
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "\npeak RSS per process (VmHWM):")

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
 // The helper roles run in their own processes (the bench binary started
@@ -25,6 +27,7 @@ import (
 const (
 	roleUpstream = "upstream" // the legacy app stand-in: a fixed ~1 KB answer
 	roleBare     = "bare"     // the baseline: a bare httputil.ReverseProxy
+	roleHub      = "hub"      // the dev hub hubgate signs in with, as a remote hub
 
 	echoPath     = "/__bench/echo"     // upstream: answers the identity headers it got
 	memStatsPath = "/__bench/memstats" // every role, on its separate stats listener
@@ -48,6 +51,8 @@ func runRole(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	upstream := fs.String("upstream", "", "bare: the upstream URL")
 	maxIdle := fs.Int("max-idle", 1024, "bare: idle upstream connections kept per host")
 	body := fs.Int("body", 1024, "upstream: response body bytes")
+	public := fs.String("public", "", "hub: hubgate's public URL (callback and webhook)")
+	webhook := fs.String("webhook-secret", "", "hub: the secret webhooks are signed with")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,8 +65,17 @@ func runRole(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if h, err = bareProxy(*upstream, *maxIdle); err != nil {
 			return err
 		}
+	case roleHub:
+		var err error
+		if h, err = devhub.New(devhub.Config{Seed: true, Apps: []devhub.App{{
+			ClientID: benchClientID, ClientSecret: benchClientSecret, Name: benchClientID,
+			RedirectURIs: []string{*public + "/_hubgate/callback"},
+			WebhookURL:   *public + "/_hubgate/webhook", WebhookSecret: *webhook,
+		}}}); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("bench: role %q: want %s or %s", *role, roleUpstream, roleBare)
+		return fmt.Errorf("bench: role %q: want %s, %s or %s", *role, roleUpstream, roleBare, roleHub)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
