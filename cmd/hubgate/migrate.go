@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/store/bolt"
 	"github.com/hubgate/hubgate/store/postgres"
 )
@@ -19,16 +20,17 @@ const migrateStoreUsage = `Usage: hubgate migrate-store --from bolt:///path/to/h
 Copies an embedded (bolt) store into PostgreSQL, to move from one replica to
 several: the directory, claims (with their hashes, states and times, so that
 links already sent keep working), person and organization links, the audit
-log (under the same sequence numbers), the mode, revocations and signing
-keys. Stop hubgate first: it holds the bolt file's lock while it runs.
+log (under the same sequence numbers), the mode, revocations, sessions
+and signing keys. Stop hubgate first: it holds the bolt file's lock while it runs.
 
 Running it again copies nothing new: records already stored identically are
 skipped; records stored differently are listed and left alone. At the end the
 counts on both sides are compared in a table; any difference or conflict
 makes the command exit non-zero.
 
-Not copied, because store/bolt cannot list them: sessions (people sign in
-again after the switch) and remembered webhook deliveries.
+Sessions that have not expired are copied too, so people stay signed in
+across the switch. Not copied: remembered webhook deliveries (they only
+guard against a repeated delivery within minutes).
 
 Flags:
 `
@@ -89,7 +91,7 @@ func runMigrateStore(ctx context.Context, args []string, getenv func(string) str
 	defer dst.Close()
 	fmt.Fprintf(stderr, "copying %s → %s\n", path, redactURL(dsn))
 
-	m := &storeMigration{src: src, dst: dst, batch: *batch, stderr: stderr}
+	m := &storeMigration{src: src, dst: dst, batch: *batch, stderr: stderr, now: time.Now()}
 	conflicts, err := m.copy(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate-store: %w", err)
@@ -113,7 +115,7 @@ func runMigrateStore(ctx context.Context, args []string, getenv func(string) str
 		return err
 	}
 	fmt.Fprintf(stderr, "copied in %s, verified in %s\n", copied.Round(time.Millisecond), (time.Since(start) - copied).Round(time.Millisecond))
-	fmt.Fprintln(stderr, "note: sessions and remembered webhook deliveries are not copied (store/bolt cannot list them): people sign in again after the switch")
+	fmt.Fprintln(stderr, "note: remembered webhook deliveries are not copied (they guard against repeats within minutes)")
 
 	switch {
 	case differ > 0:
@@ -130,6 +132,7 @@ type storeMigration struct {
 	dst    *postgres.DB
 	batch  int
 	stderr io.Writer
+	now    time.Time // sessions expiring by then are neither copied nor counted
 }
 
 // migrateConflictsShown bounds the conflicts listed per kind.
@@ -192,6 +195,34 @@ func (m *storeMigration) copy(ctx context.Context) (conflicts int, err error) {
 			p.total = len(rvs)
 			defer p.advance(len(rvs))
 			return m.dst.ImportRevocations(ctx, rvs)
+		}},
+		{"sessions", 0, func(p *migrateProgress) (postgres.ImportResult, error) {
+			// Live sessions only: an expired record would be removed at
+			// once. People stay signed in across the move.
+			var res postgres.ImportResult
+			after := ""
+			for {
+				page, err := m.src.Sessions(ctx, after, n)
+				if err != nil || len(page) == 0 {
+					return res, err
+				}
+				after = page[len(page)-1].ID
+				live := page[:0]
+				for _, rec := range page {
+					if rec.ExpiresAt.After(m.now) {
+						live = append(live, rec)
+					}
+				}
+				p.total += len(live)
+				if len(live) > 0 {
+					r, err := m.dst.ImportSessions(ctx, live)
+					if err != nil {
+						return res, err
+					}
+					res.Add(r)
+				}
+				p.advance(len(live))
+			}
 		}},
 		{"signing keys", 0, func(p *migrateProgress) (postgres.ImportResult, error) {
 			keys, err := m.src.SigningKeys(ctx)
@@ -339,6 +370,16 @@ func (m *storeMigration) verify(ctx context.Context) ([]migrateCount, error) {
 	}
 	add("revocations", len(sr), len(tr))
 
+	ss2, err := countLiveSessions(ctx, m.src, m.now, m.batch)
+	if err != nil {
+		return nil, fmt.Errorf("source sessions: %w", err)
+	}
+	ts2, err := countLiveSessions(ctx, m.dst, m.now, m.batch)
+	if err != nil {
+		return nil, fmt.Errorf("target sessions: %w", err)
+	}
+	add("sessions (unexpired)", ss2, ts2)
+
 	sk, err := m.src.SigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("source signing keys: %w", err)
@@ -349,6 +390,25 @@ func (m *storeMigration) verify(ctx context.Context) ([]migrateCount, error) {
 	}
 	add("signing keys", len(sk), len(tk))
 	return rows, nil
+}
+
+// countLiveSessions counts the session records that expire after now.
+func countLiveSessions(ctx context.Context, s interface {
+	Sessions(ctx context.Context, after string, limit int) ([]session.Record, error)
+}, now time.Time, batch int) (int, error) {
+	n, after := 0, ""
+	for {
+		page, err := s.Sessions(ctx, after, batch)
+		if err != nil || len(page) == 0 {
+			return n, err
+		}
+		for _, rec := range page {
+			if rec.ExpiresAt.After(now) {
+				n++
+			}
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
 // countEvents pages through a store's whole audit log.

@@ -165,8 +165,21 @@ func buildBoltStore(t *testing.T) migrationFixture {
 			t.Fatalf("AddSigningKey = %v", err)
 		}
 	}
-	if err := db.PutSession(ctx, session.Record{ID: "s1", Person: migrateZID(1), Data: []byte("sealed"), ExpiresAt: now.Add(time.Hour)}, 0); err != nil {
-		t.Fatalf("PutSession = %v", err)
+	// Sessions: two live (one refreshed twice, so at version 3) and one
+	// expired that the sweeper has not removed yet.
+	for _, put := range []struct {
+		rec  session.Record
+		prev uint64
+	}{
+		{session.Record{ID: "s1", Person: migrateZID(1), Data: []byte("sealed"), ExpiresAt: now.Add(time.Hour)}, 0},
+		{session.Record{ID: "s2", Person: migrateZID(2), Data: []byte("v1"), ExpiresAt: now.Add(2 * time.Hour)}, 0},
+		{session.Record{ID: "s2", Person: migrateZID(2), Data: []byte("v2"), ExpiresAt: now.Add(2 * time.Hour)}, 1},
+		{session.Record{ID: "s2", Person: migrateZID(2), Data: []byte("v3"), ExpiresAt: now.Add(3 * time.Hour)}, 2},
+		{session.Record{ID: "s0-expired", Person: migrateZID(3), Data: []byte("old"), ExpiresAt: now.Add(-time.Minute)}, 0},
+	} {
+		if err := db.PutSession(ctx, put.rec, put.prev); err != nil {
+			t.Fatalf("PutSession(%s, %d) = %v", put.rec.ID, put.prev, err)
+		}
 	}
 
 	// Five more tokens, issued one by one as the admin API does.
@@ -190,6 +203,7 @@ type migrateReader interface {
 	Mode(ctx context.Context) (string, error)
 	Revocations(ctx context.Context, now time.Time) ([]session.Revocation, error)
 	SigningKeys(ctx context.Context) ([]session.Key, error)
+	Sessions(ctx context.Context, after string, limit int) ([]session.Record, error)
 }
 
 // storeContents is everything migrate-store copies.
@@ -203,6 +217,7 @@ type storeContents struct {
 	Mode        string
 	Revocations []session.Revocation
 	Keys        []session.Key
+	Sessions    []session.Record // unexpired
 }
 
 func contents(t *testing.T, s migrateReader, now time.Time) storeContents {
@@ -229,6 +244,13 @@ func contents(t *testing.T, s migrateReader, now time.Time) storeContents {
 	errs = append(errs, err)
 	c.Keys, err = s.SigningKeys(ctx)
 	errs = append(errs, err)
+	all, err := s.Sessions(ctx, "", 0)
+	errs = append(errs, err)
+	for _, rec := range all {
+		if rec.ExpiresAt.After(now) {
+			c.Sessions = append(c.Sessions, rec)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("read store: %v", err)
 	}
@@ -266,7 +288,7 @@ func TestMigrateStore(t *testing.T) {
 	}
 	t.Logf("first migration took %s; stdout:\n%s\nstderr:\n%s", first.Round(time.Millisecond), stdout, stderr)
 	for _, want := range []string{"\rpeople 1000/10000", "\rpeople 10000/10000: 10000 added", "claims 10000/10000: 10000 added",
-		"person links 3000/3000: 3000 added", "org links 500/500: 500 added"} {
+		"person links 3000/3000: 3000 added", "org links 500/500: 500 added", "sessions 2/2: 2 added"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q", want)
 		}
@@ -288,6 +310,9 @@ func TestMigrateStore(t *testing.T) {
 
 	now := time.Now()
 	want := contents(t, src, now)
+	if len(want.Sessions) != 2 || want.Sessions[1].Version != 3 || string(want.Sessions[1].Data) != "v3" {
+		t.Fatalf("fixture sessions %+v; want s1 and s2 at version 3", want.Sessions)
+	}
 	if len(want.People) != 10_000 || len(want.Claims) != 10_000 || len(want.PersonLinks) != 3_000 || len(want.OrgLinks) != 500 {
 		t.Fatalf("fixture: %d people, %d claims, %d person links, %d org links; want 10000, 10000, 3000, 500",
 			len(want.People), len(want.Claims), len(want.PersonLinks), len(want.OrgLinks))

@@ -32,6 +32,24 @@ func (db *DB) Session(ctx context.Context, id string) (session.Record, error) {
 	return rec, err
 }
 
+// Sessions lists session records in id order, the page after id after ("":
+// from the start), at most limit (≤ 0: all). Expired records not yet
+// removed are included. It serves migrate-store.
+func (db *DB) Sessions(ctx context.Context, after string, limit int) ([]session.Record, error) {
+	var out []session.Record
+	err := db.view(ctx, "list sessions", func(tx *bbolt.Tx) error {
+		return page(tx.Bucket(bucketSessions), after, limit, func(k, v []byte) error {
+			var r sessionRec
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode session %q: %w", k, err)
+			}
+			out = append(out, session.Record(r))
+			return nil
+		})
+	})
+	return out, err
+}
+
 // PutSession stores rec if the stored version equals prev (0: it must not
 // exist); the stored record gets Version = prev+1 whatever rec.Version says.
 // Otherwise it returns session.ErrConflict.

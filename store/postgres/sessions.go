@@ -33,6 +33,18 @@ func (db *DB) Session(ctx context.Context, id string) (session.Record, error) {
 	return rec, wrap("session", err)
 }
 
+// Sessions lists session records in id order, the page after id after ("":
+// from the start), at most limit (≤ 0: all). Expired records not yet
+// removed are included. It serves migrate-store.
+func (db *DB) Sessions(ctx context.Context, after string, limit int) ([]session.Record, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id > $1 ORDER BY id LIMIT $2`, after, limitArg(limit))
+	if err != nil {
+		return nil, wrap("list sessions", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (session.Record, error) { return scanSession(row) })
+	return out, wrap("list sessions", err)
+}
+
 // PutSession stores rec if the stored version equals prev (0: it must not
 // exist); the stored record gets Version = prev+1 whatever rec.Version says.
 // Otherwise it returns session.ErrConflict.

@@ -87,6 +87,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Sessions/Conflict", testSessionConflict},
 		{"Sessions/ConcurrentSwap", testSessionConcurrentSwap},
 		{"Sessions/Delete", testDeleteSession},
+		{"Sessions/List", testListSessions},
 		{"Sessions/DeleteExpired", testDeleteExpiredSessions},
 		{"Revocations", testRevocations},
 		{"FirstDelivery", testFirstDelivery},

@@ -53,6 +53,53 @@ func testSessionCreateAndSwap(t *testing.T, s Store) {
 	}
 }
 
+// testListSessions: Sessions pages through every record in id order, with
+// its current version, expired records included.
+func testListSessions(t *testing.T, s Store) {
+	ctx := t.Context()
+	if got, err := s.Sessions(ctx, "", 0); err != nil || len(got) != 0 {
+		t.Fatalf("Sessions on an empty store = %v, %v; want none", got, err)
+	}
+	var want []session.Record
+	for i := range 7 {
+		rec := newSession(fmt.Sprintf("s%d", i), t0.Add(time.Duration(i-2)*time.Hour)) // s0, s1 expired
+		putSession(t, s, rec, 0)
+		rec.Version = 1
+		if i == 3 {
+			rec.Data = []byte("refreshed")
+			putSession(t, s, rec, 1)
+			rec.Version = 2
+		}
+		want = append(want, rec)
+	}
+	all, err := s.Sessions(ctx, "", 0)
+	if err != nil {
+		t.Fatalf("Sessions(all) = %v", err)
+	}
+	if diff := cmp.Diff(want, all, cmpOpts); diff != "" {
+		t.Errorf("Sessions(all) mismatch (-want +got):\n%s", diff)
+	}
+	var paged []session.Record
+	after := ""
+	for range 10 {
+		page, err := s.Sessions(ctx, after, 3)
+		if err != nil {
+			t.Fatalf("Sessions(after %q, 3) = %v", after, err)
+		}
+		if len(page) > 3 {
+			t.Fatalf("Sessions(after %q, 3) returned %d records", after, len(page))
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		after = page[len(page)-1].ID
+	}
+	if diff := cmp.Diff(want, paged, cmpOpts); diff != "" {
+		t.Errorf("Sessions paged by 3 mismatch (-want +got):\n%s", diff)
+	}
+}
+
 func testSessionConflict(t *testing.T, s Store) {
 	ctx := t.Context()
 	_, err := s.Session(ctx, "nope")

@@ -84,6 +84,9 @@ type Store interface {
 	PutSession(ctx context.Context, rec session.Record, prev uint64) error
 	// DeleteSession removes a record; a missing one is not an error.
 	DeleteSession(ctx context.Context, id string) error
+	// Sessions lists records ordered by id after `after`, at most limit
+	// (≤0: all), expired ones not yet removed included (migrate-store).
+	Sessions(ctx context.Context, after string, limit int) ([]session.Record, error)
 	// DeleteExpiredSessions removes records with ExpiresAt ≤ now and
 	// revocations with Until ≤ now; it returns how many records went.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
