@@ -27,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/internal/keyrate"
 	"github.com/hubgate/hubgate/session"
 )
 
@@ -111,12 +112,12 @@ type Config struct {
 // Server serves the admin API and dashboard.
 type Server struct {
 	cfg        Config
-	publicURL  string   // cfg.PublicURL without a trailing slash
-	appName    string   // cfg.AppName, or the public host
-	tokenHash  [32]byte // SHA-256 of cfg.Token, compared in constant time
-	sessionKey []byte   // signs dashboard session cookies; derived from cfg.Token
-	csrfKey    []byte   // signs dashboard form tokens; derived from cfg.Token
-	logins     *limiter // failed dashboard sign-ins per client address
+	publicURL  string         // cfg.PublicURL without a trailing slash
+	appName    string         // cfg.AppName, or the public host
+	tokenHash  [32]byte       // SHA-256 of cfg.Token, compared in constant time
+	sessionKey []byte         // signs dashboard session cookies; derived from cfg.Token
+	csrfKey    []byte         // signs dashboard form tokens; derived from cfg.Token
+	logins     *keyrate.Table // failed dashboard sign-ins per client address
 	pages      map[string]*template.Template
 	log        zerolog.Logger
 	mux        *http.ServeMux
@@ -174,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 		tokenHash:  sha256.Sum256([]byte(cfg.Token)),
 		sessionKey: deriveKey(cfg.Token, "session"),
 		csrfKey:    deriveKey(cfg.Token, "csrf"),
-		logins:     newLimiter(loginEvery, loginBurst),
+		logins:     keyrate.New(loginEvery, loginBurst, limiterMax),
 		pages:      pages,
 		log:        cfg.Logger,
 	}

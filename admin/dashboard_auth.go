@@ -305,7 +305,7 @@ func (s *Server) login() http.HandlerFunc {
 		addr := clientAddr(r)
 		// Reserve an attempt before comparing, so that parallel guesses
 		// cannot outrun the limit; a right token gives it back.
-		try := s.logins.reserve(addr)
+		try := reserve(s.logins.Get(addr))
 		if !try.allowed() {
 			try.refund()
 			s.log.Warn().Str("event", "dashboard.login_limited").Str("request_id", requestID(r)).Str("addr", addr).Send()

@@ -9,10 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // csrfCookie holds a random per-browser nonce; form tokens are HMACs of it and
@@ -76,38 +72,4 @@ func (s *Server) checkCSRF(r *http.Request, action string) error {
 // origin is the public origin, scheme://host[:port].
 func (s *Server) origin() string {
 	return s.public.Scheme + "://" + strings.ToLower(s.public.Host)
-}
-
-// limiter rate-limits by key (client address, email) with a token bucket per
-// key. The table is bounded: when full it starts over, which only ever errs
-// towards allowing.
-type limiter struct {
-	mu    sync.Mutex // guards m
-	m     map[string]*rate.Limiter
-	every time.Duration
-	burst int
-}
-
-const limiterMax = 50000
-
-func newLimiter(every time.Duration, burst int) *limiter {
-	return &limiter{m: make(map[string]*rate.Limiter), every: every, burst: burst}
-}
-
-// allow reports whether key may act now. A nil limiter allows everything.
-func (l *limiter) allow(key string) bool {
-	if l == nil {
-		return true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.m[key]
-	if !ok {
-		if len(l.m) >= limiterMax {
-			clear(l.m)
-		}
-		lim = rate.NewLimiter(rate.Every(l.every), l.burst)
-		l.m[key] = lim
-	}
-	return lim.Allow()
 }

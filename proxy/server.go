@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/internal/keyrate"
 	"github.com/hubgate/hubgate/roles"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
@@ -216,13 +217,13 @@ type Server struct {
 	inflight sync.Map   // session id → struct{}: refreshes running in this process
 	retries  retryTable // sessions whose revalidation failed: no new attempt before the time noted
 
-	claimLimit *limiter      // claim POSTs per client address
-	keys       keyring       // assertion signing keys
-	slots      chan struct{} // upstream concurrency bound (nil: none)
+	claimLimit *keyrate.Table // claim POSTs per client address
+	keys       keyring        // assertion signing keys
+	slots      chan struct{}  // upstream concurrency bound (nil: none)
 
 	resendQueue    chan resendJob
-	resendByEmail  *limiter // "send me my link" per address
-	resendByClient *limiter // … and per client address
+	resendByEmail  *keyrate.Table // "send me my link" per address
+	resendByClient *keyrate.Table // … and per client address
 	metrics        *metrics
 
 	handler http.Handler
@@ -346,13 +347,15 @@ func New(cfg Config) (*Server, error) {
 		s.cfg.AppName = cfg.AppName
 	}
 	s.resendQueue = make(chan resendJob, 1024)
-	s.resendByEmail = newLimiter(time.Minute/5, 5)
-	s.resendByClient = newLimiter(time.Minute/30, 30)
+	// limiterMax bounds the keys each table remembers.
+	const limiterMax = 50000
+	s.resendByEmail = keyrate.New(time.Minute/5, 5, limiterMax)
+	s.resendByClient = keyrate.New(time.Minute/30, 30, limiterMax)
 	switch {
 	case cfg.ClaimRate == 0:
-		s.claimLimit = newLimiter(time.Minute/20, 20)
+		s.claimLimit = keyrate.New(time.Minute/20, 20, limiterMax)
 	case cfg.ClaimRate > 0:
-		s.claimLimit = newLimiter(time.Minute/time.Duration(cfg.ClaimRate), cfg.ClaimRate)
+		s.claimLimit = keyrate.New(time.Minute/time.Duration(cfg.ClaimRate), cfg.ClaimRate, limiterMax)
 	}
 	if s.secure {
 		s.cookiePrefix = "__Host-"
