@@ -7,6 +7,7 @@ package proxy_test
 // goroutine behind.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -486,6 +488,12 @@ func (f *flakyStore) AddRevocation(ctx context.Context, rv session.Revocation) e
 	}
 	return f.Store.AddRevocation(ctx, rv)
 }
+func (f *flakyStore) ForgetDelivery(ctx context.Context, id string) error {
+	if err := f.hit("ForgetDelivery"); err != nil {
+		return err
+	}
+	return f.Store.ForgetDelivery(ctx, id)
+}
 func (f *flakyStore) FirstDelivery(ctx context.Context, id string, until time.Time) (bool, error) {
 	if err := f.hit("FirstDelivery"); err != nil {
 		return false, err
@@ -624,5 +632,54 @@ func TestFaultSlowAndHugeBodies(t *testing.T) {
 				t.Fatal("a body trickled for 10 s was not cut off")
 			}
 		}
+	}
+}
+
+// TestFaultWebhookApplyFails: when the store fails while a webhook event is
+// applied, hubgate answers 503 and forgets the delivery, so the hub's
+// redelivery of the same event applies it (it is not taken for a duplicate).
+func TestFaultWebhookApplyFails(t *testing.T) {
+	flaky := &flakyStore{}
+	e, b := rolesEnv(t, func(c *proxy.Config) {
+		flaky.Store = c.Store
+		c.Store = flaky
+	})
+	jti := e.spy.lastJTI()
+	if jti == "" {
+		t.Fatal("no jti recorded")
+	}
+	body, err := e.hub.Event("zaikio.revoked_access_token", "Org/"+devhub.BountySoapID, map[string]any{"access_token_id": jti})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/_hubgate/webhook", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Loom-Signature", devhub.Sign("webhook-secret", body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	flaky.arm(2) // FirstDelivery, then AddRevocation fails
+	got := post()
+	failed, trace := flaky.disarm()
+	if failed != "AddRevocation" || got != http.StatusServiceUnavailable {
+		t.Fatalf("delivery with a failing store = %d (failed call %q, calls %v); want 503 from AddRevocation", got, failed, trace)
+	}
+	if !slices.Contains(trace, "ForgetDelivery") {
+		t.Errorf("store calls %v; want ForgetDelivery after the failure", trace)
+	}
+	if p := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); p != devhub.FrankID {
+		t.Fatalf("after the failed delivery upstream person = %q; want the session still on (nothing applied)", p)
+	}
+	if got := post(); got != http.StatusOK {
+		t.Fatalf("redelivery = %d; want 200", got)
+	}
+	if p := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); p != "" {
+		t.Errorf("after the redelivery upstream person = %q; want none (the token revocation applied)", p)
 	}
 }

@@ -112,6 +112,7 @@ func (fuzzStore) LinkByZaikio(context.Context, claim.Kind, string) (claim.Link, 
 	return claim.Link{}, claim.ErrNotFound
 }
 func (fuzzStore) AddRevocation(context.Context, session.Revocation) error { return nil }
+func (fuzzStore) ForgetDelivery(context.Context, string) error            { return nil }
 
 // FuzzSessionCookie: any Cookie header decodes to no identity or to a
 // consistent one, without panicking; the identity codec round-trips.

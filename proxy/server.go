@@ -63,6 +63,7 @@ type Store interface {
 	AddRevocation(ctx context.Context, rv session.Revocation) error
 	Revocations(ctx context.Context, now time.Time) ([]session.Revocation, error)
 	FirstDelivery(ctx context.Context, id string, until time.Time) (bool, error)
+	ForgetDelivery(ctx context.Context, id string) error
 	SigningKeys(ctx context.Context) ([]session.Key, error)
 	AddSigningKey(ctx context.Context, k session.Key) error
 	DeleteSigningKey(ctx context.Context, id string) error

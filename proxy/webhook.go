@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -44,7 +45,8 @@ func (s *Server) webhook() http.HandlerFunc {
 			return
 		}
 		ctx := r.Context()
-		first, err := s.store.FirstDelivery(ctx, "loom:"+ev.ID, s.now().Add(7*24*time.Hour))
+		deliveryID := "loom:" + ev.ID
+		first, err := s.store.FirstDelivery(ctx, deliveryID, s.now().Add(7*24*time.Hour))
 		if err != nil {
 			s.log.Error().Err(err).Str("event", "webhook.store").Str("request_id", requestID(r)).Send()
 			s.jsonError(w, r, http.StatusServiceUnavailable, "store_unavailable")
@@ -56,7 +58,12 @@ func (s *Server) webhook() http.HandlerFunc {
 		}
 		applied, err := s.applyEvent(ctx, ev)
 		if err != nil {
-			s.log.Error().Err(err).Str("event", "webhook.apply").Str("name", ev.Name).Str("id", ev.ID).Send()
+			// The hub redelivers on an error answer: that delivery must
+			// apply the event, not be taken for a duplicate.
+			if ferr := s.store.ForgetDelivery(context.WithoutCancel(ctx), deliveryID); ferr != nil {
+				err = errors.Join(err, fmt.Errorf("forget delivery: %w", ferr))
+			}
+			s.log.Error().Err(err).Str("event", "webhook.apply").Str("name", ev.Name).Str("id", ev.ID).Str("request_id", requestID(r)).Send()
 			s.jsonError(w, r, http.StatusServiceUnavailable, "store_unavailable")
 			return
 		}

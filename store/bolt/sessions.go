@@ -246,6 +246,15 @@ func (db *DB) FirstDelivery(ctx context.Context, id string, until time.Time) (bo
 	return first, err
 }
 
+// ForgetDelivery removes a delivery id recorded by FirstDelivery, so that the
+// next delivery of the event counts as the first (the webhook handler calls
+// it when applying the event failed). A missing id is not an error.
+func (db *DB) ForgetDelivery(ctx context.Context, id string) error {
+	return db.update(ctx, "forget delivery", func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketDeliveries).Delete([]byte(id))
+	})
+}
+
 // SigningKeys returns the stored assertion signing keys, oldest first (by
 // CreatedAt, then id).
 func (db *DB) SigningKeys(ctx context.Context) ([]session.Key, error) {

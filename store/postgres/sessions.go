@@ -175,6 +175,14 @@ func (db *DB) FirstDelivery(ctx context.Context, id string, until time.Time) (bo
 	return false, wrap("first delivery", err)
 }
 
+// ForgetDelivery removes a delivery id recorded by FirstDelivery, so that the
+// next delivery of the event counts as the first (the webhook handler calls
+// it when applying the event failed). A missing id is not an error.
+func (db *DB) ForgetDelivery(ctx context.Context, id string) error {
+	_, err := db.pool.Exec(ctx, `DELETE FROM deliveries WHERE id = $1`, id)
+	return wrap("forget delivery", err)
+}
+
 const keyCols = `id, sealed, created_at, retires_at, delete_at`
 
 func scanKey(row pgx.Row) (session.Key, error) {

@@ -299,6 +299,18 @@ func testFirstDelivery(t *testing.T, s Store) {
 			t.Errorf("FirstDelivery(%q) = %t, %v; want %t, nil", tt.id, got, err, tt.want)
 		}
 	}
+	if err := s.ForgetDelivery(ctx, "evt-1"); err != nil {
+		t.Fatalf("ForgetDelivery(evt-1) = %v; want nil", err)
+	}
+	if got, err := s.FirstDelivery(ctx, "evt-1", until); err != nil || !got {
+		t.Errorf("FirstDelivery(evt-1) after ForgetDelivery = %t, %v; want true, nil", got, err)
+	}
+	if got, err := s.FirstDelivery(ctx, "evt-2", until); err != nil || got {
+		t.Errorf("FirstDelivery(evt-2) after forgetting evt-1 = %t, %v; want false, nil", got, err)
+	}
+	if err := s.ForgetDelivery(ctx, "never-seen"); err != nil {
+		t.Errorf("ForgetDelivery(never-seen) = %v; want nil", err)
+	}
 }
 
 func testSigningKeys(t *testing.T, s Store) {

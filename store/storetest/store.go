@@ -100,6 +100,9 @@ type Store interface {
 	// FirstDelivery records a webhook event id and reports whether it is new;
 	// ids are remembered until `until`.
 	FirstDelivery(ctx context.Context, id string, until time.Time) (bool, error)
+	// ForgetDelivery removes a recorded id (missing: not an error), so that
+	// the next FirstDelivery of it is true again.
+	ForgetDelivery(ctx context.Context, id string) error
 
 	// SigningKeys returns the stored assertion signing keys, oldest first.
 	SigningKeys(ctx context.Context) ([]session.Key, error)
