@@ -140,35 +140,9 @@ func TestServeMemoryGovernorLog(t *testing.T) {
 		{"floor off", "memory: {floor: off}\n", "", `"state":"off","reason":"memory.floor is off"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			port, hubPort := freeTCPPort(t), freeTCPPort(t)
-			cfg := fmt.Sprintf("listen: \"127.0.0.1:%d\"\npublic_url: \"http://127.0.0.1:%d\"\nupstream: \"http://127.0.0.1:9\"\n"+
-				"provider: {kind: dev, url: \"http://127.0.0.1:%d\"}\nsession: {secrets: [\"c2h1dGRvd24tdGVzdC1zZWNyZXQtb2YtMzItYnl0ZXMhIQ==\"]}\n"+
-				"store: \"bolt://%s\"\n%s", port, port, hubPort, filepath.Join(dir, "hubgate.db"), tc.extra)
-			path := filepath.Join(dir, "hubgate.yaml")
-			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-				t.Fatal(err)
-			}
 			before := debug.SetMemoryLimit(-1)
-			ctx, cancel := context.WithCancel(context.Background())
-			var stderr syncBuffer
-			done := make(chan error, 1)
-			go func() {
-				done <- run(ctx, []string{"serve", "--config", path}, cfgEnv("GOMEMLIMIT", tc.gomemlimit), &bytes.Buffer{}, &stderr)
-			}()
-			deadline := time.Now().Add(15 * time.Second)
-			for {
-				resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/_hubgate/healthz", port))
-				if err == nil {
-					resp.Body.Close()
-					break
-				}
-				if time.Now().After(deadline) {
-					cancel()
-					t.Fatalf("serve did not start:\n%s", stderr.String())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			srv := serveInProcess(t, tc.extra, cfgEnv("GOMEMLIMIT", tc.gomemlimit))
+			stderr := srv.stderr
 			if tc.gomemlimit != "" {
 				runtime.GC()
 				runtime.GC()
@@ -176,10 +150,7 @@ func TestServeMemoryGovernorLog(t *testing.T) {
 					t.Errorf("with GOMEMLIMIT set the limit changed from %d to %d", before, got)
 				}
 			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatalf("serve = %v\n%s", err, stderr.String())
-			}
+			srv.stop()
 			if !strings.Contains(stderr.String(), tc.want) {
 				t.Errorf("serve's log lacks %s:\n%s", tc.want, stderr.String())
 			}
@@ -187,5 +158,66 @@ func TestServeMemoryGovernorLog(t *testing.T) {
 				t.Errorf("limit after serve returned = %d; want %d", got, before)
 			}
 		})
+	}
+}
+
+// inProcess is a `hubgate serve` running in the test process.
+type inProcess struct {
+	port   int
+	stderr *syncBuffer
+	stop   func() // cancels and waits; fails the test if serve failed
+}
+
+// serveInProcess runs `hubgate serve` in this process on a fresh bolt store
+// in dir (default: a new temp folder) with the dev hub, the config's extra
+// lines appended, until stop (or the test's end). It returns once the
+// public listener answers.
+func serveInProcess(t *testing.T, extra string, getenv func(string) string, dir ...string) *inProcess {
+	t.Helper()
+	d := t.TempDir()
+	if len(dir) > 0 {
+		d = dir[0]
+	}
+	port, hubPort := freeTCPPort(t), freeTCPPort(t)
+	cfg := fmt.Sprintf("listen: \"127.0.0.1:%d\"\npublic_url: \"http://127.0.0.1:%d\"\nupstream: \"http://127.0.0.1:9\"\n"+
+		"provider: {kind: dev, url: \"http://127.0.0.1:%d\"}\nsession: {secrets: [\"c2h1dGRvd24tdGVzdC1zZWNyZXQtb2YtMzItYnl0ZXMhIQ==\"]}\n"+
+		"store: \"bolt://%s\"\n%s", port, port, hubPort, filepath.Join(d, "hubgate.db"), extra)
+	path := filepath.Join(t.TempDir(), "hubgate.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &inProcess{port: port, stderr: &syncBuffer{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", path}, getenv, &bytes.Buffer{}, srv.stderr)
+	}()
+	var once sync.Once
+	srv.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve = %v\n%s", err, srv.stderr.String())
+			}
+		})
+	}
+	t.Cleanup(srv.stop)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/_hubgate/healthz", port))
+		if err == nil {
+			resp.Body.Close()
+			return srv
+		}
+		select {
+		case err := <-done:
+			done <- err // for stop
+			t.Fatalf("serve returned before it answered: %v\n%s", err, srv.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", srv.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

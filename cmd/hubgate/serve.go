@@ -97,6 +97,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	initMode(ctx, st, cfg.Mode, logger)
 	pub, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return &configError{Key: "listen", Msg: err.Error()}
@@ -125,9 +126,34 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return in.serve(ctx, pub, adm, extra...)
 }
 
+// initMode stores the configured mode, with its audit entry, when the store
+// holds none (the first start), so that from then on every replica runs the
+// stored mode and every change of it is an audited switch (admin API, CLI,
+// dashboard). When the store holds another mode than the config names, the
+// stored one applies and the log says so. A store error is logged: the
+// configured mode then applies until the store answers (proxy.Refresh).
+func initMode(ctx context.Context, st store, mode string, logger zerolog.Logger) {
+	stored, err := st.Mode(ctx)
+	switch {
+	case err != nil:
+		logger.Warn().Err(err).Str("event", "mode.init").Msg("could not read the stored mode; the configured mode applies until the store answers")
+	case stored == "":
+		ev := claim.Event{Time: time.Now(), Actor: "config", Action: "mode.set", Subject: "mode", Detail: "(none) → " + mode + " (initial, from the config)"}
+		if err := st.SetMode(ctx, mode, ev); err != nil {
+			logger.Warn().Err(err).Str("event", "mode.init").Msg("could not store the initial mode")
+			return
+		}
+		logger.Info().Str("event", "mode.init").Str("mode", mode).Msg("stored the configured mode as the initial mode")
+	case stored != mode:
+		logger.Warn().Str("event", "mode.config_ignored").Str("stored", stored).Str("config", mode).
+			Msg("the store holds another mode than the config file; the stored mode applies (switch it with `hubgate mode " + mode + "` or the dashboard)")
+	}
+}
+
 // reloadOnHangup re-reads the config file on SIGHUP and applies what can
-// change at run time: role mapping, legacy paths and the default mode. A bad
-// file is logged and the running policy kept.
+// change at run time: role mapping and legacy paths (and the default mode,
+// which matters only while the store holds none: initMode stores it at
+// start). A bad file is logged and the running policy kept.
 func reloadOnHangup(ctx context.Context, path string, getenv func(string) string, in *instance) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
