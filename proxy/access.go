@@ -89,10 +89,18 @@ func validRequestID(s string) bool {
 
 // logPath is the path as logged: claim tokens are masked (a token in a log is
 // a usable secret), the query is left out (it may hold codes and states).
+//
+// Any spelling that can reach the claim route (or its redirect) is masked:
+// "//_hubgate/claim/…", "/_hubgate/./claim/…", "/_hubgate/Claim/…".
 func logPath(r *http.Request) string {
 	p := r.URL.Path
 	if strings.HasPrefix(p, "/_hubgate/claim/") {
 		return "/_hubgate/claim/[token]"
+	}
+	if indexFold(p, "_hubgate") >= 0 {
+		if i := indexFold(p, "claim/"); i >= 0 {
+			return p[:min(i+len("claim/"), 256)] + "[token]"
+		}
 	}
 	if len(p) > 256 {
 		return p[:256] + "…"

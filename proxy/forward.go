@@ -218,6 +218,44 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		out.Header["X-Request-Id"] = v
 	}
 	s.stripOwnCookies(out.Header)
+	s.scrubReferer(out.Header)
+}
+
+// scrubReferer keeps hubgate's own URLs out of the upstream: a request that
+// follows a link on one of our pages (the claim page's "Cancel") carries
+// that page's URL as Referer — for the claim page, the claim token. The
+// pages send Referrer-Policy: same-origin (no-referrer would make browsers
+// send "Origin: null" with our own forms), so the upstream gets the public
+// origin instead: still same-origin for CSRF checks that read Referer.
+func (s *Server) scrubReferer(h http.Header) {
+	refs := h["Referer"]
+	for _, ref := range refs {
+		if indexFold(ref, "/_hubgate") >= 0 {
+			h["Referer"] = s.originReferer
+			return
+		}
+	}
+}
+
+// indexFold is strings.Index, ASCII case-insensitively for the lower-case
+// needle, without allocating.
+func indexFold(s, lower string) int {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
+			return i
+		}
+	}
+	return -1
 }
 
 var (

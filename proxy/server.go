@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -221,6 +222,8 @@ type Server struct {
 	claimLimit *keyrate.Table // claim POSTs per client address
 	keys       keyring        // assertion signing keys
 	slots      chan struct{}  // upstream concurrency bound (nil: none)
+	// originReferer replaces a Referer naming one of our pages (scrubReferer).
+	originReferer []string
 
 	resendQueue    chan resendJob
 	resendByEmail  *keyrate.Table // "send me my link" per address
@@ -362,6 +365,7 @@ func New(cfg Config) (*Server, error) {
 		s.cookiePrefix = "__Host-"
 	}
 	s.sessionName = s.cookiePrefix + "hubgate"
+	s.originReferer = []string{s.origin() + "/"}
 	s.pol.Store(&Policy{Roles: cfg.Roles, LoginPaths: cfg.LoginPaths, PublicPaths: cfg.PublicPaths, DefaultMode: cfg.Mode})
 	mode := cfg.Mode
 	s.mode.Store(&mode)
@@ -395,11 +399,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // upstream.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	stripIdentityHeaders(r.Header)
-	if strings.HasPrefix(r.URL.Path, "/_hubgate/") || r.URL.Path == "/_hubgate" {
+	if ours(r.URL.Path) {
 		s.mux.ServeHTTP(w, r)
 		return
 	}
 	s.serveUpstream(w, r)
+}
+
+// ours reports whether p is, or cleans to, a path under /_hubgate: such
+// paths are never forwarded (the mux redirects unclean ones to the clean
+// path), so "//_hubgate/claim/…" or "/x/../_hubgate/claim/…" cannot carry
+// a claim token to the upstream.
+func ours(p string) bool {
+	if strings.HasPrefix(p, "/_hubgate/") || p == "/_hubgate" {
+		return true
+	}
+	if strings.Contains(p, "//") || strings.Contains(p, "/.") {
+		c := path.Clean(p)
+		return strings.HasPrefix(c, "/_hubgate/") || c == "/_hubgate"
+	}
+	return false
 }
 
 // Start loads what the request path needs from the store (mode,
