@@ -83,6 +83,9 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 			r.Header[HeaderAssertion] = a
 		}
 	}
+	if !s.guardBody(w, r) {
+		return
+	}
 	if s.slots != nil && !isUpgrade(r) {
 		// Wait for an upstream slot before the reverse proxy clones the
 		// request: a waiting request then holds a shallow stack and no copy.

@@ -62,6 +62,10 @@ var catalog = map[string]map[string]string{
 
 		"error.not_found.title":           "Not found",
 		"error.not_found.body":            "There is nothing at this address.",
+		"error.body_timeout.title":        "The upload was too slow",
+		"error.body_timeout.body":         "The data of this request arrived too slowly and the request was stopped. Please try again.",
+		"error.bad_body.title":            "The request was incomplete",
+		"error.bad_body.body":             "The data of this request could not be read completely. Please try again.",
 		"error.bad_path.title":            "Invalid address",
 		"error.bad_path.body":             "The address of this request is not valid.",
 		"error.bad_request.title":         "Invalid request",
@@ -189,6 +193,10 @@ var catalog = map[string]map[string]string{
 
 		"error.not_found.title":           "Nicht gefunden",
 		"error.not_found.body":            "Unter dieser Adresse gibt es nichts.",
+		"error.body_timeout.title":        "Die Übertragung war zu langsam",
+		"error.body_timeout.body":         "Die Daten dieser Anfrage kamen zu langsam an, die Anfrage wurde abgebrochen. Bitte versuchen Sie es noch einmal.",
+		"error.bad_body.title":            "Die Anfrage war unvollständig",
+		"error.bad_body.body":             "Die Daten dieser Anfrage konnten nicht vollständig gelesen werden. Bitte versuchen Sie es noch einmal.",
 		"error.bad_path.title":            "Ungültige Adresse",
 		"error.bad_path.body":             "Die Adresse dieser Anfrage ist ungültig.",
 		"error.bad_request.title":         "Ungültige Anfrage",
