@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -175,6 +176,191 @@ func keyAtLine(raw []byte, line int) string {
 	return walk(&root, "")
 }
 
+var (
+	reUnknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type .+$`)
+	reWrongType    = regexp.MustCompile(`^line (\d+): cannot unmarshal !!(\w+) (?:` + "`([^`]*)`" + ` )?into (\S+)$`)
+)
+
+// typeError turns one of yaml.v3's type errors ("line 6: field sesion not
+// found in type main.Config") into a configError that names the key, the
+// file and line, and what was wanted, without Go type names.
+func typeError(raw []byte, path, msg string) error {
+	if m := reUnknownField.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		key := mapKeyAtLine(raw, line, m[2])
+		if key == "" {
+			key = m[2]
+		}
+		hint := ""
+		if near := nearestKey(key); near != "" {
+			hint = fmt.Sprintf("; did you mean %s?", near)
+		}
+		return &configError{Key: key, Msg: fmt.Sprintf("unknown key (%s line %d)%s", path, line, hint)}
+	}
+	if m := reWrongType.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		kind := map[string]yaml.Kind{"map": yaml.MappingNode, "seq": yaml.SequenceNode}[m[2]]
+		if kind == 0 {
+			kind = yaml.ScalarNode
+		}
+		key := valueKeyAtLine(raw, line, kind)
+		into := m[4]
+		want := map[string]string{"string": "a single value", "bool": "true or false", "int": "a whole number"}[into]
+		switch {
+		case strings.HasPrefix(into, "[]"):
+			want = "a list"
+		case strings.HasPrefix(into, "map["), strings.HasPrefix(into, "struct"):
+			want = "a mapping of keys"
+		case want == "":
+			want = "another kind of value"
+		}
+		got := "a " + yamlKind(m[2])
+		if m[3] != "" && !sensitiveKey(key) && len(m[3]) <= 64 {
+			got = strconv.Quote(m[3])
+		}
+		if key != "" {
+			return &configError{Key: key, Msg: fmt.Sprintf("want %s, not %s (%s line %d)", want, got, path, line)}
+		}
+	}
+	return fmt.Errorf("config: %s: %s", path, msg)
+}
+
+// sensitiveKey reports whether a key's value may be a secret (never quoted
+// in errors).
+func sensitiveKey(key string) bool {
+	for _, w := range []string{"secret", "token", "smtp", "store", "password", "key", "dsn"} {
+		if strings.Contains(key, w) {
+			return true
+		}
+	}
+	return key == ""
+}
+
+func yamlKind(tag string) string {
+	switch tag {
+	case "map":
+		return "mapping"
+	case "seq":
+		return "list"
+	case "str", "int", "bool", "float", "null":
+		return "single value"
+	}
+	return tag
+}
+
+// mapKeyAtLine returns the dotted path of the mapping key called name on
+// line ("" if none).
+func mapKeyAtLine(raw []byte, line int, name string) string {
+	return findKey(raw, func(k, _ *yaml.Node) bool { return k.Line == line && k.Value == name })
+}
+
+// valueKeyAtLine returns the dotted path of the key whose value is a node
+// of kind starting on line.
+func valueKeyAtLine(raw []byte, line int, kind yaml.Kind) string {
+	return findKey(raw, func(_, v *yaml.Node) bool { return v.Line == line && v.Kind == kind })
+}
+
+// findKey walks the mappings of raw and returns the dotted path of the first
+// key for which match(key, value) holds.
+func findKey(raw []byte, match func(k, v *yaml.Node) bool) string {
+	var root yaml.Node
+	if yaml.Unmarshal(raw, &root) != nil {
+		return ""
+	}
+	var walk func(n *yaml.Node, prefix string) string
+	walk = func(n *yaml.Node, prefix string) string {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if k := walk(c, prefix); k != "" {
+					return k
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i].Value
+				if prefix != "" {
+					key = prefix + "." + key
+				}
+				if match(n.Content[i], n.Content[i+1]) {
+					return key
+				}
+				if k := walk(n.Content[i+1], key); k != "" {
+					return k
+				}
+			}
+		}
+		return ""
+	}
+	return walk(&root, "")
+}
+
+// nearestKey suggests the known key closest to the dotted key (same parent,
+// at most two edits away), or "".
+func nearestKey(key string) string {
+	parent, name := "", key
+	if i := strings.LastIndex(key, "."); i >= 0 {
+		parent, name = key[:i], key[i+1:]
+	}
+	t := reflect.TypeOf(Config{})
+	if parent != "" {
+		for _, part := range strings.Split(parent, ".") {
+			f, ok := fieldByTag(t, part)
+			if !ok || f.Type.Kind() != reflect.Struct {
+				return ""
+			}
+			t = f.Type
+		}
+	}
+	best, bestD := "", 3
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		if d := editDistance(name, tag); d < bestD {
+			best, bestD = tag, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	if parent != "" {
+		return parent + "." + best
+	}
+	return best
+}
+
+func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		if strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0] == tag {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// editDistance is the Levenshtein distance of a and b (short strings).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // configError names the key at fault.
 type configError struct {
 	Key string
@@ -244,6 +430,10 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 				if key := keyAtLine(raw, ve.line); key != "" {
 					return nil, &configError{Key: key, Msg: fmt.Sprintf("%v (%s line %d)", ve.err, path, ve.line)}
 				}
+			}
+			var te *yaml.TypeError
+			if errors.As(err, &te) && len(te.Errors) > 0 {
+				return nil, typeError(raw, path, te.Errors[0])
 			}
 			return nil, fmt.Errorf("config: %s: %w", path, err)
 		}

@@ -298,7 +298,13 @@ func TestConfigBad(t *testing.T) {
 		{"bad day duration", func(c cfgTree) cfgTree { return c.set("claims.ttl", "1.5d") }, "1.5d", ""},
 		{"bad day duration names its key", func(c cfgTree) cfgTree { return c.set("claims.ttl", "1.5d") }, "claims.ttl",
 			"duration.UnmarshalYAML errors name neither key nor line"},
-		{"list where a string belongs", func(c cfgTree) cfgTree { return c.set("admin.token", []any{"a", "b"}) }, "cannot unmarshal", ""},
+		{"list where a string belongs", func(c cfgTree) cfgTree { return c.set("admin.token", []any{"a", "b"}) }, "admin.token: want a single value, not a list", ""},
+		{"unknown top-level key", func(c cfgTree) cfgTree { return c.set("sesion", map[string]any{"ttl": "1h"}) }, "sesion: unknown key", ""},
+		{"unknown key suggests the near one", func(c cfgTree) cfgTree { return c.set("session.tll", "1h") }, "session.tll: unknown key (", ""},
+		{"unknown key suggestion", func(c cfgTree) cfgTree { return c.set("session.tll", "1h") }, "did you mean session.ttl?", ""},
+		{"mapping where a value belongs", func(c cfgTree) cfgTree { return c.set("upstream", map[string]any{"url": "x"}) }, "upstream: want a single value, not a mapping", ""},
+		{"word where a bool belongs", func(c cfgTree) cfgTree { return c.set("admin.debug", "maybe") }, `admin.debug: want true or false, not "maybe"`, ""},
+		{"word where a list belongs", func(c cfgTree) cfgTree { return c.set("legacy.login_paths", "/login") }, `legacy.login_paths: want a list, not "/login"`, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -347,6 +353,8 @@ func TestConfigErrorsHideSecrets(t *testing.T) {
 			return c.set("session.secrets", []any{base64.StdEncoding.EncodeToString([]byte(cfgClientSecret))})
 		}, ""},
 		{"session secret not base64", func(c cfgTree) cfgTree { return c.set("session.secrets", []any{cfgAdminToken + "!"}) }, ""},
+		{"session secret not in a list", func(c cfgTree) cfgTree { return c.set("session.secrets", cfgAdminToken) }, ""},
+		{"client secret in a list", func(c cfgTree) cfgTree { return c.set("provider.client_secret", []any{cfgClientSecret}) }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
