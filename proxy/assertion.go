@@ -5,9 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,16 +95,45 @@ func (k *keyring) all() []signingKey {
 // keys past their publication window.
 func (s *Server) loadKeys(ctx context.Context) error {
 	now := s.now()
+	keys, latest, err := s.readKeys(ctx, now)
+	if err != nil {
+		return err
+	}
+	if latest.Sub(now) < keyLead {
+		start := now
+		if latest.After(now) {
+			start = latest
+		}
+		if err := s.newSigningKey(ctx, now, start.Add(keyLife).Truncate(time.Minute)); err != nil {
+			return err
+		}
+		// Read again rather than use ours: replicas that found the same
+		// gap at the same time derived the same key id, and the store kept
+		// the first one stored, so all of them sign with that one.
+		if keys, _, err = s.readKeys(ctx, now); err != nil {
+			return err
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].retires.Before(keys[j].retires) })
+	s.keys.mu.Lock()
+	s.keys.keys = keys
+	s.keys.mu.Unlock()
+	return nil
+}
+
+// readKeys opens the stored signing keys (deleting those past DeleteAt) and
+// returns them with the latest retirement time among them.
+func (s *Server) readKeys(ctx context.Context, now time.Time) ([]signingKey, time.Time, error) {
 	stored, err := s.store.SigningKeys(ctx)
 	if err != nil {
-		return fmt.Errorf("load signing keys: %w", err)
+		return nil, time.Time{}, fmt.Errorf("load signing keys: %w", err)
 	}
 	var keys []signingKey
 	latest := time.Time{}
 	for _, sk := range stored {
 		if !now.Before(sk.DeleteAt) {
 			if err := s.store.DeleteSigningKey(ctx, sk.ID); err != nil {
-				return err
+				return nil, time.Time{}, err
 			}
 			continue
 		}
@@ -125,49 +152,32 @@ func (s *Server) loadKeys(ctx context.Context) error {
 			latest = sk.RetiresAt
 		}
 	}
-	if latest.Sub(now) < keyLead {
-		start := now
-		if latest.After(now) {
-			start = latest
-		}
-		k, err := s.newSigningKey(ctx, now, start.Add(keyLife))
-		if err != nil {
-			return err
-		}
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].retires.Before(keys[j].retires) })
-	s.keys.mu.Lock()
-	s.keys.keys = keys
-	s.keys.mu.Unlock()
-	return nil
+	return keys, latest, nil
 }
 
-func (s *Server) newSigningKey(ctx context.Context, now, retires time.Time) (signingKey, error) {
+// newSigningKey stores a new key retiring at retires. Its id is derived from
+// retires (a minute), so that replicas racing to fill the same gap store one
+// key: AddSigningKey keeps the first of equal ids.
+func (s *Server) newSigningKey(ctx context.Context, now, retires time.Time) error {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return signingKey{}, err
+		return err
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return signingKey{}, err
+		return err
 	}
-	pub, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		return signingKey{}, err
-	}
-	sum := sha256.Sum256(pub)
-	kid := hex.EncodeToString(sum[:8])
+	kid := "k" + retires.UTC().Format("20060102t1504")
 	sealed, err := s.codec.sealData("sigkey:"+kid, der)
 	if err != nil {
-		return signingKey{}, err
+		return err
 	}
 	sk := session.Key{ID: kid, Sealed: sealed, CreatedAt: now.UTC(), RetiresAt: retires.UTC(), DeleteAt: retires.Add(keyLife).UTC()}
 	if err := s.store.AddSigningKey(ctx, sk); err != nil {
-		return signingKey{}, fmt.Errorf("store signing key: %w", err)
+		return fmt.Errorf("store signing key: %w", err)
 	}
 	s.log.Info().Str("event", "signing_key.created").Str("kid", kid).Time("retires", retires).Send()
-	return signingKey{id: kid, priv: priv, created: now, retires: retires}, nil
+	return nil
 }
 
 // assertionHeader returns the X-Hubgate-Assertion value for id in mode,
