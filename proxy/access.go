@@ -67,7 +67,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if e := s.log.Info(); e.Enabled() {
 			e.Str("event", "request").Str("method", r.Method).Str("path", logPath(r)).Int("status", status).
 				Int64("bytes", rw.bytes).Dur("dur_ms", time.Since(start)).Str("request_id", requestID(r)).
-				Str("remote", remoteIP(r)).Send()
+				Str("remote", s.clientIP(r)).Send()
 		}
 		rw.ResponseWriter = nil
 		recorders.Put(rw)

@@ -55,7 +55,7 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	login := matchPath(p, pol.LoginPaths)
 	switch mode {
 	case ModeOffer:
-		if login && (r.Method == http.MethodGet || r.Method == http.MethodHead) && cookieValue(r, offerSkipCookie) == "" && id == nil {
+		if login && (r.Method == http.MethodGet || r.Method == http.MethodHead) && cookieValue(r, s.cookiePrefix+offerSkipCookie) == "" && id == nil {
 			s.offerPage(w, r)
 			return
 		}

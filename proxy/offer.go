@@ -31,7 +31,7 @@ func (s *Server) continueLegacy() http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		c := s.cookie(offerSkipCookie, "1", offerSkipTTL)
+		c := s.cookie(s.cookiePrefix+offerSkipCookie, "1", offerSkipTTL)
 		http.SetCookie(w, c)
 		rd := s.returnTo(r.PostFormValue("rd"))
 		s.redirect(w, rd)

@@ -515,6 +515,42 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
+// clientIP is the address of the client for rate limits and logs: the
+// peer, or — when the peer is one of trusted_proxies — the right-most
+// address in X-Forwarded-For that is not a trusted proxy (the left part of
+// the header is the client's to write). Garbage in the header stops the
+// walk at the proxy.
+func (s *Server) clientIP(r *http.Request) string {
+	ip := remoteIP(r)
+	if !s.trusted(ip) {
+		return ip
+	}
+	xff := r.Header["X-Forwarded-For"]
+	for i := len(xff) - 1; i >= 0; i-- {
+		v := xff[i]
+		for v != "" {
+			var part string
+			if j := strings.LastIndexByte(v, ','); j >= 0 {
+				part, v = v[j+1:], v[:j]
+			} else {
+				part, v = v, ""
+			}
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return ip
+			}
+			if !s.trusted(a.String()) {
+				return a.Unmap().String()
+			}
+		}
+	}
+	return ip
+}
+
 // Handler is ServeHTTP as an http.Handler, for callers that want a value.
 func (s *Server) Handler() http.Handler { return s }
 

@@ -35,7 +35,7 @@ func (s *Server) webhook() http.HandlerFunc {
 			return
 		}
 		if !zaikio.VerifySignature(s.cfg.WebhookSecret, body, r.Header.Get(zaikio.SignatureHeader)) {
-			s.log.Warn().Str("event", "webhook.bad_signature").Str("request_id", requestID(r)).Str("remote", remoteIP(r)).Send()
+			s.log.Warn().Str("event", "webhook.bad_signature").Str("request_id", requestID(r)).Str("remote", s.clientIP(r)).Send()
 			s.jsonError(w, r, http.StatusUnauthorized, "bad_signature")
 			return
 		}
