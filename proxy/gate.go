@@ -101,23 +101,33 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 }
 
 // forwardAuth is the forward-auth endpoint for nginx auth_request and
-// Traefik forwardAuth: GET /_hubgate/auth. It answers 200 with the identity
-// headers when the request may pass, 401 when it needs a session: in
-// enforce mode without a session, unless the original URI (X-Original-URI
-// from nginx, X-Forwarded-Uri from Traefik, believed from trusted_proxies
-// only) is a public path.
+// Traefik forwardAuth: GET /_hubgate/auth. It decides like the gate, from
+// the original request (X-Original-URI / X-Forwarded-Uri and
+// X-Original-Method / X-Forwarded-Method, believed from trusted_proxies
+// only): 200 with the identity headers when the request may pass; in
+// enforce mode 401 without a session (unless the path is public), and for
+// the legacy login paths 401 for GET/HEAD (the proxy sends the browser to
+// sign in) and 403 for other methods (the legacy login is closed), session
+// or not.
 func (s *Server) forwardAuth() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := s.authenticate(w, r)
 		mode := s.Mode()
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
-		if id == nil && mode == ModeEnforce && !s.publicOriginal(r) {
-			h[HeaderMode] = modeHeaders[mode]
-			h.Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":"signin_required","login_url":"/_hubgate/login"}` + "\n"))
-			return
+		if mode == ModeEnforce {
+			method, u, p, ok := s.original(r)
+			switch {
+			case ok && matchPath(p, s.policy().LoginPaths) && method != http.MethodGet && method != http.MethodHead:
+				s.authDenied(w, http.StatusForbidden, `{"error":"legacy_login_closed"}`)
+				return
+			case ok && matchPath(p, s.policy().LoginPaths):
+				s.authDenied(w, http.StatusUnauthorized, `{"error":"signin_required","login_url":"/_hubgate/login"}`)
+				return
+			case id == nil && !(ok && publicPath(u, p, s.policy().PublicPaths)):
+				s.authDenied(w, http.StatusUnauthorized, `{"error":"signin_required","login_url":"/_hubgate/login"}`)
+				return
+			}
 		}
 		setIdentityHeaders(h, id, mode)
 		if id != nil && s.cfg.Assertion {
@@ -129,30 +139,45 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 	}
 }
 
-// publicOriginal reports whether the original request of a forward-auth
-// subrequest is for a public path (decided on the normalized path, never the
-// query). The original URI is believed only from a trusted proxy: a client
-// that reaches a forward-auth proxy which passes client headers through
-// (Traefik does by default) must not be able to name a public path while
-// requesting another.
-func (s *Server) publicOriginal(r *http.Request) bool {
+func (s *Server) authDenied(w http.ResponseWriter, status int, body string) {
+	h := w.Header()
+	h[HeaderMode] = modeHeaders[ModeEnforce]
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body + "\n"))
+}
+
+// original returns the method, URL and normalized path of the request a
+// forward-auth subrequest asks about; ok is false when the peer is not a
+// trusted proxy or names no valid URI. The method defaults to GET.
+func (s *Server) original(r *http.Request) (method string, u *url.URL, p string, ok bool) {
 	if !s.trusted(remoteIP(r)) {
-		return false
+		return "", nil, "", false
 	}
 	orig := r.Header.Get("X-Original-URI")
 	if orig == "" {
 		orig = r.Header.Get("X-Forwarded-Uri")
 	}
 	if orig == "" {
-		return false
+		return "", nil, "", false
 	}
 	u, err := url.ParseRequestURI(orig)
 	if err != nil {
-		return false
+		return "", nil, "", false
 	}
 	probe := &http.Request{URL: u}
-	p, ok := normalizePath(probe)
-	return ok && publicPath(probe.URL, p, s.policy().PublicPaths)
+	p, ok = normalizePath(probe)
+	if !ok {
+		return "", nil, "", false
+	}
+	method = strings.ToUpper(r.Header.Get("X-Original-Method"))
+	if method == "" {
+		method = strings.ToUpper(r.Header.Get("X-Forwarded-Method"))
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	return method, probe.URL, p, true
 }
 
 // claimHints are the ways to claim an account that an error page can offer.

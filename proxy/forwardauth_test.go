@@ -1,0 +1,49 @@
+package proxy_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/hubgate/hubgate/proxy"
+	"github.com/hubgate/hubgate/zaikio/devhub"
+)
+
+// TestForwardAuthClosesLegacyLogin: in enforce mode forward-auth decides
+// the legacy login paths like the gate does, from the original method and
+// URI the proxy names: GET/HEAD 401 (to sign-in), other methods 403, with
+// or without a session; other paths pass with a session.
+func TestForwardAuthClosesLegacyLogin(t *testing.T) {
+	e := newEnv(t, func(c *proxy.Config) {
+		c.Mode = proxy.ModeEnforce
+		c.LoginPaths = []string{"/login"}
+		c.PublicPaths = []string{"/assets/"}
+		c.TrustedProxies = trustLoopback()
+	})
+	signedIn := e.browser()
+	signedIn.login(devhub.FrankID, "/")
+	anon := e.browser()
+	for _, tc := range []struct {
+		name   string
+		b      *browser
+		hdr    []string
+		status int
+	}{
+		{"POST /login with a session (nginx)", signedIn, []string{"X-Original-URI", "/login", "X-Original-Method", "POST"}, http.StatusForbidden},
+		{"POST /login with a session (Traefik)", signedIn, []string{"X-Forwarded-Uri", "/login?next=/", "X-Forwarded-Method", "post"}, http.StatusForbidden},
+		{"POST /x/../login without a session", anon, []string{"X-Original-URI", "/x/../login", "X-Original-Method", "POST"}, http.StatusForbidden},
+		{"GET /login with a session", signedIn, []string{"X-Original-URI", "/login", "X-Original-Method", "GET"}, http.StatusUnauthorized},
+		{"GET /login without a session, method not named", anon, []string{"X-Original-URI", "/login"}, http.StatusUnauthorized},
+		{"POST /reports with a session", signedIn, []string{"X-Original-URI", "/reports", "X-Original-Method", "POST"}, http.StatusOK},
+		{"GET /reports without a session", anon, []string{"X-Original-URI", "/reports", "X-Original-Method", "GET"}, http.StatusUnauthorized},
+		{"POST /assets/x without a session", anon, []string{"X-Original-URI", "/assets/x", "X-Original-Method", "POST"}, http.StatusOK},
+		{"GET /loginx with a session", signedIn, []string{"X-Original-URI", "/loginx", "X-Original-Method", "GET"}, http.StatusOK},
+	} {
+		resp := tc.b.get("/_hubgate/auth", tc.hdr...)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: forward-auth = %d; want %d\n%s", tc.name, resp.StatusCode, tc.status, resp.body)
+		}
+		if tc.status == http.StatusOK && tc.b == signedIn && resp.Header.Get(proxy.HeaderPerson) != devhub.FrankID {
+			t.Errorf("%s: passed without the identity headers", tc.name)
+		}
+	}
+}
