@@ -424,7 +424,8 @@ func TestUnlinkedPolicies(t *testing.T) {
 		e := newEnv(t, func(c *proxy.Config) { c.Unlinked = proxy.UnlinkedDeny })
 		b := e.browser()
 		resp := b.login(devhub.AdaID, "/x")
-		if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.body, "No account is linked") || strings.Contains(resp.body, "/_hubgate/resend") {
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.body, "No account is linked") || strings.Contains(resp.body, "/_hubgate/resend") ||
+			strings.Contains(resp.body, "below") || !strings.Contains(resp.body, "ask the administrator") {
 			t.Fatalf("unlinked login under deny = %d; want 403 no-account page (without a resend form: no mailer)\n%s", resp.StatusCode, resp.body)
 		}
 		if b.sessionCookie() != "" {
