@@ -157,12 +157,34 @@ func TestCallbackRejects(t *testing.T) {
 			b.jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: "hubgate", Value: "", MaxAge: -1}})
 			return cb
 		}, 400},
-		{"replayed code", func(e *env, b *browser) string {
-			first := startFlow(e, e.browser())
+		{"callback replayed with a copy of its flow cookie", func(e *env, b *browser) string {
+			cb := startFlow(e, b)
+			saved := b.jar.Cookies(mustURL(e.srv.URL)) // the flow cookie, as an attacker who copied it has it
+			b.get(cb)                                  // first use signs in
+			b.jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: "hubgate", Value: "", MaxAge: -1}})
+			b.jar.SetCookies(mustURL(e.srv.URL), saved)
+			// The state is single-use in the store: hubgate refuses before
+			// it asks the hub to exchange the (used) code again.
+			tokens := e.hub.Requests(devhub.EndpointToken)
+			t.Cleanup(func() {
+				if n := e.hub.Requests(devhub.EndpointToken) - tokens; n != 0 {
+					t.Errorf("replayed callback reached the hub's token endpoint %d times; want refused on the state first", n)
+				}
+			})
+			return cb
+		}, 400},
+		{"code already used, in a new flow", func(e *env, b *browser) string {
+			x := e.browser()
+			first := startFlow(e, x)
+			if r := x.get(first); r.StatusCode != http.StatusFound {
+				t.Fatalf("first use of the code = %d; want 302 (signed in)", r.StatusCode)
+			}
 			code := mustURL(first).Query().Get("code")
-			other := e.browser()
-			other.get(first) // the code is used once by its own browser
 			return withQuery(startFlow(e, b), map[string]string{"code": code})
+		}, 400},
+		{"code of another browser's flow (injection)", func(e *env, b *browser) string {
+			first := startFlow(e, e.browser()) // never used: PKCE binds it to that flow
+			return withQuery(startFlow(e, b), map[string]string{"code": mustURL(first).Query().Get("code")})
 		}, 400},
 		{"hub access_denied", func(e *env, b *browser) string {
 			e.hub.FailNext(devhub.EndpointAuthorize, devhub.Failure{Error: "access_denied"})
