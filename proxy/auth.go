@@ -35,7 +35,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *Identity 
 		s.clearSession(w)
 		return nil
 	}
-	if now.Sub(id.Validated) >= s.cfg.Revalidate || rs.stale(id) {
+	if now.Sub(id.Validated) >= s.cfg.Revalidate || rs.stale(id, now) {
 		return s.revalidate(w, r, id)
 	}
 	return id
@@ -214,7 +214,7 @@ func (s *Server) rotate(ctx context.Context, id *Identity, force bool) (session.
 	if err != nil {
 		return rec, data, nil, nil, err
 	}
-	if !force && stored.Validated.After(id.Validated) && !s.revoked.Load().stale(stored) {
+	if !force && stored.Validated.After(id.Validated) && !s.revoked.Load().stale(stored, s.now()) {
 		return rec, data, nil, stored, nil
 	}
 	tok, err := s.hub.Refresh(ctx, data.RefreshToken)
@@ -492,12 +492,17 @@ func (rs *revocationSet) revoked(id *Identity) bool {
 	return false
 }
 
-func (rs *revocationSet) stale(id *Identity) bool {
+// staleSpread spreads the revalidations an "everyone" mark causes: each
+// session is due at a point of its own within this window after the mark,
+// so that one event does not send every active session to the hub at once.
+const staleSpread = 30 * time.Second
+
+func (rs *revocationSet) stale(id *Identity, now time.Time) bool {
 	if len(rs.staleBy) > 0 {
 		if t, ok := rs.staleBy[id.Person]; ok && id.Validated.Before(t) {
 			return true
 		}
-		if t, ok := rs.staleBy["*"]; ok && id.Validated.Before(t) {
+		if t, ok := rs.staleBy["*"]; ok && id.Validated.Before(t) && !now.Before(t.Add(spreadOf(id.SessionID))) {
 			return true
 		}
 	}
@@ -509,6 +514,15 @@ func (rs *revocationSet) stale(id *Identity) bool {
 		}
 	}
 	return false
+}
+
+// spreadOf is a session's fixed offset within staleSpread (FNV-1a of its id).
+func spreadOf(sessionID string) time.Duration {
+	h := uint32(2166136261)
+	for i := 0; i < len(sessionID); i++ {
+		h = (h ^ uint32(sessionID[i])) * 16777619
+	}
+	return time.Duration(h%uint32(staleSpread/time.Millisecond)) * time.Millisecond
 }
 
 // identityCache maps exact, already verified cookie values to their decoded
