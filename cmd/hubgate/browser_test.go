@@ -140,6 +140,7 @@ func findChromium(t *testing.T) string {
 type devRun struct {
 	public, admin, hub, app, token string
 	claims                         map[string]string // claim link by legacy person id
+	stdout                         *lockedBuffer     // what hubgate dev prints (URLs, dev mails)
 }
 
 // lockedBuffer is an io.Writer that tests read while the stack writes.
@@ -198,7 +199,7 @@ func startDev(t *testing.T) devRun {
 		s := stdout.String()
 		return s, strings.Contains(s, "Stop with Ctrl-C.")
 	})
-	d := devRun{claims: map[string]string{}}
+	d := devRun{claims: map[string]string{}, stdout: &stdout}
 	for _, f := range []struct {
 		re   *regexp.Regexp
 		dst  []*string

@@ -82,6 +82,9 @@ type Config struct {
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`
 	UpstreamTimeout      duration `yaml:"upstream_timeout"`
 	UpstreamMaxConns     int      `yaml:"upstream_max_conns"`
+	// DevMail, set by `hubgate dev` only, receives the mails hubgate would
+	// send when no claims.smtp is configured (consoleMailer).
+	DevMail io.Writer `yaml:"-"`
 	// Memory sets the memory governor (memory.go).
 	Memory struct {
 		Floor      string `yaml:"floor"`    // Go memory below which the GC runs as GOGC says; "off" or 0: no governor

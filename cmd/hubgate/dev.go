@@ -99,6 +99,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	cfg.DevMail = stdout // without claims.smtp, mails are printed here
 
 	hub, err := devhub.New(devhub.Config{Seed: true, Apps: []devhub.App{{
 		ClientID: cfg.Provider.ClientID, ClientSecret: cfg.Provider.ClientSecret, Name: cfg.Provider.ClientID,

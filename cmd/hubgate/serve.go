@@ -299,6 +299,9 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 			return nil, &configError{Key: "claims.smtp", Msg: err.Error()}
 		}
 		mailer, bulkMailer = m, m
+	} else if cfg.DevMail != nil {
+		m := &consoleMailer{w: cfg.DevMail}
+		mailer, bulkMailer = m, m
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
