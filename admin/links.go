@@ -74,7 +74,7 @@ func (s *Server) putLink(kind claim.Kind) http.HandlerFunc {
 		}
 		s.log.Info().Str("event", "link.create").Str("actor", actor).Str("request_id", requestID(r)).
 			Str("kind", string(kind)).Str("legacy", id).Str("zaikio", zid).Send()
-		s.revalidate(ctx, r, kind, zid, actor)
+		s.revalidate(ctx, r, kind, id, zid, false, actor)
 		writeJSON(w, http.StatusCreated, linkJSON(l))
 	}
 }
@@ -96,25 +96,31 @@ func (s *Server) deleteLink(kind claim.Kind) http.HandlerFunc {
 		}
 		s.log.Info().Str("event", "link.delete").Str("actor", actor).Str("request_id", requestID(r)).
 			Str("kind", string(kind)).Str("legacy", id).Str("zaikio", l.ZaikioID).Send()
-		s.revalidate(ctx, r, kind, l.ZaikioID, actor)
+		s.revalidate(ctx, r, kind, id, l.ZaikioID, true, actor)
 		writeJSON(w, http.StatusOK, linkJSON(l))
 	}
 }
 
-// revalidate makes the sessions of a Zaikio person whose link changed re-read
-// their identity on their next request, instead of asserting the old legacy
-// identity until their regular revalidation. (Organization links reach their
-// members at the regular revalidation: the store does not know who they are.)
-// The link change stands even if this fails; the failure is logged.
-func (s *Server) revalidate(ctx context.Context, r *http.Request, kind claim.Kind, zaikioID, actor string) {
-	if kind != claim.KindPerson {
-		return
+// revalidate makes the sessions a link change affects re-read their
+// identity on their next request, instead of asserting the old identity
+// until their regular revalidation: for a person link, that person's
+// sessions; for an organization link removed, the sessions holding that
+// legacy organization; for one added, every session (the store does not
+// know the organization's members; each session falls due within 30 s). The
+// link change stands even if this fails; the failure is logged.
+func (s *Server) revalidate(ctx context.Context, r *http.Request, kind claim.Kind, legacyID, zaikioID string, removed bool, actor string) {
+	subject := zaikioID
+	if kind == claim.KindOrg {
+		subject = "*"
+		if removed {
+			subject = "org:" + legacyID
+		}
 	}
 	now := s.now()
-	rv := session.Revocation{Kind: session.Revalidate, Subject: zaikioID, At: now,
+	rv := session.Revocation{Kind: session.Revalidate, Subject: subject, At: now,
 		Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: actor, Reason: "link changed"}
 	if err := s.cfg.Store.AddRevocation(ctx, rv); err != nil {
-		s.log.Error().Err(err).Str("event", "session.revalidate").Str("request_id", requestID(r)).Str("person", zaikioID).Send()
+		s.log.Error().Err(err).Str("event", "session.revalidate").Str("request_id", requestID(r)).Str("subject", subject).Send()
 		return
 	}
 	s.changed()

@@ -35,8 +35,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *Identity 
 		s.clearSession(w)
 		return nil
 	}
-	if now.Sub(id.Validated) >= s.cfg.Revalidate || rs.stale(id, now) {
-		return s.revalidate(w, r, id)
+	if announced := rs.stale(id, now); announced || now.Sub(id.Validated) >= s.cfg.Revalidate {
+		return s.revalidate(w, r, id, announced)
 	}
 	return id
 }
@@ -81,18 +81,41 @@ type sessionData struct {
 var errSessionEnded = errors.New("proxy: session ended")
 
 // revalidate re-reads identity and roles for a session whose revalidation is
-// due. One request per session does it while concurrent ones keep using the
-// current identity. If the hub is unreachable the session keeps working for
+// due. One request per session does it. While it runs, concurrent requests
+// of a routine revalidation keep using the current identity; when the
+// revalidation was announced (a webhook, an operator: the identity is known
+// to be out of date), they wait for it (up to announcedWait) and use its
+// result, so that no request after the announcement carries the old
+// identity. If the hub is unreachable the session keeps working for
 // RevalidateGrace past the due time.
-func (s *Server) revalidate(w http.ResponseWriter, r *http.Request, id *Identity) *Identity {
+func (s *Server) revalidate(w http.ResponseWriter, r *http.Request, id *Identity, announced bool) *Identity {
 	graceEnd := id.Validated.Add(s.cfg.Revalidate).Add(s.cfg.RevalidateGrace)
 	if s.retries.wait(id.SessionID, s.now(), graceEnd) {
 		return id // the hub failed moments ago: don't make this request wait for it again
 	}
-	if _, busy := s.inflight.LoadOrStore(id.SessionID, struct{}{}); busy {
-		return id
+	mine := &refresh{done: make(chan struct{})}
+	if v, busy := s.inflight.LoadOrStore(id.SessionID, mine); busy {
+		if !announced {
+			return id
+		}
+		t := time.NewTimer(announcedWait)
+		defer t.Stop()
+		select {
+		case <-v.(*refresh).done:
+		case <-t.C:
+			return id
+		case <-r.Context().Done():
+			return id
+		}
+		if s.retries.wait(id.SessionID, s.now(), graceEnd) {
+			return id // it failed: the grace rules apply
+		}
+		return s.afterRefresh(w, r, id)
 	}
-	defer s.inflight.Delete(id.SessionID)
+	defer func() {
+		s.inflight.Delete(id.SessionID)
+		close(mine.done)
+	}()
 	// The refresh must finish even if this client goes away: the rotated
 	// refresh token has to reach the store.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
@@ -123,6 +146,35 @@ func (s *Server) revalidate(w http.ResponseWriter, r *http.Request, id *Identity
 		return nil
 	}
 }
+
+// afterRefresh gives a request that waited for its session's revalidation
+// the result: the identity the store now holds (and its cookie), nil when
+// the revalidation ended the session, or id when the store holds nothing
+// newer or cannot be read.
+func (s *Server) afterRefresh(w http.ResponseWriter, r *http.Request, id *Identity) *Identity {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	_, _, stored, err := s.loadSession(ctx, id.SessionID)
+	switch {
+	case errors.Is(err, errSessionEnded):
+		s.clearSession(w)
+		return nil
+	case err != nil || !stored.Validated.After(id.Validated):
+		return id
+	}
+	if err := s.setSession(w, stored); err != nil {
+		s.log.Error().Err(err).Str("event", "session.cookie").Str("request_id", requestID(r)).Send()
+	}
+	return stored
+}
+
+// refresh is one revalidation running in this process; done is closed when
+// it ends.
+type refresh struct{ done chan struct{} }
+
+// announcedWait bounds how long a request waits for its session's announced
+// revalidation run by another request.
+const announcedWait = 5 * time.Second
 
 // revalidateRetry is how long a session whose revalidation failed (hub down,
 // slow or rate-limiting) keeps its identity before the next attempt. Without
@@ -176,6 +228,10 @@ func (t *retryTable) forget(sid string) {
 // and-swap on the record version) before the caller issues the new cookie. If
 // another request or replica refreshed first, its result is used instead.
 func (s *Server) refreshSession(ctx context.Context, id *Identity) (*Identity, error) {
+	// The new identity counts as validated when the hub was asked, not when
+	// it answered: a change announced (webhook) while the hub was answering
+	// must still make this identity stale.
+	asked := s.now()
 	rec, data, p, stored, err := s.rotate(ctx, id, false)
 	if err != nil {
 		return nil, err
@@ -187,6 +243,7 @@ func (s *Server) refreshSession(ctx context.Context, id *Identity) (*Identity, e
 	if err != nil {
 		return nil, err
 	}
+	nid.Validated = asked
 	if nid.User == "" && s.cfg.Unlinked == UnlinkedDeny {
 		_ = s.store.DeleteSession(ctx, id.SessionID)
 		return nil, fmt.Errorf("%w: person %s is no longer linked", errSessionEnded, id.Person)

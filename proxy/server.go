@@ -216,7 +216,7 @@ type Server struct {
 	pol      atomic.Pointer[Policy]
 	revoked  atomic.Pointer[revocationSet]
 	ids      *identityCache
-	inflight sync.Map   // session id → struct{}: refreshes running in this process
+	inflight sync.Map   // session id → *refresh: revalidations running in this process
 	retries  retryTable // sessions whose revalidation failed: no new attempt before the time noted
 
 	claimLimit *keyrate.Table // claim POSTs per client address

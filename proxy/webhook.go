@@ -115,11 +115,18 @@ func (s *Server) staleSubject(ctx context.Context, ev zaikio.Event) (string, boo
 	if p := findPersonID(ev.Payload); p != "" {
 		return p, true
 	}
-	typ, orgID := zaikio.SubjectID(ev.Subject)
-	if typ != "Org" && typ != "Organization" {
+	typ, subjectID := zaikio.SubjectID(ev.Subject)
+	switch typ {
+	case "Per", "Person":
+		if subjectID != "" {
+			return subjectID, true // the subject names the person
+		}
+		return "*", true
+	case "Org", "Organization":
+	default:
 		return "*", true
 	}
-	l, err := s.store.LinkByZaikio(ctx, claim.KindOrg, orgID)
+	l, err := s.store.LinkByZaikio(ctx, claim.KindOrg, subjectID)
 	if errors.Is(err, claim.ErrNotFound) {
 		return "", false
 	}
