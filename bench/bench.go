@@ -196,7 +196,19 @@ func runBench(ctx context.Context, s settings, logw io.Writer) (*Results, error)
 	t0 = time.Now()
 	for i := 1; i <= s.Rounds; i++ {
 		for _, t := range targets {
+			var prof chan error
+			if i == 1 && t.name == targetHubgate && s.CPUProfile != "" {
+				prof = make(chan error, 1)
+				go func() { prof <- hub.cpuProfile(ctx, s.Duration*8/10, s.CPUProfile) }()
+			}
 			r, err := drive(ctx, t, s.Conns, s.Duration, 0)
+			if prof != nil {
+				if perr := <-prof; perr != nil {
+					res.note("CPU profile: %v", perr)
+				} else {
+					res.note("CPU profile of hubgate's first round: %s (go tool pprof %s)", s.CPUProfile, s.CPUProfile)
+				}
+			}
 			if err != nil {
 				return res, err
 			}

@@ -66,6 +66,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	_ "net/http/pprof"
 	"runtime"
 )
 
@@ -79,6 +80,10 @@ func init() {
 		panic("bench memstats: " + err.Error())
 	}
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/__bench/memstats" {
+			http.DefaultServeMux.ServeHTTP(w, r) // /debug/pprof/ for -cpuprofile
+			return
+		}
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
 		_ = json.NewEncoder(w).Encode(map[string]any{"mallocs": m.Mallocs, "frees": m.Frees, "heap_alloc": m.HeapAlloc,

@@ -75,6 +75,7 @@ type settings struct {
 	Module       string        `json:"-"`
 	Keep         bool          `json:"-"`
 	HubgateEnv   []string      `json:"hubgate_env,omitempty"`
+	CPUProfile   string        `json:"-"`
 }
 
 // targetsMissed is the error of a -check run that missed a target; the
@@ -151,6 +152,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.Out, "out", "", "also write the results as JSON to this file")
 	fs.StringVar(&s.Module, "module", "", "hubgate's module root (default: from go env GOMOD)")
 	fs.BoolVar(&s.Keep, "keep", false, "keep the temporary folder (config, logs, store)")
+	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of hubgate during its first round to this file (needs -overlay)")
 	fs.Func("hubgate-env", "KEY=value added to hubgate's environment only, e.g. GOGC=50 (repeatable)", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return fmt.Errorf("%q: want KEY=value", v)

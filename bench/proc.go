@@ -426,3 +426,30 @@ func (s *procSet) stopAll() {
 		ps[i].stop()
 	}
 }
+
+// cpuProfile fetches a CPU profile of d from the process's pprof endpoint
+// (the -overlay build serves /debug/pprof/ beside /__bench/memstats) into
+// file.
+func (p *proc) cpuProfile(ctx context.Context, d time.Duration, file string) error {
+	if p.memStatsURL == "" {
+		return fmt.Errorf("%s: no pprof endpoint (run with -overlay)", p.name)
+	}
+	u := strings.Replace(p.memStatsURL, memStatsPath, "/debug/pprof/profile", 1) + fmt.Sprintf("?seconds=%d", max(1, int(d/time.Second)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: d + 10*time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s answered %d", p.name, u, resp.StatusCode)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, b, 0o644)
+}

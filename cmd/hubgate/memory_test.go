@@ -53,12 +53,20 @@ func gcUntil(t *testing.T, g *memoryGovernor, n uint64) {
 // from before. Not parallel: the limit is process-wide.
 func TestMemoryGovernor(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
-	g := startMemoryGovernor(1<<20, 50)
+	gogcBefore := debug.SetGCPercent(100)
+	debug.SetGCPercent(gogcBefore)
+	g := startMemoryGovernor(1<<20, 50, true)
 	if g == nil {
 		t.Fatal("startMemoryGovernor = nil; want a governor")
 	}
 	defer g.stop()
-	if startMemoryGovernor(1<<20, 50) != nil {
+	if got := debug.SetMemoryLimit(-1); got == before || got != g.limit.Load() {
+		t.Errorf("limit right after start = %d; want one set by the governor (%d), not the old %d", got, g.limit.Load(), before)
+	}
+	if p := debug.SetGCPercent(-1); p != -1 {
+		t.Errorf("GOGC while the governor runs with gogcOff = %d; want off (-1)", p)
+	}
+	if startMemoryGovernor(1<<20, 50, true) != nil {
 		t.Error("a second governor started while one runs")
 	}
 
@@ -94,17 +102,20 @@ func TestMemoryGovernor(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("limit after stop = %d; want the one before, %d", got, before)
 	}
+	if p := debug.SetGCPercent(gogcBefore); p != gogcBefore {
+		t.Errorf("GOGC after stop = %d; want the one before, %d", p, gogcBefore)
+	}
 	runtime.GC()
 	runtime.GC()
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("limit after stop and two collections = %d; want %d", got, before)
 	}
-	if g2 := startMemoryGovernor(1<<20, 50); g2 == nil {
+	if g2 := startMemoryGovernor(1<<20, 50, false); g2 == nil {
 		t.Error("no governor starts after the first stopped")
 	} else {
 		g2.stop()
 	}
-	if startMemoryGovernor(0, 50) != nil {
+	if startMemoryGovernor(0, 50, true) != nil {
 		t.Error("a governor started with floor 0 (off)")
 	}
 }
@@ -134,16 +145,21 @@ func TestServeMemoryGovernorLog(t *testing.T) {
 	for _, tc := range []struct {
 		name, extra, gomemlimit, want string
 	}{
-		{"default", "", "", `"event":"memory.governor","state":"on","floor_bytes":33554432,"headroom_pct":50`},
+		{"default", "", "", `"event":"memory.governor","state":"on","floor_bytes":33554432,"headroom_pct":50,"gogc_off":true`},
 		{"configured", "memory: {floor: 64MiB, headroom: 25}\n", "", `"state":"on","floor_bytes":67108864,"headroom_pct":25`},
 		{"GOMEMLIMIT set", "", "100MiB", `"event":"memory.governor","state":"off","reason":"GOMEMLIMIT is set"`},
+		{"GOGC set", "", "gogc", `"state":"on","floor_bytes":33554432,"headroom_pct":50,"gogc_off":false`},
 		{"floor off", "memory: {floor: off}\n", "", `"state":"off","reason":"memory.floor is off"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := debug.SetMemoryLimit(-1)
-			srv := serveInProcess(t, tc.extra, cfgEnv("GOMEMLIMIT", tc.gomemlimit))
+			env := cfgEnv("GOMEMLIMIT", tc.gomemlimit)
+			if tc.gomemlimit == "gogc" {
+				env = cfgEnv("GOGC", "100")
+			}
+			srv := serveInProcess(t, tc.extra, env)
 			stderr := srv.stderr
-			if tc.gomemlimit != "" {
+			if tc.gomemlimit != "" && tc.gomemlimit != "gogc" {
 				runtime.GC()
 				runtime.GC()
 				if got := debug.SetMemoryLimit(-1); got != before {

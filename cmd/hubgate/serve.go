@@ -59,9 +59,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case cfg.Memory.FloorBytes == 0:
 		logger.Info().Str("event", "memory.governor").Str("state", "off").Str("reason", "memory.floor is off").Send()
 	default:
-		if g := startMemoryGovernor(cfg.Memory.FloorBytes, cfg.Memory.Headroom); g != nil {
+		gogcOff := getenv("GOGC") == ""
+		if g := startMemoryGovernor(cfg.Memory.FloorBytes, cfg.Memory.Headroom, gogcOff); g != nil {
 			defer g.stop()
-			logger.Info().Str("event", "memory.governor").Str("state", "on").Uint64("floor_bytes", cfg.Memory.FloorBytes).Int("headroom_pct", cfg.Memory.Headroom).Send()
+			logger.Info().Str("event", "memory.governor").Str("state", "on").Uint64("floor_bytes", cfg.Memory.FloorBytes).
+				Int("headroom_pct", cfg.Memory.Headroom).Bool("gogc_off", gogcOff).Send()
 		}
 	}
 	var hub proxy.Hub
