@@ -97,7 +97,11 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.proxy.ServeHTTP(w, r)
+	if isUpgrade(r) {
+		s.proxy.ServeHTTP(w, r)
+		return
+	}
+	s.forwardGuarded(w, r)
 }
 
 // forwardAuth is the forward-auth endpoint for nginx auth_request and

@@ -122,3 +122,48 @@ func isTimeout(err error) bool {
 	var te interface{ Timeout() bool }
 	return errors.As(err, &te) && te.Timeout()
 }
+
+// Responses are guarded the same way against clients that stop reading: a
+// write that cannot hand its bytes to the client within BodyTimeout fails,
+// which ends the request and frees its upstream slot. The deadline is set
+// afresh before each write, so a response that streams slowly on purpose
+// (server-sent events, long polling) is not cut; only a client that takes
+// nothing for BodyTimeout is.
+
+// guardedWriter sets the connection's write deadline before each write.
+type guardedWriter struct {
+	http.ResponseWriter
+	rc   http.ResponseController
+	idle time.Duration
+}
+
+func (g *guardedWriter) Write(p []byte) (int, error) {
+	_ = g.rc.SetWriteDeadline(time.Now().Add(g.idle))
+	return g.ResponseWriter.Write(p)
+}
+
+// FlushError is what http.ResponseController finds for the reverse proxy's
+// flushes (streamed responses).
+func (g *guardedWriter) FlushError() error {
+	_ = g.rc.SetWriteDeadline(time.Now().Add(g.idle))
+	return g.rc.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection (hijack for
+// upgrades, deadlines).
+func (g *guardedWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+var guardedWriters = sync.Pool{New: func() any { return new(guardedWriter) }}
+
+// forwardGuarded forwards r with w guarded, then removes the deadline (the
+// connection's next request must not inherit it).
+func (s *Server) forwardGuarded(w http.ResponseWriter, r *http.Request) {
+	g := guardedWriters.Get().(*guardedWriter)
+	g.ResponseWriter, g.rc, g.idle = w, *http.NewResponseController(w), s.cfg.BodyTimeout
+	defer func() {
+		_ = g.rc.SetWriteDeadline(time.Time{})
+		*g = guardedWriter{}
+		guardedWriters.Put(g)
+	}()
+	s.proxy.ServeHTTP(g, r)
+}

@@ -20,6 +20,24 @@ import (
 // likewise after 1.5 s (longer than the tests' BodyTimeout).
 func bodyUpstream(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big": // 32 MiB
+			chunk := bytes.Repeat([]byte("b"), 1<<20)
+			w.Header().Set("Content-Length", strconv.Itoa(32<<20))
+			for range 32 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			return
+		case "/stream": // two parts 1 s apart, longer than BodyTimeout
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: a\n\n")
+			w.(http.Flusher).Flush()
+			time.Sleep(time.Second)
+			io.WriteString(w, "data: b\n\n")
+			return
+		}
 		n, err := io.Copy(io.Discard, r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -163,4 +181,70 @@ func TestForwardedBodyGuards(t *testing.T) {
 			t.Errorf("request after the cut trickle = %d %q; want the slot free again", code, got)
 		}
 	})
+}
+
+// TestForwardedResponseGuards: a client that stops reading its response is
+// cut after BodyTimeout and frees its upstream slot; a response that streams
+// slowly on purpose is not cut.
+func TestForwardedResponseGuards(t *testing.T) {
+	up := bodyUpstream(t)
+	e := newEnv(t, func(c *proxy.Config) {
+		c.Upstream = up.URL
+		c.BodyTimeout = 500 * time.Millisecond
+		c.UpstreamMaxConns = 1
+	})
+	addr := e.addr()
+
+	// A client asks for 32 MiB and reads nothing.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	time.Sleep(300 * time.Millisecond) // it holds the only slot now
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post(e.srv.URL+"/len", "text/plain", strings.NewReader("next"))
+	if err != nil {
+		t.Fatalf("request behind a client that reads nothing: %v (the slot was never freed)", err)
+	}
+	resp.Body.Close()
+	if took := time.Since(start); resp.StatusCode != 200 || took > 3*time.Second {
+		t.Errorf("request behind a client that reads nothing = %d after %s; want 200 once BodyTimeout cut it (~0.5 s)", resp.StatusCode, took)
+	}
+
+	// A slow stream (a part, 1 s of silence, a part) arrives whole.
+	resp, err = http.Get(e.srv.URL + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "data: a\n\ndata: b\n\n" {
+		t.Errorf("slow stream = %d %q; want both parts", resp.StatusCode, b)
+	}
+
+	// A normal large download is not cut, and the connection keeps
+	// working for its next request (no deadline left behind).
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	resp, err = client.Get(e.srv.URL + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != 32<<20 {
+		t.Errorf("32 MiB download: %d bytes, %v", n, err)
+	}
+	time.Sleep(700 * time.Millisecond) // longer than BodyTimeout, on the same keep-alive connection
+	resp, err = client.Post(e.srv.URL+"/len", "text/plain", strings.NewReader("again"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "len=5") {
+		t.Errorf("next request on the kept-alive connection = %d %q", resp.StatusCode, b)
+	}
 }
