@@ -3,7 +3,7 @@
 // at hubgate with a real session cookie, and at hubgate in enforce mode
 // without one, every server in its own process. See README.md.
 //
-//	go run ./bench            the full run (3 interleaved rounds of 10 s)
+//	go run ./bench            the full run (5 interleaved rounds of 10 s)
 //	go run ./bench -short     under 30 s
 //	go run ./bench -check     exit 1 when hubgate misses a target
 package main
@@ -133,7 +133,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	}
 	fs.DurationVar(&s.Duration, "duration", 10*time.Second, "length of one round of one target")
 	fs.DurationVar(&s.Warmup, "warmup", 2*time.Second, "warm-up per target before the rounds")
-	fs.IntVar(&s.Rounds, "rounds", 3, "rounds; targets interleave within each (A B C D A B C D …)")
+	fs.IntVar(&s.Rounds, "rounds", 5, "rounds; targets interleave within each (A B C D A B C D …)")
 	fs.IntVar(&s.Conns, "conns", 50, "concurrent keep-alive connections (one closed-loop worker each)")
 	fs.IntVar(&s.ConnsRSS, "conns-rss", 1000, "connections of the RSS phase at hubgate (0: skip the phase)")
 	fs.DurationVar(&s.RSSDuration, "rss-duration", 5*time.Second, "length of the RSS phase")
