@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -81,11 +82,11 @@ func (c *codec) decodeAppend(dst []byte, name, value string) ([]byte, error) {
 	}
 	b := sc.outer[:n]
 	// date | value | mac — the mac is the rest, '|' bytes and all.
-	i := indexByte(b, '|')
+	i := bytes.IndexByte(b, '|')
 	if i < 0 {
 		return dst, errCookieForm
 	}
-	j := indexByte(b[i+1:], '|')
+	j := bytes.IndexByte(b[i+1:], '|')
 	if j < 0 {
 		return dst, errCookieForm
 	}
@@ -129,15 +130,6 @@ func (c *codec) decodeAppend(dst []byte, name, value string) ([]byte, error) {
 	dst = append(dst, ct[bs:]...)
 	cipher.NewCTR(key.block, ct[:bs]).XORKeyStream(dst[start:], dst[start:])
 	return dst, nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i := range b {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // parseInt reads a decimal int64 with an optional sign, as strconv.ParseInt

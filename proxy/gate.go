@@ -83,23 +83,24 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 			r.Header[HeaderAssertion] = a
 		}
 	}
+	// Upgrades (WebSocket) live for long: they take no slot and their
+	// streams are not guarded.
+	if isUpgrade(r) {
+		s.proxy.ServeHTTP(w, r)
+		return
+	}
 	if !s.guardBody(w, r) {
 		return
 	}
-	if s.slots != nil && !isUpgrade(r) {
+	if s.slots != nil {
 		// Wait for an upstream slot before the reverse proxy clones the
 		// request: a waiting request then holds a shallow stack and no copy.
-		// Upgrades (WebSocket) live for long and take no slot.
 		select {
 		case s.slots <- struct{}{}:
 			defer func() { <-s.slots }()
 		case <-r.Context().Done():
 			return
 		}
-	}
-	if isUpgrade(r) {
-		s.proxy.ServeHTTP(w, r)
-		return
 	}
 	s.forwardGuarded(w, r)
 }
@@ -120,15 +121,17 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		if mode == ModeEnforce {
+			pol := s.policy()
 			method, u, p, ok := s.original(r)
+			login := ok && matchPath(p, pol.LoginPaths)
 			switch {
-			case ok && matchPath(p, s.policy().LoginPaths) && method != http.MethodGet && method != http.MethodHead:
+			case login && method != http.MethodGet && method != http.MethodHead:
 				s.authDenied(w, http.StatusForbidden, `{"error":"legacy_login_closed"}`)
 				return
-			case ok && matchPath(p, s.policy().LoginPaths):
+			case login:
 				s.authDenied(w, http.StatusUnauthorized, `{"error":"signin_required","login_url":"/_hubgate/login"}`)
 				return
-			case id == nil && !(ok && publicPath(u, p, s.policy().PublicPaths)):
+			case id == nil && !(ok && publicPath(u, p, pol.PublicPaths)):
 				s.authDenied(w, http.StatusUnauthorized, `{"error":"signin_required","login_url":"/_hubgate/login"}`)
 				return
 			}

@@ -37,7 +37,7 @@ var preReadBufs = sync.Pool{New: func() any { return new([preReadSize]byte) }}
 // guardBody prepares r's body for forwarding (see above). It returns false
 // when the client was too slow or went away, having answered.
 func (s *Server) guardBody(w http.ResponseWriter, r *http.Request) bool {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || isUpgrade(r) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return true
 	}
 	rc := http.NewResponseController(w)
@@ -149,8 +149,8 @@ func (g *guardedWriter) FlushError() error {
 	return g.rc.Flush()
 }
 
-// Unwrap lets http.ResponseController reach the connection (hijack for
-// upgrades, deadlines).
+// Unwrap lets http.ResponseController reach the connection (deadlines,
+// flushes).
 func (g *guardedWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 var guardedWriters = sync.Pool{New: func() any { return new(guardedWriter) }}

@@ -146,37 +146,7 @@ func (e *valueError) Error() string { return fmt.Sprintf("line %d: %v", e.line, 
 // keyAtLine returns the dotted key whose scalar value sits on line of the
 // YAML document raw ("" if none).
 func keyAtLine(raw []byte, line int) string {
-	var root yaml.Node
-	if yaml.Unmarshal(raw, &root) != nil {
-		return ""
-	}
-	var walk func(n *yaml.Node, prefix string) string
-	walk = func(n *yaml.Node, prefix string) string {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				if k := walk(c, prefix); k != "" {
-					return k
-				}
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				key := n.Content[i].Value
-				if prefix != "" {
-					key = prefix + "." + key
-				}
-				v := n.Content[i+1]
-				if v.Kind == yaml.ScalarNode && v.Line == line {
-					return key
-				}
-				if k := walk(v, key); k != "" {
-					return k
-				}
-			}
-		}
-		return ""
-	}
-	return walk(&root, "")
+	return findKey(raw, func(_, v *yaml.Node) bool { return v.Kind == yaml.ScalarNode && v.Line == line })
 }
 
 var (
