@@ -61,3 +61,18 @@ func TestLangNoAllocs(t *testing.T) {
 		t.Errorf("Lang: %v allocations; want 0", n)
 	}
 }
+
+// FuzzLang: whatever a client sends, negotiation answers one of the
+// supported languages and never panics.
+func FuzzLang(f *testing.F) {
+	for _, seed := range []string{"", "de-DE,de;q=0.9,en;q=0.5", "*;q=0.5, en;q=0", "de;q=1.0001", ";;;,,,=", "de;q=0.;q=", "en;q=0\x00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["Accept-Language"] = []string{header}
+		if got := Lang(r, "en", "de"); got != "en" && got != "de" {
+			t.Fatalf("Lang(%q) = %q; want en or de", header, got)
+		}
+	})
+}
