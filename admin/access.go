@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/hubgate/hubgate/internal/web"
 )
 
 type requestIDKey struct{}
@@ -28,14 +30,12 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		id := prefix + strconv.FormatUint(s.requests.Add(1), 36)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 		w.Header().Set("X-Request-Id", id)
-		rec := &recorder{ResponseWriter: w}
+		rec := web.NewRecorder(w)
 		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
 		s.log.Info().Str("event", "admin.request").Str("request_id", id).Str("actor", s.actor(r)).
-			Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
-			Int64("bytes", rec.bytes).Dur("dur_ms", time.Since(start)).Send()
+			Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.Status()).
+			Int64("bytes", rec.Bytes()).Dur("dur_ms", time.Since(start)).Send()
+		rec.Release()
 	})
 }
 
@@ -44,29 +44,3 @@ func newIDPrefix() string {
 	_, _ = rand.Read(b[:])
 	return "adm-" + hex.EncodeToString(b[:]) + "-"
 }
-
-// recorder captures the status and size for the access log. It unwraps to
-// the real writer so that http.ResponseController (flush) still works.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (rw *recorder) WriteHeader(code int) {
-	if rw.status == 0 {
-		rw.status = code
-	}
-	rw.ResponseWriter.WriteHeader(code)
-}
-
-func (rw *recorder) Write(b []byte) (int, error) {
-	if rw.status == 0 {
-		rw.status = http.StatusOK
-	}
-	n, err := rw.ResponseWriter.Write(b)
-	rw.bytes += int64(n)
-	return n, err
-}
-
-func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }

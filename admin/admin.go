@@ -5,10 +5,11 @@
 // Every API route but the probes (/healthz, /readyz, /metrics) wants the
 // admin bearer token (DESIGN §3). The dashboard (GET /, dashboard*.go) is
 // server-rendered HTML for browsers, which sign in with the same token
-// through a form and then carry a signed session cookie; its forms carry
-// CSRF tokens. Routes are listed in routes.go; errors reach API clients
-// through one funnel (errors.go) and browsers through another
-// (dashboard_pages.go); [Client] is the typed client the CLI uses.
+// through a form and then carry a sealed session cookie; its forms are
+// guarded against CSRF (internal/web). Routes are listed in routes.go;
+// errors reach API clients through one funnel (errors.go) and browsers
+// through another (dashboard_pages.go); [Client] is the typed client the
+// CLI uses.
 package admin
 
 import (
@@ -24,10 +25,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/internal/keyrate"
+	"github.com/hubgate/hubgate/internal/web"
 	"github.com/hubgate/hubgate/session"
 )
 
@@ -111,18 +114,18 @@ type Config struct {
 
 // Server serves the admin API and dashboard.
 type Server struct {
-	cfg        Config
-	publicURL  string         // cfg.PublicURL without a trailing slash
-	appName    string         // cfg.AppName, or the public host
-	tokenHash  [32]byte       // SHA-256 of cfg.Token, compared in constant time
-	sessionKey []byte         // signs dashboard session cookies; derived from cfg.Token
-	csrfKey    []byte         // signs dashboard form tokens; derived from cfg.Token
-	logins     *keyrate.Table // failed dashboard sign-ins per client address
-	pages      map[string]*template.Template
-	log        zerolog.Logger
-	mux        *http.ServeMux
-	handler    http.Handler
-	requests   atomic.Uint64 // request id counter
+	cfg       Config
+	publicURL string                     // cfg.PublicURL without a trailing slash
+	appName   string                     // cfg.AppName, or the public host
+	tokenHash [32]byte                   // SHA-256 of cfg.Token, compared in constant time
+	sessions  *securecookie.SecureCookie // seals dashboard session cookies; keys derived from cfg.Token
+	forms     *web.Forms                 // CSRF defence of the dashboard's forms
+	logins    *keyrate.Table             // failed dashboard sign-ins per client address
+	pages     map[string]*template.Template
+	log       zerolog.Logger
+	mux       *http.ServeMux
+	handler   http.Handler
+	requests  atomic.Uint64 // request id counter
 }
 
 // New validates cfg and returns the admin server.
@@ -169,18 +172,20 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:        cfg,
-		publicURL:  strings.TrimRight(cfg.PublicURL, "/"),
-		appName:    cfg.AppName,
-		tokenHash:  sha256.Sum256([]byte(cfg.Token)),
-		sessionKey: deriveKey(cfg.Token, "session"),
-		csrfKey:    deriveKey(cfg.Token, "csrf"),
-		logins:     keyrate.New(loginEvery, loginBurst, limiterMax),
-		pages:      pages,
-		log:        cfg.Logger,
+		cfg:       cfg,
+		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		appName:   cfg.AppName,
+		tokenHash: sha256.Sum256([]byte(cfg.Token)),
+		sessions:  sessionCodec(cfg.Token),
+		logins:    keyrate.New(loginEvery, loginBurst, limiterMax),
+		pages:     pages,
+		log:       cfg.Logger,
 	}
 	if s.appName == "" {
 		s.appName = u.Hostname()
+	}
+	if s.forms, err = newForms(cfg.Token); err != nil {
+		return nil, err
 	}
 	s.mux = s.routes()
 	s.handler = s.accessLog(s.mux)

@@ -6,28 +6,30 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gorilla/securecookie"
+
+	"github.com/hubgate/hubgate/internal/web"
 )
 
 // Browsers cannot send the admin bearer token, so the dashboard signs them
-// in with a form: POST /login with the token sets a session cookie, signed
-// with a key derived from the token (rotating the token ends every session).
-// State-changing forms carry a CSRF token (DESIGN §3): the HMAC of a random
-// per-browser nonce, kept in its own cookie, and the form's action.
+// in with a form: POST /login with the token sets a session cookie, sealed
+// with keys derived from the token (rotating the token ends every session).
+// State-changing forms are guarded by web.Forms (DESIGN §3): cross-origin
+// posts are refused, and each form carries a token bound to this browser and
+// the form's action.
 
 const (
-	// sessionCookie holds a signed dashboardSession. Its name starts with
+	// sessionCookie holds a sealed dashboardSession. Its name starts with
 	// "hubgate_" so that the public listener strips it from requests to the
 	// legacy app when both listeners share a host (cookies ignore ports).
 	sessionCookie = "hubgate_admin"
@@ -51,21 +53,12 @@ const (
 )
 
 // deriveKey derives a purpose-bound key from the admin token (HMAC-SHA256
-// as a PRF), so that the session and CSRF keys are independent of each
-// other and of the token's own hash.
+// as a PRF), so that the cookie's keys are independent of each other and of
+// the token's own hash.
 func deriveKey(token, purpose string) []byte {
 	m := hmac.New(sha256.New, []byte(token))
 	m.Write([]byte("hubgate admin dashboard " + purpose))
 	return m.Sum(nil)
-}
-
-func mac(key []byte, parts ...string) string {
-	m := hmac.New(sha256.New, key)
-	for _, p := range parts {
-		m.Write([]byte(p))
-		m.Write([]byte{0})
-	}
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // validToken compares a presented admin token with the configured one in
@@ -80,46 +73,49 @@ func (s *Server) validToken(tok string) bool {
 type dashboardSession struct {
 	ID      string `json:"id"`             // random; names the session in logs and the audit log
 	Name    string `json:"name,omitempty"` // what the operator typed at sign-in; unverified
-	Expires int64  `json:"exp"`            // Unix seconds
+	Expires int64  `json:"exp"`            // Unix seconds, by the configured clock
 }
 
-// encodeSession signs ds: base64url(JSON) "." base64url(HMAC).
-func (s *Server) encodeSession(ds dashboardSession) string {
-	b, _ := json.Marshal(ds) // strings and an int: cannot fail
-	payload := base64.RawURLEncoding.EncodeToString(b)
-	return payload + "." + mac(s.sessionKey, "session", payload)
+// sessionCodec seals dashboard sessions like the proxy's cookies:
+// securecookie with HMAC-SHA256 and AES-256 under keys derived from the
+// admin token, JSON inside, refused when older than dashboardTTL (by the
+// wall clock, a second bound besides Expires) or longer than maxCookie.
+func sessionCodec(token string) *securecookie.SecureCookie {
+	c := securecookie.New(deriveKey(token, "session mac"), deriveKey(token, "session enc"))
+	c.SetSerializer(securecookie.JSONEncoder{})
+	c.MaxAge(int(dashboardTTL / time.Second))
+	c.MaxLength(maxCookie)
+	return c
 }
+
+// dashboardCookie describes the session cookie: HttpOnly, SameSite=Strict,
+// Secure when the admin listener serves TLS, Max-Age dashboardTTL.
+var dashboardCookie = web.Cookie{Name: sessionCookie, SameSite: http.SameSiteStrictMode, MaxAge: dashboardTTL}
 
 // sessionOf returns the request's valid, unexpired dashboard session.
 func (s *Server) sessionOf(r *http.Request) (dashboardSession, bool) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || len(c.Value) > maxCookie {
-		return dashboardSession{}, false
+	for _, v := range dashboardCookie.Values(r) {
+		var ds dashboardSession
+		if err := s.sessions.Decode(sessionCookie, v, &ds); err != nil || ds.ID == "" || s.now().Unix() >= ds.Expires {
+			continue
+		}
+		return ds, true
 	}
-	payload, sig, ok := strings.Cut(c.Value, ".")
-	if !ok || !hmac.Equal([]byte(sig), []byte(mac(s.sessionKey, "session", payload))) {
-		return dashboardSession{}, false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return dashboardSession{}, false
-	}
-	var ds dashboardSession
-	if err := json.Unmarshal(b, &ds); err != nil || ds.ID == "" || s.now().Unix() >= ds.Expires {
-		return dashboardSession{}, false
-	}
-	return ds, true
+	return dashboardSession{}, false
 }
 
 // setSessionCookie starts a dashboard session of dashboardTTL.
-func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, ds dashboardSession) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.encodeSession(ds), Path: "/",
-		MaxAge: int(dashboardTTL / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, ds dashboardSession) error {
+	v, err := s.sessions.Encode(sessionCookie, ds)
+	if err != nil {
+		return fmt.Errorf("admin: seal dashboard session: %w", err)
+	}
+	http.SetCookie(w, dashboardCookie.New(r, v))
+	return nil
 }
 
 func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, dashboardCookie.Clear(r))
 }
 
 // viewer is who uses the dashboard: a cookie session or the bearer token.
@@ -198,56 +194,26 @@ func (s *Server) dashboardAuth(h http.HandlerFunc) http.Handler {
 	})
 }
 
-// csrfToken returns the form token for action, setting the nonce cookie if
-// the browser has none.
-func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, action string) string {
-	nonce := ""
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
-		nonce = c.Value
-	}
-	if nonce == "" {
-		nonce = randomString(32)
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: nonce, Path: "/", HttpOnly: true,
-			Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-		// The same request may render a second form.
-		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: nonce})
-	}
-	return mac(s.csrfKey, "csrf", nonce, action)
+// newForms guards the dashboard's forms: posts from this listener's own
+// origin (the Host it was reached by) only, with a token signed by the admin
+// token; the nonce is a browser-session cookie, SameSite=Strict.
+func newForms(token string) (*web.Forms, error) {
+	return web.NewForms(web.FormsConfig{Cookie: web.Cookie{Name: csrfCookie}, Secrets: [][]byte{[]byte(token)}})
 }
 
-var errCSRF = errors.New("admin: csrf check failed")
+// csrfToken returns the form token for action.
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, action string) string {
+	return s.forms.Token(w, r, action)
+}
 
-// checkCSRF accepts a form POST only from the dashboard's own pages:
-//
-//   - Origin, which browsers send with every POST, must name this listener:
-//     the host (and port) the request was sent to. The scheme is not
-//     compared, because a TLS-terminating proxy in front of the admin
-//     listener makes it differ; host and port are what set origins on one
-//     machine apart (the public listener on the same host is another port).
-//   - Sec-Fetch-Site, when sent, must be same-origin or none: same-site is
-//     not enough, since the public listener on another port of the same host
-//     is the same site (RFC 6265bis: cookies and sites ignore ports).
-//   - The csrf field must be the HMAC of this browser's nonce cookie and the
-//     action.
+// checkCSRF accepts a form post for action only from the dashboard's own
+// page in this browser (web.Forms.Check). The admin listener's origin is the
+// Host it was reached by, scheme aside (a TLS-terminating proxy in front
+// changes it); another port of the same host, such as the public listener,
+// is another origin.
 func (s *Server) checkCSRF(r *http.Request, action string) error {
-	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.EqualFold(u.Host, r.Host) {
-			return &pageError{status: http.StatusForbidden, key: "csrf", err: fmt.Errorf("%w: origin %q for host %q", errCSRF, o, r.Host)}
-		}
-	}
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-	default:
-		return &pageError{status: http.StatusForbidden, key: "csrf", err: fmt.Errorf("%w: Sec-Fetch-Site %q", errCSRF, r.Header.Get("Sec-Fetch-Site"))}
-	}
-	c, err := r.Cookie(csrfCookie)
-	tok := r.PostFormValue("csrf")
-	if err != nil || c.Value == "" || tok == "" {
-		return &pageError{status: http.StatusForbidden, key: "csrf", err: fmt.Errorf("%w: missing nonce or token", errCSRF)}
-	}
-	if !hmac.Equal([]byte(tok), []byte(mac(s.csrfKey, "csrf", c.Value, action))) {
-		return &pageError{status: http.StatusForbidden, key: "csrf", err: fmt.Errorf("%w: token mismatch", errCSRF)}
+	if err := s.forms.Check(r, action); err != nil {
+		return &pageError{status: http.StatusForbidden, key: "csrf", err: err}
 	}
 	return nil
 }
@@ -258,13 +224,6 @@ func newSessionID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// randomString is n random bytes, base64url without padding.
-func randomString(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // loginView is what the sign-in page shows.
@@ -323,7 +282,10 @@ func (s *Server) login() http.HandlerFunc {
 		try.refund()
 		ds := dashboardSession{ID: newSessionID(), Name: name,
 			Expires: s.now().Add(dashboardTTL).Unix()}
-		s.setSessionCookie(w, r, ds)
+		if err := s.setSessionCookie(w, r, ds); err != nil {
+			s.failPage(w, r, err)
+			return
+		}
 		s.log.Info().Str("event", "dashboard.login").Str("request_id", requestID(r)).
 			Str("actor", viewer{session: &ds, addr: addr}.actor()).Send()
 		pageHeaders(w)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hubgate/hubgate/internal/web"
 )
 
 // catalog holds every text of the dashboard, in English and German. Error
@@ -215,22 +217,9 @@ var catalog = map[string]map[string]string{
 // locale is a language of the dashboard: "en" or "de".
 type locale string
 
-// localeOf picks German when the browser prefers it over English
-// (Accept-Language, RFC 9110 §12.5.4, in the order given; q-values are
-// rarely out of order in practice).
-func localeOf(r *http.Request) locale {
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		tag = strings.ToLower(tag)
-		switch {
-		case tag == "de" || strings.HasPrefix(tag, "de-"):
-			return "de"
-		case tag == "en" || strings.HasPrefix(tag, "en-"):
-			return "en"
-		}
-	}
-	return "en"
-}
+// localeOf is the language of the dashboard pages answering r (English
+// first: the default).
+func localeOf(r *http.Request) locale { return locale(web.Lang(r, "en", "de")) }
 
 // Lang is the HTML lang attribute.
 func (l locale) Lang() string { return string(l) }

@@ -1,16 +1,15 @@
 package proxy
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/base32"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hubgate/hubgate/internal/web"
 )
 
 // requestIDs makes request ids: a random per-process prefix and a counter,
@@ -52,13 +51,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if v := r.Header["X-Request-Id"]; len(v) != 1 || !validRequestID(v[0]) || !s.trusted(remoteIP(r)) {
 			r.Header["X-Request-Id"] = []string{nextRequestID()}
 		}
-		rw := recorders.Get().(*recorder)
-		rw.ResponseWriter, rw.status, rw.bytes = w, 0, 0
+		rw := web.NewRecorder(w)
 		next.ServeHTTP(rw, r)
-		status := rw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
+		status := rw.Status()
 		if r.Pattern == "" {
 			s.metrics.countUpstream(status)
 		} else {
@@ -66,11 +61,10 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		if e := s.log.Info(); e.Enabled() {
 			e.Str("event", "request").Str("method", r.Method).Str("path", logPath(r)).Int("status", status).
-				Int64("bytes", rw.bytes).Dur("dur_ms", time.Since(start)).Str("request_id", requestID(r)).
+				Int64("bytes", rw.Bytes()).Dur("dur_ms", time.Since(start)).Str("request_id", requestID(r)).
 				Str("remote", s.clientIP(r)).Send()
 		}
-		rw.ResponseWriter = nil
-		recorders.Put(rw)
+		rw.Release()
 	})
 }
 
@@ -106,44 +100,4 @@ func logPath(r *http.Request) string {
 		return p[:256] + "…"
 	}
 	return p
-}
-
-// recorder captures status and size for the access log. It unwraps to the
-// real writer so http.ResponseController (flush, hijack for upgrades) works.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-var recorders = sync.Pool{New: func() any { return new(recorder) }}
-
-func (rw *recorder) WriteHeader(code int) {
-	if rw.status == 0 {
-		rw.status = code
-	}
-	rw.ResponseWriter.WriteHeader(code)
-}
-
-func (rw *recorder) Write(b []byte) (int, error) {
-	if rw.status == 0 {
-		rw.status = http.StatusOK
-	}
-	n, err := rw.ResponseWriter.Write(b)
-	rw.bytes += int64(n)
-	return n, err
-}
-
-func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
-
-// Flush and Hijack are forwarded for handlers that type-assert instead of
-// using http.ResponseController.
-func (rw *recorder) Flush() {
-	if f, ok := rw.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (rw *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(rw.ResponseWriter).Hijack()
 }

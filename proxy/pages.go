@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+
+	"github.com/hubgate/hubgate/internal/web"
 )
 
 //go:embed templates/*.html templates/*.css
@@ -87,24 +89,14 @@ func (s *Server) formTargets() string {
 // locale is a language for pages: "en" or "de".
 type locale string
 
-// localeOf picks German when the browser prefers it over English.
+// localeOf is the language of the pages answering r.
 func localeOf(r *http.Request) locale {
 	return locale(langOf(r))
 }
 
-func langOf(r *http.Request) string {
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		tag = strings.ToLower(tag)
-		switch {
-		case tag == "de" || strings.HasPrefix(tag, "de-"):
-			return "de"
-		case tag == "en" || strings.HasPrefix(tag, "en-"):
-			return "en"
-		}
-	}
-	return "en"
-}
+// langOf is the language r prefers among the catalog's (English first: the
+// default), also asked of the hub for its pages and used for mails.
+func langOf(r *http.Request) string { return web.Lang(r, "en", "de") }
 
 // T returns the message for key in l, falling back to English, then to the
 // key itself (so a missing message is visible, never a crash).

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/internal/keyrate"
+	"github.com/hubgate/hubgate/internal/web"
 	"github.com/hubgate/hubgate/roles"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
@@ -220,6 +221,7 @@ type Server struct {
 	retries  retryTable // sessions whose revalidation failed: no new attempt before the time noted
 
 	claimLimit *keyrate.Table // claim POSTs per client address
+	forms      *web.Forms     // CSRF defence of our form posts
 	keys       keyring        // assertion signing keys
 	slots      chan struct{}  // upstream concurrency bound (nil: none)
 	// originReferer replaces a Referer naming one of our pages (scrubReferer).
@@ -366,6 +368,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.sessionName = s.cookiePrefix + "hubgate"
 	s.originReferer = []string{s.origin() + "/"}
+	if s.forms, err = s.newForms(); err != nil {
+		return nil, err
+	}
 	s.pol.Store(&Policy{Roles: cfg.Roles, LoginPaths: cfg.LoginPaths, PublicPaths: cfg.PublicPaths, DefaultMode: cfg.Mode})
 	mode := cfg.Mode
 	s.mode.Store(&mode)
