@@ -36,7 +36,6 @@ var debt = map[string]bool{
 	"file proxy/auth.go":                               true,
 	"func bench/bench.go runBench":                     true,
 	"func bench/load.go drive":                         true,
-	"func cmd/hubgate/dev.go runDev":                   true,
 	"func cmd/hubgate/migrate.go storeMigration.copy":  true,
 	"func cmd/hubgate/operator_import.go claimsImport": true,
 	"func proxy/server.go New":                         true,
