@@ -34,7 +34,8 @@ func decodeConfigFile(raw []byte, path string, c *Config) error {
 		return err
 	}
 	// The walk accepted every key and value, so this can only fail on
-	// what the walk does not look at (an alias that contains itself).
+	// what the walk does not look at (an alias that contains itself,
+	// excessive aliasing).
 	if err := root.Decode(c); err != nil {
 		return fmt.Errorf("config: %s: %w", path, err)
 	}
