@@ -27,84 +27,29 @@ import (
 // with the embedded bbolt store in a data folder. It prints the URLs and the
 // demo logins.
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("dev", stderr)
-	data := fs.String("data", "hubgate-dev", "folder for the store, session secret and admin token")
-	listen := fs.String("listen", "127.0.0.1:4180", "hubgate's public listener")
-	adminAddr := fs.String("admin", "127.0.0.1:4181", "hubgate's admin listener")
-	hubAddr := fs.String("hub", "127.0.0.1:4190", "the dev hub's listener")
-	appAddr := fs.String("app", "127.0.0.1:4100", "the demo legacy app's listener")
-	mode := fs.String("mode", "", "initial mode: passthrough, offer or enforce (default: the stored one, else passthrough)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(*data, 0o700); err != nil {
-		return fmt.Errorf("dev: data folder: %w", err)
-	}
-	secret, err := keyFile(filepath.Join(*data, "session.key"), func() (string, error) {
-		var b [32]byte
-		_, err := rand.Read(b[:])
-		return base64.StdEncoding.EncodeToString(b[:]), err
-	})
+	opt, err := parseDevFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	token, err := keyFile(filepath.Join(*data, "admin.token"), func() (string, error) {
-		var b [16]byte
-		_, err := rand.Read(b[:])
-		return hex.EncodeToString(b[:]), err
-	})
+	keys, err := devKeys(opt.data)
 	if err != nil {
 		return err
 	}
-	webhookSecret, err := keyFile(filepath.Join(*data, "webhook.secret"), func() (string, error) {
-		var b [16]byte
-		_, err := rand.Read(b[:])
-		return hex.EncodeToString(b[:]), err
-	})
+	lns, err := devListen(opt)
 	if err != nil {
 		return err
 	}
-
-	// Listen first, so that ":0" works and the printed URLs are the real ones.
-	lns := map[string]net.Listener{}
-	for name, addr := range map[string]string{"public": *listen, "admin": *adminAddr, "hub": *hubAddr, "app": *appAddr} {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			return fmt.Errorf("dev: %s listener %s: %w (is another hubgate dev running? use --%s to pick another address)", name, addr, err, flagFor(name))
-		}
-		lns[name] = ln
-	}
-	publicURL := "http://" + lns["public"].Addr().String()
-	hubURL := "http://" + lns["hub"].Addr().String()
-	appURL := "http://" + lns["app"].Addr().String()
-
-	cfg := &Config{Listen: lns["public"].Addr().String(), PublicURL: publicURL, Upstream: appURL, Mode: *mode, Store: "bolt://" + filepath.Join(*data, "hubgate.db")}
-	cfg.Provider.Kind, cfg.Provider.URL = "dev", hubURL
-	cfg.Provider.ClientID, cfg.Provider.ClientSecret = "hubgate_dev", "dev-secret"
-	cfg.Provider.WebhookSecret = webhookSecret
-	cfg.Session.Secrets = []string{secret}
-	cfg.Admin.Listen, cfg.Admin.Token = lns["admin"].Addr().String(), token
-	cfg.Legacy.LoginPaths = []string{"/login"}
-	cfg.Legacy.PublicPaths = []string{"/assets/"}
-	cfg.Legacy.Whoami = "/api/me"
-	cfg.Roles = map[string][]string{"owner": {"admin"}, "admin": {"admin"}, "member": {"user"}}
-	cfg.Log.Format = "console"
-	if err := applyEnv(reflect.ValueOf(cfg).Elem(), "HUBGATE", "", getenv); err != nil {
-		return err
-	}
-	cfg.defaults()
-	if err := cfg.validate(); err != nil {
+	urls := devURLsOf(lns)
+	cfg, err := devConfig(opt, keys, lns, urls, getenv)
+	if err != nil {
 		return err
 	}
 	cfg.DevMail = stdout // without claims.smtp, mails are printed here
 
 	hub, err := devhub.New(devhub.Config{Seed: true, Apps: []devhub.App{{
 		ClientID: cfg.Provider.ClientID, ClientSecret: cfg.Provider.ClientSecret, Name: cfg.Provider.ClientID,
-		RedirectURIs: []string{publicURL + "/_hubgate/callback"},
-		WebhookURL:   publicURL + "/_hubgate/webhook", WebhookSecret: webhookSecret,
+		RedirectURIs: []string{urls.public + "/_hubgate/callback"},
+		WebhookURL:   urls.public + "/_hubgate/webhook", WebhookSecret: keys.webhook,
 	}}})
 	if err != nil {
 		return err
@@ -118,17 +63,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer st.Close()
-	var people []claim.Person
-	for _, u := range app.Users() {
-		people = append(people, claim.Person{ID: u.ID, Email: u.Email, Name: u.Name, Orgs: u.Orgs})
-	}
-	if err := st.PutPeople(ctx, people, claim.Event{}); err != nil {
-		return fmt.Errorf("dev: import demo directory: %w", err)
-	}
-	if *mode != "" {
-		if err := st.SetMode(ctx, *mode, claim.Event{Time: time.Now().UTC(), Actor: "dev", Action: "mode.set", Subject: "mode", Detail: "set by hubgate dev --mode " + *mode}); err != nil {
-			return err
-		}
+	people, err := devSeedStore(ctx, st, app, opt.mode)
+	if err != nil {
+		return err
 	}
 	hc, err := newHubClient(cfg)
 	if err != nil {
@@ -138,7 +75,145 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	// A fresh claim link for each demo person who is not linked yet.
+	links, err := devClaimLinks(ctx, st, in, people, urls.public)
+	if err != nil {
+		return err
+	}
+	printDevBanner(stdout, opt.data, urls, keys.adminToken, app.Users(), people, links)
+	return in.serve(ctx, lns["public"], lns["admin"],
+		server{name: "devhub", ln: lns["hub"], handler: hub},
+		server{name: "legacy-app", ln: lns["app"], handler: app})
+}
+
+// devOptions are the flags of `hubgate dev`.
+type devOptions struct {
+	data                    string // folder for the store and the keys
+	listen, admin, hub, app string // listener addresses
+	mode                    string // initial mode; "" keeps the stored one
+}
+
+func parseDevFlags(args []string, stderr io.Writer) (devOptions, error) {
+	var opt devOptions
+	fs := newFlags("dev", stderr)
+	fs.StringVar(&opt.data, "data", "hubgate-dev", "folder for the store, session secret and admin token")
+	fs.StringVar(&opt.listen, "listen", "127.0.0.1:4180", "hubgate's public listener")
+	fs.StringVar(&opt.admin, "admin", "127.0.0.1:4181", "hubgate's admin listener")
+	fs.StringVar(&opt.hub, "hub", "127.0.0.1:4190", "the dev hub's listener")
+	fs.StringVar(&opt.app, "app", "127.0.0.1:4100", "the demo legacy app's listener")
+	fs.StringVar(&opt.mode, "mode", "", "initial mode: passthrough, offer or enforce (default: the stored one, else passthrough)")
+	return opt, parseFlags(fs, args)
+}
+
+// devSecrets are the keys `hubgate dev` keeps in its data folder, so that
+// sessions, the admin token and webhooks survive a restart.
+type devSecrets struct {
+	session, adminToken, webhook string
+}
+
+// devKeys reads the keys from the data folder, making the missing ones.
+func devKeys(data string) (devSecrets, error) {
+	var k devSecrets
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return k, fmt.Errorf("dev: data folder: %w", err)
+	}
+	random := func(n int, enc func([]byte) string) func() (string, error) {
+		return func() (string, error) {
+			b := make([]byte, n)
+			_, err := rand.Read(b)
+			return enc(b), err
+		}
+	}
+	var err error
+	if k.session, err = keyFile(filepath.Join(data, "session.key"), random(32, base64.StdEncoding.EncodeToString)); err != nil {
+		return k, err
+	}
+	if k.adminToken, err = keyFile(filepath.Join(data, "admin.token"), random(16, hex.EncodeToString)); err != nil {
+		return k, err
+	}
+	if k.webhook, err = keyFile(filepath.Join(data, "webhook.secret"), random(16, hex.EncodeToString)); err != nil {
+		return k, err
+	}
+	return k, nil
+}
+
+// devListen opens the four listeners first, so that ":0" works and the
+// printed URLs are the real ones.
+func devListen(opt devOptions) (map[string]net.Listener, error) {
+	lns := map[string]net.Listener{}
+	for name, addr := range map[string]string{"public": opt.listen, "admin": opt.admin, "hub": opt.hub, "app": opt.app} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("dev: %s listener %s: %w (is another hubgate dev running? use --%s to pick another address)", name, addr, err, flagFor(name))
+		}
+		lns[name] = ln
+	}
+	return lns, nil
+}
+
+// devURLs are where the listeners listen (the printed URLs).
+type devURLs struct {
+	public, hub, app string // http://host:port
+	admin            net.Addr
+}
+
+func devURLsOf(lns map[string]net.Listener) devURLs {
+	return devURLs{
+		public: "http://" + lns["public"].Addr().String(),
+		hub:    "http://" + lns["hub"].Addr().String(),
+		app:    "http://" + lns["app"].Addr().String(),
+		admin:  lns["admin"].Addr(),
+	}
+}
+
+// devConfig is the configuration of hubgate in front of the demo app,
+// which the environment may override like any other.
+func devConfig(opt devOptions, keys devSecrets, lns map[string]net.Listener, urls devURLs, getenv func(string) string) (*Config, error) {
+	cfg := &Config{Listen: lns["public"].Addr().String(), PublicURL: urls.public, Upstream: urls.app, Mode: opt.mode,
+		Store: "bolt://" + filepath.Join(opt.data, "hubgate.db")}
+	cfg.Provider.Kind, cfg.Provider.URL = "dev", urls.hub
+	cfg.Provider.ClientID, cfg.Provider.ClientSecret = "hubgate_dev", "dev-secret"
+	cfg.Provider.WebhookSecret = keys.webhook
+	cfg.Session.Secrets = []string{keys.session}
+	cfg.Admin.Listen, cfg.Admin.Token = lns["admin"].Addr().String(), keys.adminToken
+	cfg.Legacy.LoginPaths = []string{"/login"}
+	cfg.Legacy.PublicPaths = []string{"/assets/"}
+	cfg.Legacy.Whoami = "/api/me"
+	cfg.Roles = map[string][]string{"owner": {"admin"}, "admin": {"admin"}, "member": {"user"}}
+	cfg.Log.Format = "console"
+	if err := applyEnv(reflect.ValueOf(cfg).Elem(), "HUBGATE", "", getenv); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// devSeedStore puts the demo app's people into the directory and, with
+// --mode, stores that mode (audited like any switch).
+func devSeedStore(ctx context.Context, st store, app *demoapp.App, mode string) ([]claim.Person, error) {
+	var people []claim.Person
+	for _, u := range app.Users() {
+		people = append(people, claim.Person{ID: u.ID, Email: u.Email, Name: u.Name, Orgs: u.Orgs})
+	}
+	if err := st.PutPeople(ctx, people, claim.Event{}); err != nil {
+		return nil, fmt.Errorf("dev: import demo directory: %w", err)
+	}
+	if mode != "" {
+		if err := st.SetMode(ctx, mode, claim.Event{Time: time.Now().UTC(), Actor: "dev", Action: "mode.set", Subject: "mode", Detail: "set by hubgate dev --mode " + mode}); err != nil {
+			return nil, err
+		}
+	}
+	return people, nil
+}
+
+// devClaimLinks mints a fresh claim link for each demo person who is not
+// linked yet, by legacy ID.
+func devClaimLinks(ctx context.Context, st store, in *instance, people []claim.Person, publicURL string) (map[string]string, error) {
 	links := map[string]string{}
 	for _, p := range people {
 		if _, err := st.Link(ctx, claim.KindPerson, p.ID); err == nil {
@@ -147,32 +222,35 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		}
 		is, err := in.claims.Issue(ctx, claim.Request{Kind: claim.KindPerson, LegacyID: p.ID, Email: p.Email, CreatedBy: "dev"})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		links[p.ID] = publicURL + "/_hubgate/claim/" + is.Token.Reveal()
 	}
+	return links, nil
+}
 
+// printDevBanner tells where everything runs, how to sign in, and the
+// claim links.
+func printDevBanner(stdout io.Writer, data string, urls devURLs, token string,
+	users []demoapp.User, people []claim.Person, links map[string]string) {
+	publicURL, hubURL := urls.public, urls.hub
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nhubgate dev is running — open %s\n\n", publicURL)
 	fmt.Fprintf(tw, "  hubgate (public)\t%s\n", publicURL)
-	fmt.Fprintf(tw, "  legacy app (direct)\t%s\n", appURL)
+	fmt.Fprintf(tw, "  legacy app (direct)\t%s\n", urls.app)
 	fmt.Fprintf(tw, "  dev hub (fake Zaikio)\t%s   (knobs: %s/__dev/)\n", hubURL, hubURL)
-	fmt.Fprintf(tw, "  admin dashboard + API\t%s   (token: %s)\n", "http://"+lns["admin"].Addr().String(), token)
-	fmt.Fprintf(tw, "  data\t%s\n\n", *data)
+	fmt.Fprintf(tw, "  admin dashboard + API\t%s   (token: %s)\n", "http://"+urls.admin.String(), token)
+	fmt.Fprintf(tw, "  data\t%s\n\n", data)
 	fmt.Fprintf(tw, "Legacy logins (old password login at %s/login):\n", publicURL)
-	for _, u := range app.Users() {
+	for _, u := range users {
 		fmt.Fprintf(tw, "  %s\t%s / %s\n", u.Name, u.Email, u.Password)
 	}
 	fmt.Fprintf(tw, "\nZaikio persons: pick one on the dev hub's sign-in page (Frank, Erika, Max, Ada).\n\nClaim links:\n")
 	for _, p := range people {
 		fmt.Fprintf(tw, "  %s (legacy %s)\t%s\n", p.Name, p.ID, links[p.ID])
 	}
-	fmt.Fprintf(tw, "\nSwitch modes: HUBGATE_ADMIN_URL=http://%s HUBGATE_ADMIN_TOKEN=%s go run ./cmd/hubgate mode offer\nStop with Ctrl-C.\n\n", lns["admin"].Addr(), token)
+	fmt.Fprintf(tw, "\nSwitch modes: HUBGATE_ADMIN_URL=http://%s HUBGATE_ADMIN_TOKEN=%s go run ./cmd/hubgate mode offer\nStop with Ctrl-C.\n\n", urls.admin, token)
 	tw.Flush()
-
-	return in.serve(ctx, lns["public"], lns["admin"],
-		server{name: "devhub", ln: lns["hub"], handler: hub},
-		server{name: "legacy-app", ln: lns["app"], handler: app})
 }
 
 func flagFor(name string) string {

@@ -10,6 +10,15 @@
 //	hubgate mode [passthrough|offer|enforce]
 //	hubgate migrate-store --from bolt://… --to postgres://…
 //	hubgate version
+//
+// This package owns the edge of the process: the command line (flags and
+// subcommands), the configuration (the YAML file, HUBGATE_<PATH> variables
+// and *_file secrets, checked and turned into each package's Config), and
+// the wiring (opening the store, building the hub client, proxy and admin
+// API, listeners, signals, reload and shutdown). Operator subcommands are
+// clients of the admin API. It holds no business logic: claims and links,
+// sessions, roles, modes and storage rules live in their packages, and
+// nothing here decides a request.
 package main
 
 import (

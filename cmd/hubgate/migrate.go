@@ -138,130 +138,163 @@ type storeMigration struct {
 // migrateConflictsShown bounds the conflicts listed per kind.
 const migrateConflictsShown = 20
 
+// migratePhase copies one kind of record.
+type migratePhase struct {
+	name  string
+	total int // records expected, for the progress line; 0: counted as the phase goes
+	run   func(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error)
+}
+
 // copy runs the phases in order and returns how many conflicts they met.
 func (m *storeMigration) copy(ctx context.Context) (conflicts int, err error) {
-	st, err := m.src.Stats(ctx, time.Now())
+	phases, err := m.phases(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("source stats: %w", err)
-	}
-	newest, err := m.src.Events(ctx, 0, 1)
-	if err != nil {
-		return 0, fmt.Errorf("source events: %w", err)
-	}
-	eventTotal := 0
-	if len(newest) == 1 {
-		eventTotal = int(newest[0].Seq) // bolt's Seqs are 1, 2, 3, … (an estimate, for progress only)
-	}
-	n := m.batch
-	phases := []struct {
-		name  string
-		total int
-		run   func(p *migrateProgress) (postgres.ImportResult, error)
-	}{
-		{"people", st.People, func(p *migrateProgress) (postgres.ImportResult, error) {
-			return copyPages(ctx, p, func(last *claim.Person) ([]claim.Person, error) {
-				return m.src.People(ctx, keyAfter(last, func(p claim.Person) string { return p.ID }), n)
-			}, m.dst.ImportPeople)
-		}},
-		{"claims", st.ClaimsOpen + st.ClaimsUsed + st.ClaimsExpired + st.ClaimsRevoked, func(p *migrateProgress) (postgres.ImportResult, error) {
-			return copyPages(ctx, p, func(last *claim.Claim) ([]claim.Claim, error) {
-				return m.src.Claims(ctx, keyAfter(last, func(c claim.Claim) string { return c.ID }), n)
-			}, m.dst.ImportClaims)
-		}},
-		{"person links", st.LinkedPersons, m.copyLinks(ctx, claim.KindPerson)},
-		{"org links", st.LinkedOrgs, m.copyLinks(ctx, claim.KindOrg)},
-		{"events", eventTotal, func(p *migrateProgress) (postgres.ImportResult, error) {
-			return copyPages(ctx, p, func(last *claim.Event) ([]claim.Event, error) {
-				var before uint64
-				if last != nil {
-					before = last.Seq
-				}
-				return m.src.Events(ctx, before, n)
-			}, m.dst.ImportEvents)
-		}},
-		{"mode", 1, func(p *migrateProgress) (postgres.ImportResult, error) {
-			mode, err := m.src.Mode(ctx)
-			if err != nil {
-				return postgres.ImportResult{}, err
-			}
-			defer p.advance(1)
-			return m.dst.ImportMode(ctx, mode)
-		}},
-		{"revocations", 0, func(p *migrateProgress) (postgres.ImportResult, error) {
-			rvs, err := m.src.Revocations(ctx, time.Time{})
-			if err != nil {
-				return postgres.ImportResult{}, err
-			}
-			p.total = len(rvs)
-			defer p.advance(len(rvs))
-			return m.dst.ImportRevocations(ctx, rvs)
-		}},
-		{"sessions", 0, func(p *migrateProgress) (postgres.ImportResult, error) {
-			// Live sessions only: an expired record would be removed at
-			// once. People stay signed in across the move.
-			var res postgres.ImportResult
-			after := ""
-			for {
-				page, err := m.src.Sessions(ctx, after, n)
-				if err != nil || len(page) == 0 {
-					return res, err
-				}
-				after = page[len(page)-1].ID
-				live := page[:0]
-				for _, rec := range page {
-					if rec.ExpiresAt.After(m.now) {
-						live = append(live, rec)
-					}
-				}
-				p.total += len(live)
-				if len(live) > 0 {
-					r, err := m.dst.ImportSessions(ctx, live)
-					if err != nil {
-						return res, err
-					}
-					res.Add(r)
-				}
-				p.advance(len(live))
-			}
-		}},
-		{"signing keys", 0, func(p *migrateProgress) (postgres.ImportResult, error) {
-			keys, err := m.src.SigningKeys(ctx)
-			if err != nil {
-				return postgres.ImportResult{}, err
-			}
-			p.total = len(keys)
-			defer p.advance(len(keys))
-			return m.dst.ImportSigningKeys(ctx, keys)
-		}},
+		return 0, err
 	}
 	for _, ph := range phases {
 		p := &migrateProgress{w: m.stderr, name: ph.name, total: ph.total}
 		p.show()
-		res, err := ph.run(p)
+		res, err := ph.run(ctx, p)
 		if err != nil {
 			fmt.Fprintln(m.stderr)
 			return conflicts, fmt.Errorf("copy %s: %w", ph.name, err)
 		}
-		fmt.Fprintf(m.stderr, "\r%s %d/%d: %d added, %d already there, %d conflicts\n",
-			ph.name, p.done, max(p.total, p.done), res.Added, res.Same, len(res.Conflicts))
-		for i, c := range res.Conflicts {
-			if i == migrateConflictsShown {
-				fmt.Fprintf(m.stderr, "  … and %d more %s conflicts\n", len(res.Conflicts)-i, ph.name)
-				break
-			}
-			fmt.Fprintf(m.stderr, "  conflict: %s\n", c)
-		}
+		m.report(ph.name, p, res)
 		conflicts += len(res.Conflicts)
 	}
 	return conflicts, nil
 }
 
-func (m *storeMigration) copyLinks(ctx context.Context, kind claim.Kind) func(p *migrateProgress) (postgres.ImportResult, error) {
-	return func(p *migrateProgress) (postgres.ImportResult, error) {
+// phases lists what copy copies, in order, with the source's counts for
+// the progress lines.
+func (m *storeMigration) phases(ctx context.Context) ([]migratePhase, error) {
+	st, err := m.src.Stats(ctx, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("source stats: %w", err)
+	}
+	newest, err := m.src.Events(ctx, 0, 1)
+	if err != nil {
+		return nil, fmt.Errorf("source events: %w", err)
+	}
+	eventTotal := 0
+	if len(newest) == 1 {
+		eventTotal = int(newest[0].Seq) // bolt's Seqs are 1, 2, 3, … (an estimate, for progress only)
+	}
+	return []migratePhase{
+		{"people", st.People, m.copyPeople},
+		{"claims", st.ClaimsOpen + st.ClaimsUsed + st.ClaimsExpired + st.ClaimsRevoked, m.copyClaims},
+		{"person links", st.LinkedPersons, m.copyLinks(claim.KindPerson)},
+		{"org links", st.LinkedOrgs, m.copyLinks(claim.KindOrg)},
+		{"events", eventTotal, m.copyEvents},
+		{"mode", 1, m.copyMode},
+		{"revocations", 0, m.copyRevocations},
+		{"sessions", 0, m.copySessions},
+		{"signing keys", 0, m.copySigningKeys},
+	}, nil
+}
+
+// report ends a phase's progress line with its result and lists its first
+// conflicts.
+func (m *storeMigration) report(name string, p *migrateProgress, res postgres.ImportResult) {
+	fmt.Fprintf(m.stderr, "\r%s %d/%d: %d added, %d already there, %d conflicts\n",
+		name, p.done, max(p.total, p.done), res.Added, res.Same, len(res.Conflicts))
+	for i, c := range res.Conflicts {
+		if i == migrateConflictsShown {
+			fmt.Fprintf(m.stderr, "  … and %d more %s conflicts\n", len(res.Conflicts)-i, name)
+			break
+		}
+		fmt.Fprintf(m.stderr, "  conflict: %s\n", c)
+	}
+}
+
+func (m *storeMigration) copyPeople(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error) {
+	return copyPages(ctx, p, func(last *claim.Person) ([]claim.Person, error) {
+		return m.src.People(ctx, keyAfter(last, func(p claim.Person) string { return p.ID }), m.batch)
+	}, m.dst.ImportPeople)
+}
+
+func (m *storeMigration) copyClaims(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error) {
+	return copyPages(ctx, p, func(last *claim.Claim) ([]claim.Claim, error) {
+		return m.src.Claims(ctx, keyAfter(last, func(c claim.Claim) string { return c.ID }), m.batch)
+	}, m.dst.ImportClaims)
+}
+
+func (m *storeMigration) copyLinks(kind claim.Kind) func(context.Context, *migrateProgress) (postgres.ImportResult, error) {
+	return func(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error) {
 		return copyPages(ctx, p, func(last *claim.Link) ([]claim.Link, error) {
 			return m.src.Links(ctx, kind, keyAfter(last, func(l claim.Link) string { return l.LegacyID }), m.batch)
 		}, m.dst.ImportLinks)
 	}
+}
+
+// copyEvents copies the audit log, newest first, under the same sequence
+// numbers.
+func (m *storeMigration) copyEvents(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error) {
+	return copyPages(ctx, p, func(last *claim.Event) ([]claim.Event, error) {
+		var before uint64
+		if last != nil {
+			before = last.Seq
+		}
+		return m.src.Events(ctx, before, m.batch)
+	}, m.dst.ImportEvents)
+}
+
+func (m *storeMigration) copyMode(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error) {
+	mode, err := m.src.Mode(ctx)
+	if err != nil {
+		return postgres.ImportResult{}, err
+	}
+	defer p.advance(1)
+	return m.dst.ImportMode(ctx, mode)
+}
+
+func (m *storeMigration) copyRevocations(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error) {
+	rvs, err := m.src.Revocations(ctx, time.Time{})
+	if err != nil {
+		return postgres.ImportResult{}, err
+	}
+	p.total = len(rvs)
+	defer p.advance(len(rvs))
+	return m.dst.ImportRevocations(ctx, rvs)
+}
+
+// copySessions copies the live sessions only (an expired record would be
+// removed at once), so that people stay signed in across the move.
+func (m *storeMigration) copySessions(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error) {
+	var res postgres.ImportResult
+	after := ""
+	for {
+		page, err := m.src.Sessions(ctx, after, m.batch)
+		if err != nil || len(page) == 0 {
+			return res, err
+		}
+		after = page[len(page)-1].ID
+		live := page[:0]
+		for _, rec := range page {
+			if rec.ExpiresAt.After(m.now) {
+				live = append(live, rec)
+			}
+		}
+		p.total += len(live)
+		if len(live) > 0 {
+			r, err := m.dst.ImportSessions(ctx, live)
+			if err != nil {
+				return res, err
+			}
+			res.Add(r)
+		}
+		p.advance(len(live))
+	}
+}
+
+func (m *storeMigration) copySigningKeys(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error) {
+	keys, err := m.src.SigningKeys(ctx)
+	if err != nil {
+		return postgres.ImportResult{}, err
+	}
+	p.total = len(keys)
+	defer p.advance(len(keys))
+	return m.dst.ImportSigningKeys(ctx, keys)
 }
 
 // keyAfter is the paging cursor after last ("" at the start).
@@ -392,10 +425,13 @@ func (m *storeMigration) verify(ctx context.Context) ([]migrateCount, error) {
 	return rows, nil
 }
 
-// countLiveSessions counts the session records that expire after now.
-func countLiveSessions(ctx context.Context, s interface {
+// sessionLister pages through a store's session records, by ID.
+type sessionLister interface {
 	Sessions(ctx context.Context, after string, limit int) ([]session.Record, error)
-}, now time.Time, batch int) (int, error) {
+}
+
+// countLiveSessions counts the session records that expire after now.
+func countLiveSessions(ctx context.Context, s sessionLister, now time.Time, batch int) (int, error) {
 	n, after := 0, ""
 	for {
 		page, err := s.Sessions(ctx, after, batch)
@@ -411,10 +447,13 @@ func countLiveSessions(ctx context.Context, s interface {
 	}
 }
 
-// countEvents pages through a store's whole audit log.
-func countEvents(ctx context.Context, s interface {
+// eventLister pages through a store's audit log, newest first.
+type eventLister interface {
 	Events(ctx context.Context, before uint64, limit int) ([]claim.Event, error)
-}, batch int) (int, error) {
+}
+
+// countEvents pages through a store's whole audit log.
+func countEvents(ctx context.Context, s eventLister, batch int) (int, error) {
 	n := 0
 	var before uint64
 	for {

@@ -17,9 +17,8 @@ import (
 	"github.com/hubgate/hubgate/admin"
 )
 
-func claimsImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const name = "claims import"
-	fs, af := newOperatorFlags(name, `Usage: hubgate claims import FILE|- [flags]
+// claimsImportUsage is the help of `hubgate claims import`.
+const claimsImportUsage = `Usage: hubgate claims import FILE|- [flags]
 
 Imports legacy people into hubgate's directory and mints a claim link for
 each one who is not linked yet. FILE is CSV (columns id,email,name,orgs; a
@@ -38,100 +37,137 @@ needs claims.smtp), in English or, with --lang de, in German. The result
 gains a mail column: sent, skipped_no_email, not_sent (no link issued) or
 "failed: <reason>"; the command exits 1 when any mail failed. A failed
 mail's link still works: send it another way, or import that row again.
-`, stderr)
-	format := fs.String("format", "", "input `format`, csv or ndjson (default: by the file's extension, else by its first byte)")
-	ttl := fs.String("ttl", "", "how long the links work, e.g. 72h or 14d (default: the server's claims.ttl)")
-	outPath := fs.String("out", "", "write the result to `FILE` (created with mode 0600) instead of stdout")
-	noSkip := fs.Bool("no-skip-linked", false, "mint links for people who are already linked too")
-	batch := fs.Int("batch", 500, "rows per request (`N`, 1 to 10000; default 100 with --send)")
-	send := fs.Bool("send", false, "mail each new claim link to its person (the server needs claims.smtp)")
-	lang := fs.String("lang", "en", "`language` of the mails with --send: en or de")
-	pos, err := parseArgs(fs, args)
+`
+
+// claimsImport implements `hubgate claims import`: read and check the
+// rows, send them in batches, write each result as it is known, summarise.
+func claimsImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	const name = "claims import"
+	opt, af, err := parseImportFlags(name, args, stderr)
 	if err != nil {
 		return err
-	}
-	batchSet, langSet := false, false
-	fs.Visit(func(f *flag.Flag) {
-		batchSet = batchSet || f.Name == "batch"
-		langSet = langSet || f.Name == "lang"
-	})
-	if *send && !batchSet {
-		// Mailing takes longer than minting: smaller requests keep the
-		// progress line moving and each request well within its timeout.
-		*batch = 100
-	}
-	if *lang != "en" && *lang != "de" {
-		return usageError{fmt.Sprintf("%s: --lang %q: want en or de", name, *lang)}
-	}
-	if langSet && !*send {
-		return usageError{name + ": --lang applies only with --send"}
-	}
-	if len(pos) != 1 {
-		return usageError{name + ": want one FILE (or - for standard input)"}
-	}
-	if *ttl != "" {
-		if _, err := admin.ParseTTL(*ttl); err != nil {
-			return usageError{fmt.Sprintf("%s: --ttl %v", name, err)}
-		}
-	}
-	if *batch < 1 || *batch > 10_000 {
-		return usageError{fmt.Sprintf("%s: --batch %d: want 1 to 10000", name, *batch)}
-	}
-	switch *format {
-	case "", string(admin.CSV), string(admin.NDJSON):
-	default:
-		return usageError{fmt.Sprintf("%s: --format %q: want csv or ndjson", name, *format)}
 	}
 	op, err := af.connect(name, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	if *send {
+	if opt.send {
 		// The server answers a chunk once its mails are out.
 		op.client.Timeout = max(op.client.Timeout, sendTimeout)
 	}
 
-	rows, err := readImport(pos[0], admin.Format(*format))
+	rows, err := readImport(opt.file, admin.Format(opt.format))
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	// The output is opened only now, so that an unreadable input never
 	// truncates an earlier result.
 	out := stdout
-	if *outPath != "" {
-		f, err := os.OpenFile(*outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if opt.outPath != "" {
+		f, err := os.OpenFile(opt.outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		defer f.Close()
 		out = f
 	}
-	rw := newResultWriter(out, op.json, *send)
+	rw := newResultWriter(out, op.json, opt.send)
 
 	start := time.Now()
-	imp := importer{op: op, rows: rows, w: rw, opt: admin.ImportOptions{TTL: *ttl, IncludeLinked: *noSkip, Send: *send, Lang: *lang}}
-	sendErr := imp.run(ctx, *batch)
+	imp := importer{op: op, rows: rows, w: rw, opt: admin.ImportOptions{TTL: opt.ttl, IncludeLinked: opt.noSkip, Send: opt.send, Lang: opt.lang}}
+	sendErr := imp.run(ctx, opt.batch)
 	if err := rw.close(); err != nil {
 		return fmt.Errorf("%s: write result: %w", name, err)
 	}
-	n := imp.counts()
-	took := time.Since(start).Round(time.Millisecond)
-	if *send {
+	return imp.summarise(name, opt.outPath, time.Since(start), sendErr)
+}
+
+// importOptions are the flags and argument of `hubgate claims import`.
+type importOptions struct {
+	file    string // FILE, or "-" for standard input
+	format  string // csv, ndjson or "" (guess)
+	ttl     string // "" for the server's claims.ttl
+	outPath string // "" for stdout
+	noSkip  bool   // mint links for linked people too
+	batch   int    // rows per request
+	send    bool   // mail each new link
+	lang    string // language of the mails
+}
+
+// parseImportFlags reads and checks the command line; mistakes are
+// usageErrors, found before anything is read or sent.
+func parseImportFlags(name string, args []string, stderr io.Writer) (importOptions, *adminFlags, error) {
+	var opt importOptions
+	fs, af := newOperatorFlags(name, claimsImportUsage, stderr)
+	fs.StringVar(&opt.format, "format", "", "input `format`, csv or ndjson (default: by the file's extension, else by its first byte)")
+	fs.StringVar(&opt.ttl, "ttl", "", "how long the links work, e.g. 72h or 14d (default: the server's claims.ttl)")
+	fs.StringVar(&opt.outPath, "out", "", "write the result to `FILE` (created with mode 0600) instead of stdout")
+	fs.BoolVar(&opt.noSkip, "no-skip-linked", false, "mint links for people who are already linked too")
+	fs.IntVar(&opt.batch, "batch", 500, "rows per request (`N`, 1 to 10000; default 100 with --send)")
+	fs.BoolVar(&opt.send, "send", false, "mail each new claim link to its person (the server needs claims.smtp)")
+	fs.StringVar(&opt.lang, "lang", "en", "`language` of the mails with --send: en or de")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return opt, nil, err
+	}
+	batchSet, langSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		batchSet = batchSet || f.Name == "batch"
+		langSet = langSet || f.Name == "lang"
+	})
+	if opt.send && !batchSet {
+		// Mailing takes longer than minting: smaller requests keep the
+		// progress line moving and each request well within its timeout.
+		opt.batch = 100
+	}
+	if opt.lang != "en" && opt.lang != "de" {
+		return opt, nil, usageError{fmt.Sprintf("%s: --lang %q: want en or de", name, opt.lang)}
+	}
+	if langSet && !opt.send {
+		return opt, nil, usageError{name + ": --lang applies only with --send"}
+	}
+	if len(pos) != 1 {
+		return opt, nil, usageError{name + ": want one FILE (or - for standard input)"}
+	}
+	opt.file = pos[0]
+	if opt.ttl != "" {
+		if _, err := admin.ParseTTL(opt.ttl); err != nil {
+			return opt, nil, usageError{fmt.Sprintf("%s: --ttl %v", name, err)}
+		}
+	}
+	if opt.batch < 1 || opt.batch > 10_000 {
+		return opt, nil, usageError{fmt.Sprintf("%s: --batch %d: want 1 to 10000", name, opt.batch)}
+	}
+	switch opt.format {
+	case "", string(admin.CSV), string(admin.NDJSON):
+	default:
+		return opt, nil, usageError{fmt.Sprintf("%s: --format %q: want csv or ndjson", name, opt.format)}
+	}
+	return opt, af, nil
+}
+
+// summarise prints the counts on stderr and returns the error the command
+// exits with: the one that stopped the import, else failed rows or mails.
+func (im *importer) summarise(name, outPath string, took time.Duration, sendErr error) error {
+	n, total := im.counts(), len(im.rows)
+	took = took.Round(time.Millisecond)
+	stderr := im.op.stderr
+	if im.opt.Send {
 		fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d sent, %d skipped (already linked), %d skipped (no email), %d failed, %d errors\n",
-			len(rows), took, n.issued, n.sent, n.skipped, n.noEmail, n.mailFailed, n.errors)
+			total, took, n.issued, n.sent, n.skipped, n.noEmail, n.mailFailed, n.errors)
 	} else {
 		fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d skipped (already linked), %d errors\n",
-			len(rows), took, n.issued, n.skipped, n.errors)
+			total, took, n.issued, n.skipped, n.errors)
 	}
-	if *outPath != "" && n.issued > 0 {
-		fmt.Fprintf(stderr, "claim links written to %s: each link is a key, share it only with its person\n", *outPath)
+	if outPath != "" && n.issued > 0 {
+		fmt.Fprintf(stderr, "claim links written to %s: each link is a key, share it only with its person\n", outPath)
 	}
 	if sendErr != nil {
-		return op.explain(fmt.Errorf("stopped after %d of %d rows: %w", imp.done, len(rows), sendErr))
+		return im.op.explain(fmt.Errorf("stopped after %d of %d rows: %w", im.done, total, sendErr))
 	}
 	var problems []string
 	if n.errors > 0 {
-		problems = append(problems, fmt.Sprintf("%d of %d rows failed; the status column says why", n.errors, len(rows)))
+		problems = append(problems, fmt.Sprintf("%d of %d rows failed; the status column says why", n.errors, total))
 	}
 	if n.mailFailed > 0 {
 		problems = append(problems, fmt.Sprintf("%d of %d mails failed; the mail column says why (their links still work)", n.mailFailed, n.sent+n.mailFailed))
