@@ -71,127 +71,151 @@ func drive(ctx context.Context, t *target, conns int, dur, think time.Duration) 
 			return nil, fmt.Errorf("%s: prepare: %w", t.name, err)
 		}
 	}
-	ws := make([]*worker, conns)
-	closeAll := func() { // also from this goroutine while workers run
-		for _, w := range ws {
-			if w != nil {
-				w.c.abort()
-			}
-		}
-	}
-	for i := range ws {
-		ws[i] = &worker{c: newRawConn(t.addr, t.path, t.headers...)}
-		if err := ws[i].c.dial(5 * time.Second); err != nil {
-			closeAll()
-			return nil, fmt.Errorf("%s: connection %d of %d: %w", t.name, i+1, conns, err)
-		}
-	}
-	defer closeAll()
-
-	var (
-		ready, done sync.WaitGroup
-		start       = make(chan struct{})
-		end         time.Time // written before start is closed
-		stop        atomic.Bool
-	)
-	ready.Add(conns)
-	done.Add(conns)
-	for _, w := range ws {
-		go func() {
-			defer done.Done()
-			st, err := w.c.do()
-			switch {
-			case err != nil:
-				w.preErr = err
-			case st != t.want:
-				w.preErr = fmt.Errorf("status %d, want %d", st, t.want)
-			}
-			ready.Done()
-			<-start
-			if w.preErr == nil {
-				w.loop(end, t.want, think, &stop)
-			}
-		}()
-	}
-	allReady := make(chan struct{})
-	go func() { ready.Wait(); close(allReady) }()
-	abort := func(err error) (*measured, error) {
-		stop.Store(true)
-		closeAll()
-		<-allReady
-		close(start)
-		done.Wait()
+	lr, err := dialLoad(t, conns)
+	if err != nil {
 		return nil, err
 	}
-	select {
-	case <-allReady:
-	case <-ctx.Done():
-		return abort(ctx.Err())
-	case <-time.After(startTimeout):
-		return abort(fmt.Errorf("%s: first requests unanswered after %s", t.name, startTimeout))
-	}
-	for i, w := range ws {
-		if w.preErr != nil {
-			return abort(fmt.Errorf("%s: first request on connection %d: %w", t.name, i+1, w.preErr))
-		}
+	defer lr.closeAll()
+	lr.launch(think)
+	if err := lr.preroll(ctx); err != nil {
+		return nil, lr.abort(err)
 	}
 
 	r := &measured{hist: new(histogram), mallocs: map[*proc]uint64{}, cpu: map[*proc]time.Duration{}}
 	if peak, _, err := t.front.memory(); err == nil {
 		r.prerollPeak = peak
 	}
-	before, err := marks(ctx, t.procs)
+	c, err := startClock(ctx, t.procs)
 	if err != nil {
-		return abort(err)
+		return nil, lr.abort(err)
 	}
-	cpu0 := selfCPU()
-	machine0, machineErr := readCPUStat()
-	begin := time.Now()
-	end = begin.Add(dur)
-	close(start)
+	lr.end = c.begin.Add(dur)
+	close(lr.start)
 
-	finished := make(chan struct{})
-	go func() { done.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-ctx.Done():
-		stop.Store(true)
-		closeAll()
-		<-finished
-		return nil, ctx.Err()
-	case <-time.After(dur + 15*time.Second):
-		stop.Store(true)
-		closeAll()
-		<-finished
-		return nil, fmt.Errorf("%s: requests still unanswered 15 s after the run ended", t.name)
-	}
-	r.elapsed = time.Since(begin)
-	r.loadgenCPU = selfCPU() - cpu0
-	machine1, err := readCPUStat()
-	if machineErr != nil || err != nil {
-		r.otherCPU, r.steal = -1, -1
-	}
-	after, err := marks(ctx, t.procs)
-	if err != nil {
+	if err := lr.wait(ctx, dur); err != nil {
 		return nil, err
 	}
-	if m, err := t.front.readMemStats(ctx); err == nil {
-		r.frontStats = &m
+	if err := c.stop(ctx, t, r); err != nil {
+		return nil, err
 	}
-	ours := r.loadgenCPU
-	for _, p := range t.procs {
-		b, a := before[p], after[p]
-		r.cpu[p] = a.cpu - b.cpu
-		ours += r.cpu[p]
-		if b.hasMallocs && a.hasMallocs {
-			r.mallocs[p] = a.mallocs - b.mallocs
+	lr.collect(r)
+	return r, nil
+}
+
+// loadRun is one drive call's connections and the goroutines that drive
+// them: each makes its untimed first request, waits for start, then loops
+// until end.
+type loadRun struct {
+	t           *target
+	ws          []*worker
+	ready, done sync.WaitGroup
+	start       chan struct{}
+	end         time.Time // written before start is closed
+	stop        atomic.Bool
+	allReady    chan struct{} // closed once every first request is answered
+}
+
+// dialLoad opens t's conns connections.
+func dialLoad(t *target, conns int) (*loadRun, error) {
+	lr := &loadRun{t: t, ws: make([]*worker, conns), start: make(chan struct{}), allReady: make(chan struct{})}
+	for i := range lr.ws {
+		lr.ws[i] = &worker{c: newRawConn(t.addr, t.path, t.headers...)}
+		if err := lr.ws[i].c.dial(5 * time.Second); err != nil {
+			lr.closeAll()
+			return nil, fmt.Errorf("%s: connection %d of %d: %w", t.name, i+1, conns, err)
 		}
 	}
-	if r.otherCPU == 0 {
-		r.otherCPU = max(machine1.busy-machine0.busy-ours, 0)
-		r.steal = machine1.steal - machine0.steal
+	return lr, nil
+}
+
+// closeAll aborts every connection; safe while the workers run.
+func (lr *loadRun) closeAll() {
+	for _, w := range lr.ws {
+		if w != nil {
+			w.c.abort()
+		}
 	}
-	for _, w := range ws {
+}
+
+// launch starts one goroutine per connection.
+func (lr *loadRun) launch(think time.Duration) {
+	want := lr.t.want
+	lr.ready.Add(len(lr.ws))
+	lr.done.Add(len(lr.ws))
+	for _, w := range lr.ws {
+		go func() {
+			defer lr.done.Done()
+			st, err := w.c.do()
+			switch {
+			case err != nil:
+				w.preErr = err
+			case st != want:
+				w.preErr = fmt.Errorf("status %d, want %d", st, want)
+			}
+			lr.ready.Done()
+			<-lr.start
+			if w.preErr == nil {
+				w.loop(lr.end, want, think, &lr.stop)
+			}
+		}()
+	}
+	go func() { lr.ready.Wait(); close(lr.allReady) }()
+}
+
+// preroll waits until every connection's first request is answered and
+// checks those answers.
+func (lr *loadRun) preroll(ctx context.Context) error {
+	select {
+	case <-lr.allReady:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(startTimeout):
+		return fmt.Errorf("%s: first requests unanswered after %s", lr.t.name, startTimeout)
+	}
+	for i, w := range lr.ws {
+		if w.preErr != nil {
+			return fmt.Errorf("%s: first request on connection %d: %w", lr.t.name, i+1, w.preErr)
+		}
+	}
+	return nil
+}
+
+// abort ends a run whose clock has not started: it closes the
+// connections, lets the workers past start and waits for them. It returns
+// err.
+func (lr *loadRun) abort(err error) error {
+	lr.stop.Store(true)
+	lr.closeAll()
+	<-lr.allReady
+	close(lr.start)
+	lr.done.Wait()
+	return err
+}
+
+// wait waits for the workers of a started run: they stop at end, or
+// earlier when ctx is canceled or the servers stop answering.
+func (lr *loadRun) wait(ctx context.Context, dur time.Duration) error {
+	finished := make(chan struct{})
+	go func() { lr.done.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		lr.stop.Store(true)
+		lr.closeAll()
+		<-finished
+		return ctx.Err()
+	case <-time.After(dur + 15*time.Second):
+		lr.stop.Store(true)
+		lr.closeAll()
+		<-finished
+		return fmt.Errorf("%s: requests still unanswered 15 s after the run ended", lr.t.name)
+	}
+}
+
+// collect adds every worker's counts to r.
+func (lr *loadRun) collect(r *measured) {
+	for _, w := range lr.ws {
 		r.hist.merge(&w.h)
 		r.requests += w.n
 		r.errors += w.errs
@@ -200,7 +224,60 @@ func drive(ctx context.Context, t *target, conns int, dur, think time.Duration) 
 			r.firstErr = w.firstErr
 		}
 	}
-	return r, nil
+}
+
+// clock is the counters at the start of a run's measured window.
+type clock struct {
+	before     map[*proc]mark
+	cpu0       time.Duration // our own CPU time
+	machine0   cpuStat
+	machineErr error
+	begin      time.Time
+}
+
+// startClock reads the counters; the window begins when it returns.
+func startClock(ctx context.Context, ps []*proc) (*clock, error) {
+	before, err := marks(ctx, ps)
+	if err != nil {
+		return nil, err
+	}
+	c := &clock{before: before, cpu0: selfCPU()}
+	c.machine0, c.machineErr = readCPUStat()
+	c.begin = time.Now()
+	return c, nil
+}
+
+// stop ends the window: it fills r's elapsed time and the CPU, allocation
+// and memory figures of t's processes, of ours and of the rest of the
+// machine.
+func (c *clock) stop(ctx context.Context, t *target, r *measured) error {
+	r.elapsed = time.Since(c.begin)
+	r.loadgenCPU = selfCPU() - c.cpu0
+	machine1, err := readCPUStat()
+	if c.machineErr != nil || err != nil {
+		r.otherCPU, r.steal = -1, -1
+	}
+	after, err := marks(ctx, t.procs)
+	if err != nil {
+		return err
+	}
+	if m, err := t.front.readMemStats(ctx); err == nil {
+		r.frontStats = &m
+	}
+	ours := r.loadgenCPU
+	for _, p := range t.procs {
+		b, a := c.before[p], after[p]
+		r.cpu[p] = a.cpu - b.cpu
+		ours += r.cpu[p]
+		if b.hasMallocs && a.hasMallocs {
+			r.mallocs[p] = a.mallocs - b.mallocs
+		}
+	}
+	if r.otherCPU == 0 {
+		r.otherCPU = max(machine1.busy-c.machine0.busy-ours, 0)
+		r.steal = machine1.steal - c.machine0.steal
+	}
+	return nil
 }
 
 // loop sends requests until end. It allocates nothing.

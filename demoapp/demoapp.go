@@ -46,14 +46,18 @@ type App struct {
 
 // Seed are the demo accounts (passwords equal the first name, lower case).
 func Seed() ([]User, []Org) {
-	return []User{
-			{ID: "1", Email: "alice@legacy.example", Name: "Alice Adams", Password: "alice", Orgs: []string{"100"}},
-			{ID: "2", Email: "bob@legacy.example", Name: "Bob Brown", Password: "bob", Orgs: []string{"200"}},
-			{ID: "3", Email: "carol@legacy.example", Name: "Carol Clark", Password: "carol"},
-		}, []Org{
-			{ID: "100", Name: "Acme Print (legacy)"},
-			{ID: "200", Name: "Brown Packaging (legacy)"},
-		}
+	// Two statements, not one return of two literals: gofmt 1.26 and 1.27
+	// indent such a return differently, and CI checks with both.
+	users := []User{
+		{ID: "1", Email: "alice@legacy.example", Name: "Alice Adams", Password: "alice", Orgs: []string{"100"}},
+		{ID: "2", Email: "bob@legacy.example", Name: "Bob Brown", Password: "bob", Orgs: []string{"200"}},
+		{ID: "3", Email: "carol@legacy.example", Name: "Carol Clark", Password: "carol"},
+	}
+	orgs := []Org{
+		{ID: "100", Name: "Acme Print (legacy)"},
+		{ID: "200", Name: "Brown Packaging (legacy)"},
+	}
+	return users, orgs
 }
 
 // New returns an app holding users and orgs.

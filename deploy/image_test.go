@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"encoding/json"
+	"go/version"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -80,10 +81,21 @@ func TestDockerfile(t *testing.T) {
 	if !strings.Contains(froms[0].args, "golang:${GO_VERSION}") || !strings.HasSuffix(froms[0].args, " AS build") {
 		t.Errorf("Dockerfile:%d: builder %q: want golang:${GO_VERSION} AS build", froms[0].line, froms[0].args)
 	}
+	// The builder is the release toolchain that CI tests and scans with
+	// (.ci/run's GOTOOLCHAIN, .ci/govulncheck's default), pinned to a patch
+	// release, and no older than go.mod.
+	cirun := readFile(t, filepath.Join(root, ".ci", "run"))
+	tc := regexp.MustCompile(`(?m)^export GOTOOLCHAIN=go(\d+\.\d+\.\d+)$`).FindStringSubmatch(cirun)
+	if tc == nil || args["GO_VERSION"] != tc[1] {
+		t.Errorf("ARG GO_VERSION=%s; .ci/run exports GOTOOLCHAIN %v", args["GO_VERSION"], tc)
+	}
+	if vc := readFile(t, filepath.Join(root, ".ci", "govulncheck")); !strings.Contains(vc, `GOTOOLCHAIN="${GOTOOLCHAIN:-go`+args["GO_VERSION"]+`}"`) {
+		t.Errorf(".ci/govulncheck does not default GOTOOLCHAIN to go%s, the release toolchain", args["GO_VERSION"])
+	}
 	gomod := readFile(t, filepath.Join(root, "go.mod"))
-	m := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindStringSubmatch(gomod)
-	if m == nil || args["GO_VERSION"] != m[1] {
-		t.Errorf("ARG GO_VERSION=%s; go.mod says go %v", args["GO_VERSION"], m)
+	m := regexp.MustCompile(`(?m)^go (\S+)$`).FindStringSubmatch(gomod)
+	if m == nil || version.Compare("go"+args["GO_VERSION"], "go"+m[1]) < 0 {
+		t.Errorf("ARG GO_VERSION=%s is older than go.mod's go %v", args["GO_VERSION"], m)
 	}
 	if froms[1].args != "gcr.io/distroless/static-debian12:nonroot" {
 		t.Errorf("runtime stage FROM %q: want gcr.io/distroless/static-debian12:nonroot", froms[1].args)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"mime/multipart"
@@ -205,7 +206,7 @@ func compose(from *mail.Address, m Message, now time.Time) (envelope, error) {
 
 // writeQP writes s quoted-printable (RFC 2045 §6.7): 7-bit clean lines of at
 // most 76 characters, so the mail survives any relay, with line breaks as CRLF.
-func writeQP(w interface{ Write([]byte) (int, error) }, s string) error {
+func writeQP(w io.Writer, s string) error {
 	qp := quotedprintable.NewWriter(w)
 	if _, err := qp.Write([]byte(s)); err != nil {
 		return err

@@ -71,11 +71,6 @@ type Sender struct {
 	timeout    time.Duration
 }
 
-// Sender satisfies the one-method interface its consumers declare.
-var _ interface {
-	Send(context.Context, Message) error
-} = (*Sender)(nil)
-
 // DefaultTimeout is the per-message timeout when Config.Timeout is zero.
 const DefaultTimeout = 15 * time.Second
 
