@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
-	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/store/bolt"
 )
 
@@ -24,7 +24,7 @@ type staleKeys struct {
 	reads atomic.Int32
 }
 
-func (s *staleKeys) SigningKeys(ctx context.Context) ([]session.Key, error) {
+func (s *staleKeys) SigningKeys(ctx context.Context) ([]assertion.Key, error) {
 	if s.reads.Add(1) == 1 {
 		return nil, nil
 	}
