@@ -186,7 +186,7 @@ func (cfg Config) withDefaults() Config {
 // validate checks cfg (with defaults filled) and returns the parsed public
 // and upstream URLs. The session secrets are checked where they are used
 // (session.NewCodec).
-func (cfg *Config) validate() (pub, up *url.URL, err error) {
+func (cfg Config) validate() (pub, up *url.URL, err error) {
 	pub, err = url.Parse(cfg.PublicURL)
 	// A query, fragment or userinfo would end up in every claim URL
 	// (PublicURL + "/_hubgate/claim/…") and in the origin checks.
@@ -225,7 +225,7 @@ func (cfg *Config) validate() (pub, up *url.URL, err error) {
 
 // validateLegacy checks what hubgate is told about the legacy app: the
 // unlinked policy and its provision URL, the login and public paths, whoami.
-func (cfg *Config) validateLegacy() error {
+func (cfg Config) validateLegacy() error {
 	switch cfg.Unlinked {
 	case UnlinkedDeny, UnlinkedPass:
 	case UnlinkedProvision:

@@ -16,7 +16,6 @@ import (
 // linked organizations and the mapped roles (only for linked orgs).
 func (s *Server) identify(ctx context.Context, p *zaikio.Person, id *session.Identity) error {
 	id.Person, id.Email, id.Name = p.ID, p.Email, p.DisplayName()
-	id.User = ""
 	l, err := s.store.LinkByZaikio(ctx, claim.KindPerson, p.ID)
 	switch {
 	case err == nil:

@@ -102,8 +102,8 @@ func New(cfg Config) (*Server, error) {
 
 // build wires a Server from a valid cfg.
 func build(cfg Config, pub, up *url.URL) (*Server, error) {
-	// The flow codec checks the session secrets first, so that a bad secret
-	// is the error reported.
+	// The flow codec checks the session secrets before the metrics are
+	// registered, so that a bad secret leaves nothing in the registry.
 	fc, err := session.NewCodec(cfg.SessionSecrets, flowTTL)
 	if err != nil {
 		return nil, err
