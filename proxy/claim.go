@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
 )
 
@@ -37,7 +38,7 @@ func (s *Server) claimPage() http.HandlerFunc {
 				data["Name"], data["Email"] = p.Name, p.Email
 			}
 		} else {
-			id := s.authenticate(w, r)
+			id := s.sessions.Authenticate(w, r)
 			switch {
 			case id == nil:
 				data["NeedLogin"] = "/_hubgate/login?rd=" + r.URL.EscapedPath()
@@ -104,7 +105,7 @@ func (s *Server) startPersonFlow(w http.ResponseWriter, r *http.Request, c claim
 // startOrgFlow starts the organization-claim flow for org claim c. Only a
 // signed-in person who is linked (and is the named claimer, if any) may.
 func (s *Server) startOrgFlow(w http.ResponseWriter, r *http.Request, c claim.Claim) {
-	id := s.authenticate(w, r)
+	id := s.sessions.Authenticate(w, r)
 	switch {
 	case id == nil:
 		s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true, err: errors.New("org claim without session")})
@@ -145,10 +146,10 @@ func (s *Server) finishPersonClaim(w http.ResponseWriter, r *http.Request, f flo
 		return
 	}
 	s.log.Info().Str("event", "claim.linked").Str("kind", "person").Str("claim", c.ID).Str("user", link.LegacyID).Str("person", p.ID).Str("request_id", requestID(r)).Send()
-	if old := s.decodeSession(r); old != nil {
-		_ = s.endSession(ctx, old, "zaikio:"+p.ID, "rotated at link")
+	if old := s.sessions.Decode(r); old != nil {
+		_ = s.sessions.End(ctx, old, "zaikio:"+p.ID, "rotated at link")
 	}
-	id, err := s.newSession(ctx, w, p, tok, claims.JTI)
+	id, err := s.startSession(ctx, w, p, tokensOf(tok, claims.JTI))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -158,7 +159,7 @@ func (s *Server) finishPersonClaim(w http.ResponseWriter, r *http.Request, f flo
 
 // renderClaimed shows the success page: which Zaikio account was linked, an
 // undo button for a short while, and the person's unlinked organizations.
-func (s *Server) renderClaimed(w http.ResponseWriter, r *http.Request, id *Identity, link claim.Link, zaikioName, zaikioEmail string) {
+func (s *Server) renderClaimed(w http.ResponseWriter, r *http.Request, id *session.Identity, link claim.Link, zaikioName, zaikioEmail string) {
 	data := map[string]any{
 		"Kind": string(link.Kind), "LegacyID": link.LegacyID, "ZaikioID": link.ZaikioID,
 		"ZaikioName": zaikioName, "ZaikioEmail": zaikioEmail,
@@ -195,7 +196,7 @@ func (s *Server) unlinkedOrgs(ctx context.Context, user string) []string {
 // button each: GET /_hubgate/claim-org.
 func (s *Server) orgClaimPage() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id := s.authenticate(w, r)
+		id := s.sessions.Authenticate(w, r)
 		if id == nil {
 			s.redirectToLogin(w, r, "/_hubgate/claim-org")
 			return
@@ -224,7 +225,7 @@ func (s *Server) startOrgClaim() http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		id := s.authenticate(w, r)
+		id := s.sessions.Authenticate(w, r)
 		if id == nil {
 			s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true})
 			return
@@ -264,7 +265,7 @@ func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, 
 		s.fail(w, r, &pageError{status: http.StatusForbidden, key: "claim_wrong_person", err: fmt.Errorf("on-behalf person %s did not start the flow (%s)", tok.OnBehalfOf.ID, f.Person)})
 		return
 	}
-	id := s.decodeSession(r)
+	id := s.sessions.Decode(r)
 	if id == nil || id.Person != f.Person {
 		s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true, err: errors.New("org claim callback without the session that started it")})
 		return
@@ -279,7 +280,12 @@ func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, 
 	// The person as the hub sees them now (this rotates the session's
 	// refresh token): their memberships are the cross-check for the roles
 	// the on-behalf grant claims.
-	p, data, err := s.freshPerson(ctx, id)
+	t, err := s.sessions.Rotate(ctx, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := s.hub.Person(ctx, t.Access)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -297,28 +303,17 @@ func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, 
 	}
 	s.log.Info().Str("event", "claim.linked").Str("kind", "org").Str("claim", c.ID).Str("org", link.LegacyID).Str("person", f.Person).Str("request_id", requestID(r)).Send()
 	orgName := tok.Bearer.ID
-	if o, err := s.hubOrganization(ctx, tok.AccessToken); err == nil && o.Name != "" {
+	if o, err := s.hub.Organization(ctx, tok.AccessToken); err == nil && o.Name != "" {
 		orgName = o.Name
 	}
 	// Rotate the session: a new id with the new organization in it.
-	_ = s.endSession(ctx, id, "zaikio:"+f.Person, "rotated at link")
-	nid, err := s.sessionFromData(ctx, w, p, data)
+	_ = s.sessions.End(ctx, id, "zaikio:"+f.Person, "rotated at link")
+	nid, err := s.startSession(ctx, w, p, t)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.renderClaimed(w, r, nid, link, orgName, "")
-}
-
-// hubOrganization reads an organization with an org token, if the hub
-// client can.
-func (s *Server) hubOrganization(ctx context.Context, accessToken string) (*zaikio.Organization, error) {
-	if c, ok := s.hub.(interface {
-		Organization(context.Context, string) (*zaikio.Organization, error)
-	}); ok {
-		return c.Organization(ctx, accessToken)
-	}
-	return nil, errors.New("hub cannot read organizations")
 }
 
 // revokeQuietly revokes a token we no longer need, in the background.
@@ -356,7 +351,7 @@ func (s *Server) undoClaim() http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		id := s.authenticate(w, r)
+		id := s.sessions.Authenticate(w, r)
 		if id == nil {
 			s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true})
 			return
@@ -378,8 +373,8 @@ func (s *Server) undoClaim() http.HandlerFunc {
 		}
 		s.log.Info().Str("event", "claim.undone").Str("kind", string(kind)).Str("legacy", legacy).Str("person", id.Person).Send()
 		// The session's identity no longer holds: end it.
-		_ = s.endSession(ctx, id, "zaikio:"+id.Person, "link undone")
-		s.clearSession(w)
+		_ = s.sessions.End(ctx, id, "zaikio:"+id.Person, "link undone")
+		s.sessions.Clear(w)
 		s.fail(w, r, &pageError{status: http.StatusOK, key: "undone"})
 	}
 }

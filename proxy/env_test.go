@@ -203,7 +203,7 @@ func newEnv(t *testing.T, mutate func(*proxy.Config)) *env {
 	}
 	e.spy = &spyHub{Client: hc}
 	cfg := proxy.Config{
-		PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: e.spy, Store: db, Claims: e.claims, Roles: rm,
+		PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: e.spy, HubURL: hubSrv.URL, Store: db, Claims: e.claims, Roles: rm,
 		SessionSecrets: [][]byte{bytes.Repeat([]byte("s"), 32)}, Unlinked: proxy.UnlinkedPass,
 		LoginPaths: []string{"/login"}, PublicPaths: []string{"/assets/"},
 		Logger: zerolog.New(e.logs), Now: e.clock.Now, WebhookSecret: []byte("webhook-secret"),

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
 )
 
@@ -62,7 +63,7 @@ func classify(err error) *pageError {
 		return &pageError{status: http.StatusServiceUnavailable, key: "hub_down", retry: true, err: err}
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return &pageError{status: http.StatusGatewayTimeout, key: "timeout", retry: true, err: err}
-	case errors.Is(err, errCookieTooLarge):
+	case errors.Is(err, session.ErrCookieTooLarge):
 		return &pageError{status: http.StatusInternalServerError, key: "cookie_too_large", err: err}
 	}
 	var ze *zaikio.Error

@@ -458,12 +458,6 @@ func (f *flakyStore) PutLink(ctx context.Context, l claim.Link) error {
 	}
 	return f.Store.PutLink(ctx, l)
 }
-func (f *flakyStore) AppendEvent(ctx context.Context, ev claim.Event) error {
-	if err := f.hit("AppendEvent"); err != nil {
-		return err
-	}
-	return f.Store.AppendEvent(ctx, ev)
-}
 func (f *flakyStore) Session(ctx context.Context, id string) (session.Record, error) {
 	if err := f.hit("Session"); err != nil {
 		return session.Record{}, err

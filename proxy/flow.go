@@ -72,7 +72,7 @@ func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, f flow, scope
 		return err
 	}
 	name := s.flowCookieName(f.State)
-	val, err := s.flowCodec.encode(name, raw)
+	val, err := s.flowCodec.Encode(name, raw)
 	if err != nil {
 		return fmt.Errorf("encode flow cookie: %w", err)
 	}
@@ -136,7 +136,7 @@ func (s *Server) takeFlow(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return flow{}, errNoFlow
 	}
 	http.SetCookie(w, s.cookie(name, "", -1))
-	raw, err := s.flowCodec.decode(name, val)
+	raw, err := s.flowCodec.Decode(name, val)
 	if err != nil {
 		return flow{}, fmt.Errorf("%w: %w", errNoFlow, err)
 	}
@@ -159,16 +159,4 @@ func (s *Server) takeFlow(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return flow{}, errFlowReused
 	}
 	return f, nil
-}
-
-// cookie builds a hubgate cookie: HttpOnly, SameSite=Lax, Path=/, Secure
-// when the public URL is https. maxAge < 0 deletes it.
-func (s *Server) cookie(name, value string, maxAge time.Duration) *http.Cookie {
-	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode}
-	if maxAge < 0 {
-		c.MaxAge = -1
-	} else {
-		c.MaxAge = int(maxAge / time.Second)
-	}
-	return c
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hubgate/hubgate/session"
 )
 
 // Identity header names (DESIGN §4), canonical form.
@@ -116,7 +118,7 @@ func dropForwarding(h http.Header, trusted bool) {
 
 // setIdentityHeaders writes the identity of id (nil: none) and the mode into
 // h. The values are prepared slices shared by every request of the session.
-func setIdentityHeaders(h http.Header, id *Identity, mode Mode) {
+func setIdentityHeaders(h http.Header, id *session.Identity, mode Mode) {
 	h[HeaderMode] = modeHeaders[mode]
 	if id == nil {
 		return
@@ -126,12 +128,13 @@ func setIdentityHeaders(h http.Header, id *Identity, mode Mode) {
 			h[k] = v
 		}
 	}
-	set(HeaderUser, id.headers.user)
-	set(HeaderPerson, id.headers.person)
-	set(HeaderEmail, id.headers.email)
-	set(HeaderName, id.headers.name)
-	set(HeaderOrgs, id.headers.orgs)
-	set(HeaderRoles, id.headers.roles)
+	hv := id.Headers()
+	set(HeaderUser, hv.User)
+	set(HeaderPerson, hv.Person)
+	set(HeaderEmail, hv.Email)
+	set(HeaderName, hv.Name)
+	set(HeaderOrgs, hv.Orgs)
+	set(HeaderRoles, hv.Roles)
 }
 
 // newReverseProxy builds the forwarder: Rewrite (never Director, so that

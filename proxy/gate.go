@@ -49,7 +49,7 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_path", err: fmt.Errorf("path %q does not normalize", r.URL.EscapedPath())})
 		return
 	}
-	id := s.authenticate(w, r)
+	id := s.sessions.Authenticate(w, r)
 	mode := s.Mode()
 	pol := s.policy()
 	login := matchPath(p, pol.LoginPaths)
@@ -79,7 +79,7 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	}
 	setIdentityHeaders(r.Header, id, mode)
 	if id != nil && s.cfg.Assertion {
-		if a := s.assertionHeader(id, mode); a != nil {
+		if a := s.assertions.Header(id, string(mode)); a != nil {
 			r.Header[HeaderAssertion] = a
 		}
 	}
@@ -116,7 +116,7 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 // or not.
 func (s *Server) forwardAuth() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id := s.authenticate(w, r)
+		id := s.sessions.Authenticate(w, r)
 		mode := s.Mode()
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
@@ -138,7 +138,7 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 		}
 		setIdentityHeaders(h, id, mode)
 		if id != nil && s.cfg.Assertion {
-			if a := s.assertionHeader(id, mode); a != nil {
+			if a := s.assertions.Header(id, string(mode)); a != nil {
 				h[HeaderAssertion] = a
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/store/bolt"
@@ -24,7 +25,7 @@ type staleKeys struct {
 	reads atomic.Int32
 }
 
-func (s *staleKeys) SigningKeys(ctx context.Context) ([]session.Key, error) {
+func (s *staleKeys) SigningKeys(ctx context.Context) ([]assertion.Key, error) {
 	if s.reads.Add(1) == 1 {
 		return nil, nil
 	}
@@ -80,9 +81,9 @@ func TestSigningKeyRaceConverges(t *testing.T) {
 	if err != nil || len(stored) != 1 {
 		t.Fatalf("stored keys = %d, %v; want 1", len(stored), err)
 	}
-	id := &Identity{Person: "p", User: "1", SessionID: "s"}
+	id := &session.Identity{Person: "p", User: "1", SessionID: "s"}
 	for name, pair := range map[string][2]*Server{"a→b": {a, b}, "b→a": {b, a}} {
-		tok, _, err := pair[0].signAssertion(id, ModePassthrough, now.Add(30*time.Second))
+		tok, _, err := pair[0].assertions.Sign(id, string(ModePassthrough), now.Add(30*time.Second))
 		if err != nil {
 			t.Fatalf("%s: sign: %v", name, err)
 		}
@@ -115,24 +116,24 @@ func TestSigningKeyRotation(t *testing.T) {
 	if len(first) != 1 {
 		t.Fatalf("first start publishes %v; want one key", first)
 	}
-	mid := kids(jwksOf(t, keyServer(t, db, t0.Add(keyLife-keyLead-time.Hour))))
+	mid := kids(jwksOf(t, keyServer(t, db, t0.Add(assertion.KeyLife-assertion.KeyLead-time.Hour))))
 	if len(mid) != 1 || mid[0] != first[0] {
 		t.Errorf("before the lead time: %v; want still only %v", mid, first)
 	}
-	s := keyServer(t, db, t0.Add(keyLife-keyLead+time.Hour))
+	s := keyServer(t, db, t0.Add(assertion.KeyLife-assertion.KeyLead+time.Hour))
 	lead := kids(jwksOf(t, s))
 	if len(lead) != 2 || lead[0] != first[0] {
 		t.Fatalf("within a day of retirement: %v; want the old key and its successor", lead)
 	}
-	tok, _, err := s.signAssertion(&Identity{Person: "p"}, ModePassthrough, t0.Add(keyLife-keyLead+time.Hour))
+	tok, _, err := s.assertions.Sign(&session.Identity{Person: "p"}, string(ModePassthrough), t0.Add(assertion.KeyLife-assertion.KeyLead+time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if jws, _ := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256}); jws.Signatures[0].Header.KeyID != first[0] {
 		t.Errorf("before it retires the old key must still sign; signed by %s", jws.Signatures[0].Header.KeyID)
 	}
-	after := keyServer(t, db, t0.Add(keyLife+time.Hour))
-	tok, _, err = after.signAssertion(&Identity{Person: "p"}, ModePassthrough, t0.Add(keyLife+time.Hour))
+	after := keyServer(t, db, t0.Add(assertion.KeyLife+time.Hour))
+	tok, _, err = after.assertions.Sign(&session.Identity{Person: "p"}, string(ModePassthrough), t0.Add(assertion.KeyLife+time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestSigningKeyRotation(t *testing.T) {
 	if got := kids(jwksOf(t, after)); len(got) != 2 {
 		t.Errorf("after retirement: %v; want the old key still published", got)
 	}
-	gone := kids(jwksOf(t, keyServer(t, db, t0.Add(2*keyLife+time.Hour))))
+	gone := kids(jwksOf(t, keyServer(t, db, t0.Add(2*assertion.KeyLife+time.Hour))))
 	for _, k := range gone {
 		if k == first[0] {
 			t.Errorf("two key lives later the first key %s is still published: %v", k, gone)

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
 )
 
@@ -20,7 +20,7 @@ func (s *Server) login() http.HandlerFunc {
 		q := r.URL.Query()
 		rd := s.returnTo(q.Get("rd"))
 		selectAccount := q.Get("prompt") == "select_account"
-		if !selectAccount && s.authenticate(w, r) != nil {
+		if !selectAccount && s.sessions.Authenticate(w, r) != nil {
 			s.redirect(w, rd)
 			return
 		}
@@ -139,6 +139,11 @@ func (s *Server) personToken(ctx context.Context, tok *zaikio.Token) (*zaikio.Pe
 	return p, nil
 }
 
+// tokensOf is what a session keeps of the hub's token response.
+func tokensOf(tok *zaikio.Token, jti string) session.Tokens {
+	return session.Tokens{Refresh: tok.RefreshToken, Access: tok.AccessToken, JTI: jti}
+}
+
 // finishLogin signs the person in after a login flow.
 func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, f flow, tok *zaikio.Token, claims *zaikio.Claims) {
 	ctx := r.Context()
@@ -157,12 +162,12 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, f flow, tok
 	// Rotate: a session this browser held before (another account after
 	// prompt=select_account, or the same one signing in again) ends here,
 	// server-side too, so that a copy of its cookie stops working.
-	if old := s.decodeSession(r); old != nil {
-		if err := s.endSession(ctx, old, "zaikio:"+old.Person, "rotated at login"); err != nil {
+	if old := s.sessions.Decode(r); old != nil {
+		if err := s.sessions.End(ctx, old, "zaikio:"+old.Person, "rotated at login"); err != nil {
 			s.log.Warn().Err(err).Str("event", "session.rotate").Str("request_id", requestID(r)).Send()
 		}
 	}
-	id, err := s.newSession(ctx, w, p, tok, claims.JTI)
+	id, err := s.startSession(ctx, w, p, tokensOf(tok, claims.JTI))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -177,9 +182,9 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, f flow, tok
 // the session id revoked on every replica.
 func (s *Server) logout() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if id := s.decodeSession(r); id != nil {
+		if id := s.sessions.Decode(r); id != nil {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-			err := s.endSession(ctx, id, "zaikio:"+id.Person, "logout")
+			err := s.sessions.End(ctx, id, "zaikio:"+id.Person, "logout")
 			cancel()
 			if err != nil {
 				s.fail(w, r, err)
@@ -187,7 +192,7 @@ func (s *Server) logout() http.HandlerFunc {
 			}
 			s.log.Info().Str("event", "logout").Str("person", id.Person).Str("request_id", requestID(r)).Send()
 		}
-		s.clearSession(w)
+		s.sessions.Clear(w)
 		if rd := r.FormValue("rd"); rd != "" {
 			s.redirect(w, s.returnTo(rd))
 			return
@@ -201,7 +206,7 @@ func (s *Server) me() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Type", "application/json")
-		id := s.authenticate(w, r)
+		id := s.sessions.Authenticate(w, r)
 		if id == nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			_ = json.NewEncoder(w).Encode(map[string]any{"authenticated": false, "mode": s.Mode(), "login_url": "/_hubgate/login"})
@@ -209,9 +214,18 @@ func (s *Server) me() http.HandlerFunc {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"authenticated": true, "zaikio_person": id.Person, "user": id.User, "email": id.Email, "name": id.Name,
-			"orgs": splitList(id.Orgs), "roles": splitList(id.Roles), "mode": s.Mode(),
+			"orgs": id.OrgList(), "roles": id.RoleList(), "mode": s.Mode(),
 			"expires_at": id.Expires.UTC().Format(time.RFC3339), "validated_at": id.Validated.UTC().Format(time.RFC3339),
 		})
+	}
+}
+
+// jwks publishes the assertion keys: GET /_hubgate/jwks.json.
+func (s *Server) jwks() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_ = json.NewEncoder(w).Encode(s.assertions.JWKS())
 	}
 }
 
@@ -221,16 +235,4 @@ func (s *Server) healthz() http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write([]byte("ok\n"))
 	}
-}
-
-// splitList splits a comma-separated header value, dropping empty entries;
-// never nil, so JSON shows [].
-func splitList(s string) []string {
-	out := []string{}
-	for _, part := range strings.Split(s, ",") {
-		if part != "" {
-			out = append(out, part)
-		}
-	}
-	return out
 }

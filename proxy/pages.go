@@ -78,13 +78,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	_, _ = w.Write(buf.Bytes())
 }
 
-// formTargets lists where our forms and redirects may lead: ourselves and the hub.
-func (s *Server) formTargets() string {
-	if c, ok := s.hub.(interface{ BaseURL() string }); ok {
-		return c.BaseURL()
-	}
-	return ""
-}
+// formTargets lists where our forms and redirects may lead besides
+// ourselves: the hub.
+func (s *Server) formTargets() string { return s.cfg.HubURL }
 
 // locale is a language for pages: "en" or "de".
 type locale string

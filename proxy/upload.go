@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -119,8 +120,8 @@ func (b *prefixedBody) Read(p []byte) (int, error) {
 func (b *prefixedBody) Close() error { return b.rest.Close() }
 
 func isTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // Responses are guarded the same way against clients that stop reading: a

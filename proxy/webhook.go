@@ -99,10 +99,9 @@ func (s *Server) applyEvent(ctx context.Context, ev zaikio.Event) (bool, error) 
 		return false, nil
 	}
 	rv.At, rv.Until, rv.Actor = now, until, "webhook:"+ev.ID
-	if err := s.store.AddRevocation(ctx, rv); err != nil {
+	if err := s.sessions.Revoke(ctx, rv); err != nil {
 		return false, err
 	}
-	s.revoked.Store(s.revoked.Load().with(rv))
 	return true, nil
 }
 

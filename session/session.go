@@ -1,24 +1,68 @@
-// Package session holds the nouns hubgate keeps about sign-in sessions outside
-// the browser: the server-side record of a session (which holds, sealed, the
-// hub's refresh token), revocations, and signing keys. The cookie codec and the
-// refresh logic live in package proxy; storage adapters persist these types.
+// Package session owns a sign-in session's whole life in hubgate: the
+// signed and encrypted cookie that carries the Identity (so that an
+// authenticated request needs no store or hub), the identity cache that
+// decodes each cookie once per process, the in-memory revocation set that
+// every request is checked against, the server-side Record (which holds the
+// hub's tokens sealed), the single-flight revalidation that re-reads identity
+// and roles from the hub, and the start and end of a session.
 //
-// The package uses only the standard library.
+// The hub, the links and the role map are not this package's: a Refresher
+// (implemented by package proxy) rotates the refresh token at the hub,
+// verifies the new access token and builds the fresh identity. Storage is
+// not this package's either: a Store persists records and revocations.
+// session never speaks HTTP to anyone but the browser whose cookie it reads
+// and sets, and it never decides what a request may do with an identity.
+//
+// The package uses only the standard library and gorilla/securecookie.
 package session
 
 import (
+	"context"
 	"errors"
 	"time"
 )
 
-// Sentinel errors returned by stores.
+// Sentinel errors.
 var (
-	// ErrNotFound: no record under that id.
+	// ErrNotFound: a store holds no record under that id.
 	ErrNotFound = errors.New("session: not found")
 	// ErrConflict: a compare-and-swap write found another version than expected
 	// (another request or replica saved the record first).
 	ErrConflict = errors.New("session: version conflict")
+	// ErrEnded: the session cannot go on (its record is gone or unreadable,
+	// the hub refused its tokens, or its person may no longer have one). A
+	// Refresher wraps it to say so; any other error from a Refresher is an
+	// outage, which the session rides out for its grace period.
+	ErrEnded = errors.New("session: ended")
+	// ErrCookieTooLarge: the identity does not fit one cookie.
+	ErrCookieTooLarge = errors.New("session: does not fit in a cookie")
 )
+
+// Defaults of the Config fields (and of the proxy settings that feed them).
+const (
+	DefaultTTL        = 12 * time.Hour
+	DefaultRevalidate = 5 * time.Minute
+	DefaultGrace      = 15 * time.Minute
+)
+
+// Store is what a session needs from storage; store/bolt and store/postgres
+// implement it. Records are opaque to stores: Data is sealed here.
+type Store interface {
+	// Session returns the record with this id (ErrNotFound).
+	Session(ctx context.Context, id string) (Record, error)
+	// PutSession stores rec if the stored version equals prev (0: must not
+	// exist); the stored record gets Version = prev+1. Otherwise ErrConflict.
+	PutSession(ctx context.Context, rec Record, prev uint64) error
+	// DeleteSession removes a record; a missing one is not an error.
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteExpiredSessions removes records with ExpiresAt ≤ now and
+	// revocations with Until ≤ now; it returns how many records went.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	// AddRevocation stores rv (same Kind+Subject: the later At wins).
+	AddRevocation(ctx context.Context, rv Revocation) error
+	// Revocations returns every revocation with Until > now.
+	Revocations(ctx context.Context, now time.Time) ([]Revocation, error)
+}
 
 // Record is the server-side half of a session.
 type Record struct {
@@ -28,10 +72,18 @@ type Record struct {
 	// Version increases by one with every save; writes compare it (see
 	// PutSession in the stores) so that concurrent refreshes cannot both win.
 	Version uint64
-	// Data is opaque to stores: sealed (AES-GCM) by package proxy; it holds
-	// the hub refresh token and the latest identity.
+	// Data is opaque to stores: sealed (AES-GCM) by this package; it holds
+	// the hub's tokens and the latest identity.
 	Data      []byte
 	ExpiresAt time.Time
+}
+
+// Tokens are a session's hub tokens, kept sealed in its Record.
+type Tokens struct {
+	Refresh string
+	Access  string
+	// JTI is the id of the access token (revocation by token names it).
+	JTI string
 }
 
 // RevocationKind says what a revocation names.
@@ -48,7 +100,9 @@ const (
 	RevokeToken RevocationKind = "token"
 	// Revalidate does not end sessions: it makes every session of a Zaikio
 	// person that was last validated before At re-read identity and roles
-	// from the hub on its next request (membership webhooks).
+	// from the hub on its next request (membership webhooks). The subject
+	// "*" names everyone, "org:<legacy org>" every session holding that
+	// organization.
 	Revalidate RevocationKind = "revalidate"
 )
 
@@ -64,18 +118,4 @@ type Revocation struct {
 	// Actor and Reason are for operators and the audit log.
 	Actor  string
 	Reason string
-}
-
-// Key is a signing key for identity assertions, shared by replicas through
-// the store.
-type Key struct {
-	ID string
-	// Sealed is the private key, sealed by package proxy with the session
-	// secret; stores never see it in the clear.
-	Sealed    []byte
-	CreatedAt time.Time
-	// RetiresAt: after it the key no longer signs; it stays published for
-	// verification until DeleteAt.
-	RetiresAt time.Time
-	DeleteAt  time.Time
 }

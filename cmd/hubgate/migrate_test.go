@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/store/bolt"
@@ -159,7 +160,7 @@ func buildBoltStore(t *testing.T) migrationFixture {
 		}
 	}
 	for i := range 2 {
-		k := session.Key{ID: fmt.Sprintf("k%d", i), Sealed: []byte{byte(i), 1, 2, 3}, CreatedAt: now.Add(time.Duration(i) * time.Hour),
+		k := assertion.Key{ID: fmt.Sprintf("k%d", i), Sealed: []byte{byte(i), 1, 2, 3}, CreatedAt: now.Add(time.Duration(i) * time.Hour),
 			RetiresAt: now.Add(48 * time.Hour), DeleteAt: now.Add(72 * time.Hour)}
 		if err := db.AddSigningKey(ctx, k); err != nil {
 			t.Fatalf("AddSigningKey = %v", err)
@@ -202,7 +203,7 @@ type migrateReader interface {
 	Stats(ctx context.Context, now time.Time) (claim.Stats, error)
 	Mode(ctx context.Context) (string, error)
 	Revocations(ctx context.Context, now time.Time) ([]session.Revocation, error)
-	SigningKeys(ctx context.Context) ([]session.Key, error)
+	SigningKeys(ctx context.Context) ([]assertion.Key, error)
 	Sessions(ctx context.Context, after string, limit int) ([]session.Record, error)
 }
 
@@ -216,7 +217,7 @@ type storeContents struct {
 	Events      []claim.Event
 	Mode        string
 	Revocations []session.Revocation
-	Keys        []session.Key
+	Keys        []assertion.Key
 	Sessions    []session.Record // unexpired
 }
 

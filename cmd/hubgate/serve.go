@@ -312,7 +312,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		accessLog = logger.Level(zerolog.WarnLevel)
 	}
 	px, err := proxy.New(proxy.Config{
-		PublicURL: cfg.PublicURL, Upstream: cfg.Upstream, Hub: hub, Store: st, Claims: claims, Roles: rm,
+		PublicURL: cfg.PublicURL, Upstream: cfg.Upstream, Hub: hub, HubURL: strings.TrimRight(cfg.Provider.URL, "/"), Store: st, Claims: claims, Roles: rm,
 		SessionSecrets: secrets, SessionTTL: time.Duration(cfg.Session.TTL), Revalidate: time.Duration(cfg.Session.Revalidate),
 		RevalidateGrace: time.Duration(cfg.Session.Grace), Mode: proxy.Mode(cfg.Mode),
 		LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, Whoami: cfg.Legacy.Whoami,

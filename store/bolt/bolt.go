@@ -23,13 +23,20 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-var _ claim.Store = (*DB)(nil)
+// DB implements the stores its consumers declare (the proxy's composed
+// proxy.Store is checked where it is wired, in cmd/hubgate).
+var (
+	_ claim.Store     = (*DB)(nil)
+	_ session.Store   = (*DB)(nil)
+	_ assertion.Store = (*DB)(nil)
+)
 
 // DefaultTimeout is how long Open waits for the file lock when
 // Options.Timeout is zero.

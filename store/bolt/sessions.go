@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/session"
 	bbolt "go.etcd.io/bbolt"
 )
@@ -257,19 +258,19 @@ func (db *DB) ForgetDelivery(ctx context.Context, id string) error {
 
 // SigningKeys returns the stored assertion signing keys, oldest first (by
 // CreatedAt, then id).
-func (db *DB) SigningKeys(ctx context.Context) ([]session.Key, error) {
-	var out []session.Key
+func (db *DB) SigningKeys(ctx context.Context) ([]assertion.Key, error) {
+	var out []assertion.Key
 	err := db.view(ctx, "signing keys", func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {
 			var r keyRec
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode key %q: %w", k, err)
 			}
-			out = append(out, session.Key(r))
+			out = append(out, assertion.Key(r))
 			return nil
 		})
 	})
-	slices.SortFunc(out, func(a, b session.Key) int {
+	slices.SortFunc(out, func(a, b assertion.Key) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, err
@@ -278,7 +279,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]session.Key, error) {
 // AddSigningKey stores k unless a key with the same id exists, in which case
 // it does nothing and returns nil: the stored key is kept, so replicas racing
 // to store a fresh key cannot replace one another's.
-func (db *DB) AddSigningKey(ctx context.Context, k session.Key) error {
+func (db *DB) AddSigningKey(ctx context.Context, k assertion.Key) error {
 	return db.update(ctx, "add signing key", func(tx *bbolt.Tx) error {
 		if k.ID == "" {
 			return errors.New("signing key has no id")

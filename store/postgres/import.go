@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
 	"github.com/jackc/pgx/v5"
@@ -359,18 +360,18 @@ func (db *DB) ImportRevocations(ctx context.Context, rvs []session.Revocation) (
 }
 
 // ImportSigningKeys copies signing keys in (still sealed).
-func (db *DB) ImportSigningKeys(ctx context.Context, keys []session.Key) (ImportResult, error) {
+func (db *DB) ImportSigningKeys(ctx context.Context, keys []assertion.Key) (ImportResult, error) {
 	for _, k := range keys {
 		if k.ID == "" {
 			return ImportResult{}, errors.New("postgres: import signing keys: a key has no id")
 		}
 	}
-	return importRows(ctx, db, "import signing keys", keys, func(b *pgx.Batch, k session.Key) {
+	return importRows(ctx, db, "import signing keys", keys, func(b *pgx.Batch, k assertion.Key) {
 		b.Queue(`INSERT INTO signing_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
 			k.ID, sealedArg(k.Sealed), ts(k.CreatedAt), ts(k.RetiresAt), ts(k.DeleteAt))
-	}, func(b *pgx.Batch, k session.Key) {
+	}, func(b *pgx.Batch, k assertion.Key) {
 		b.Queue(`SELECT `+keyCols+` FROM signing_keys WHERE id = $1`, k.ID)
-	}, func(rows pgx.Rows, k session.Key) (string, error) {
+	}, func(rows pgx.Rows, k assertion.Key) (string, error) {
 		stored, found, err := collectOne(rows, scanKey)
 		if err != nil || !found {
 			return "", cmpOrErr(err, missing("signing key "+k.ID))

@@ -95,6 +95,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
 	"github.com/jackc/pgx/v5"
@@ -102,7 +103,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-var _ claim.Store = (*DB)(nil)
+// DB implements the stores its consumers declare (the proxy's composed
+// proxy.Store is checked where it is wired, in cmd/hubgate).
+var (
+	_ claim.Store     = (*DB)(nil)
+	_ session.Store   = (*DB)(nil)
+	_ assertion.Store = (*DB)(nil)
+)
 
 // Defaults for the zero values of Options.
 const (

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/store/postgres/pgtest"
@@ -330,7 +331,7 @@ func TestImport(t *testing.T) {
 	events := []claim.Event{{Seq: 3, Time: t0, Action: "claim.issue"}, {Seq: 7, Time: t0.Add(time.Hour), Action: "claim.redeem"}}
 	recs := []session.Record{{ID: "s1", Person: zid(2), Version: 4, Data: []byte("sealed"), ExpiresAt: t0.Add(time.Hour)}}
 	rvs := []session.Revocation{{Kind: session.RevokePerson, Subject: zid(9), At: t0, Until: t0.Add(time.Hour)}}
-	keys := []session.Key{{ID: "k1", Sealed: []byte("k"), CreatedAt: t0}}
+	keys := []assertion.Key{{ID: "k1", Sealed: []byte("k"), CreatedAt: t0}}
 
 	importAll := func() ImportResult {
 		t.Helper()

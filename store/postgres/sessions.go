@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/session"
 	"github.com/jackc/pgx/v5"
 )
@@ -185,11 +186,11 @@ func (db *DB) ForgetDelivery(ctx context.Context, id string) error {
 
 const keyCols = `id, sealed, created_at, retires_at, delete_at`
 
-func scanKey(row pgx.Row) (session.Key, error) {
-	var k session.Key
+func scanKey(row pgx.Row) (assertion.Key, error) {
+	var k assertion.Key
 	var created, retires, deletes *time.Time
 	if err := row.Scan(&k.ID, &k.Sealed, &created, &retires, &deletes); err != nil {
-		return session.Key{}, err
+		return assertion.Key{}, err
 	}
 	k.CreatedAt, k.RetiresAt, k.DeleteAt = fromDB(created), fromDB(retires), fromDB(deletes)
 	return k, nil
@@ -197,19 +198,19 @@ func scanKey(row pgx.Row) (session.Key, error) {
 
 // SigningKeys returns the stored assertion signing keys, oldest first (by
 // CreatedAt, then id).
-func (db *DB) SigningKeys(ctx context.Context) ([]session.Key, error) {
+func (db *DB) SigningKeys(ctx context.Context) ([]assertion.Key, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+keyCols+` FROM signing_keys ORDER BY created_at ASC NULLS FIRST, id`)
 	if err != nil {
 		return nil, wrap("signing keys", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (session.Key, error) { return scanKey(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (assertion.Key, error) { return scanKey(row) })
 	return out, wrap("signing keys", err)
 }
 
 // AddSigningKey stores k unless a key with the same id exists, in which case
 // it does nothing and returns nil: the stored key is kept, so replicas racing
 // to store a fresh key cannot replace one another's.
-func (db *DB) AddSigningKey(ctx context.Context, k session.Key) error {
+func (db *DB) AddSigningKey(ctx context.Context, k assertion.Key) error {
 	if k.ID == "" {
 		return errors.New("postgres: add signing key: signing key has no id")
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
 )
@@ -247,7 +248,7 @@ func testTimes(t *testing.T, s Store) {
 		t.Errorf("revocation times = %s, %s; want %s, %s in UTC", rvs[0].At, rvs[0].Until, at.UTC(), rv.Until.UTC())
 	}
 
-	k := session.Key{ID: "k1", Sealed: []byte("sealed"), CreatedAt: at, RetiresAt: at.Add(time.Hour), DeleteAt: at.Add(2 * time.Hour)}
+	k := assertion.Key{ID: "k1", Sealed: []byte("sealed"), CreatedAt: at, RetiresAt: at.Add(time.Hour), DeleteAt: at.Add(2 * time.Hour)}
 	if err := s.AddSigningKey(ctx, k); err != nil {
 		t.Fatalf("AddSigningKey = %v; want nil", err)
 	}

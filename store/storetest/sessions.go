@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/session"
 )
 
@@ -315,7 +316,7 @@ func testFirstDelivery(t *testing.T, s Store) {
 
 func testSigningKeys(t *testing.T, s Store) {
 	ctx := t.Context()
-	keys := func() []session.Key {
+	keys := func() []assertion.Key {
 		t.Helper()
 		ks, err := s.SigningKeys(ctx)
 		if err != nil {
@@ -326,14 +327,14 @@ func testSigningKeys(t *testing.T, s Store) {
 	if got := keys(); len(got) != 0 {
 		t.Errorf("SigningKeys() on a new store = %+v; want none", got)
 	}
-	k1 := session.Key{ID: "k-b", Sealed: []byte("one"), CreatedAt: t0, RetiresAt: t0.Add(24 * time.Hour), DeleteAt: t0.Add(48 * time.Hour)}
-	k2 := session.Key{ID: "k-a", Sealed: []byte("two"), CreatedAt: t0.Add(time.Hour), RetiresAt: t0.Add(25 * time.Hour), DeleteAt: t0.Add(49 * time.Hour)}
-	for _, k := range []session.Key{k2, k1} {
+	k1 := assertion.Key{ID: "k-b", Sealed: []byte("one"), CreatedAt: t0, RetiresAt: t0.Add(24 * time.Hour), DeleteAt: t0.Add(48 * time.Hour)}
+	k2 := assertion.Key{ID: "k-a", Sealed: []byte("two"), CreatedAt: t0.Add(time.Hour), RetiresAt: t0.Add(25 * time.Hour), DeleteAt: t0.Add(49 * time.Hour)}
+	for _, k := range []assertion.Key{k2, k1} {
 		if err := s.AddSigningKey(ctx, k); err != nil {
 			t.Fatalf("AddSigningKey(%s) = %v; want nil", k.ID, err)
 		}
 	}
-	if diff := cmp.Diff([]session.Key{k1, k2}, keys(), cmpOpts); diff != "" {
+	if diff := cmp.Diff([]assertion.Key{k1, k2}, keys(), cmpOpts); diff != "" {
 		t.Errorf("SigningKeys() mismatch, want oldest first (-want +got):\n%s", diff)
 	}
 
@@ -343,14 +344,14 @@ func testSigningKeys(t *testing.T, s Store) {
 	if err := s.AddSigningKey(ctx, dup); err != nil {
 		t.Errorf("AddSigningKey(duplicate %s) = %v; want nil", dup.ID, err)
 	}
-	if diff := cmp.Diff([]session.Key{k1, k2}, keys(), cmpOpts); diff != "" {
+	if diff := cmp.Diff([]assertion.Key{k1, k2}, keys(), cmpOpts); diff != "" {
 		t.Errorf("SigningKeys() after a duplicate add mismatch (-want +got):\n%s", diff)
 	}
 
 	if err := s.DeleteSigningKey(ctx, k1.ID); err != nil {
 		t.Fatalf("DeleteSigningKey(%s) = %v; want nil", k1.ID, err)
 	}
-	if diff := cmp.Diff([]session.Key{k2}, keys(), cmpOpts); diff != "" {
+	if diff := cmp.Diff([]assertion.Key{k2}, keys(), cmpOpts); diff != "" {
 		t.Errorf("SigningKeys() after delete mismatch (-want +got):\n%s", diff)
 	}
 	if err := s.DeleteSigningKey(ctx, k1.ID); err != nil {

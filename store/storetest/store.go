@@ -7,6 +7,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
 )
@@ -105,11 +106,11 @@ type Store interface {
 	ForgetDelivery(ctx context.Context, id string) error
 
 	// SigningKeys returns the stored assertion signing keys, oldest first.
-	SigningKeys(ctx context.Context) ([]session.Key, error)
+	SigningKeys(ctx context.Context) ([]assertion.Key, error)
 	// AddSigningKey stores k unless a key with the same id exists; then it
 	// returns nil and keeps the stored key (replicas racing to store a new
 	// key cannot replace each other's).
-	AddSigningKey(ctx context.Context, k session.Key) error
+	AddSigningKey(ctx context.Context, k assertion.Key) error
 	// DeleteSigningKey removes a key; a missing one is not an error.
 	DeleteSigningKey(ctx context.Context, id string) error
 

@@ -1,0 +1,247 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/roles"
+	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/zaikio"
+)
+
+// Unlinked is the policy for a Zaikio person with no linked legacy person.
+type Unlinked string
+
+// Unlinked policies.
+const (
+	// UnlinkedDeny: a page says no account is linked and how to claim one.
+	UnlinkedDeny Unlinked = "deny"
+	// UnlinkedProvision: the legacy app creates an account through a webhook.
+	UnlinkedProvision Unlinked = "provision"
+	// UnlinkedPass: forwarded with Zaikio identity only.
+	UnlinkedPass Unlinked = "pass"
+)
+
+// Config configures a Server. PublicURL, Upstream, Hub, Store and
+// SessionSecrets are required; every other zero value has the meaning its
+// comment gives.
+type Config struct {
+	// PublicURL is what browsers see, e.g. https://app.example.com. The
+	// callback is PublicURL + /_hubgate/callback.
+	PublicURL string
+	// Upstream is the legacy app, e.g. http://127.0.0.1:3000.
+	Upstream string
+	Hub      Hub
+	Store    Store
+	// HubURL is the hub's base URL, e.g. https://hub.zaikio.com: the pages'
+	// forms lead there (their Content-Security-Policy form-action names
+	// it). Empty: pages may post only to hubgate itself.
+	HubURL string
+	// Claims mints and redeems claims. Nil means one built on Store with
+	// the default TTL.
+	Claims *claim.Service
+	// Roles maps Zaikio membership roles to local roles. Zero: no roles.
+	Roles roles.Map
+	// SessionSecrets sign and encrypt cookies and seal server-side data: the
+	// first signs, all verify (rotation). Each at least 32 bytes.
+	SessionSecrets [][]byte
+	// SessionTTL is a session's absolute lifetime, at least a minute. Zero
+	// means 12 h.
+	SessionTTL time.Duration
+	// Revalidate is how often identity and roles are re-read from the hub
+	// (with a rotated refresh token). Zero means 5 min.
+	Revalidate time.Duration
+	// RevalidateGrace is how long a session keeps working past a due
+	// revalidation while the hub is unreachable. Zero means 15 min;
+	// negative is refused.
+	RevalidateGrace time.Duration
+	// Mode is the initial mode when the store holds none. Zero: passthrough.
+	Mode Mode
+	// LoginPaths are the legacy login endpoints (exact paths, or prefixes
+	// ending in "/"). Zero: none.
+	LoginPaths []string
+	// PublicPaths never require a session (exact paths, or prefixes ending
+	// in "/"). Zero: none.
+	PublicPaths []string
+	// Whoami is a legacy endpoint (path on Upstream) that names the legacy
+	// user of the browser's legacy session; it enables GET /_hubgate/claim.
+	// Empty disables that route.
+	Whoami string
+	// Unlinked is the policy for Zaikio persons with no legacy link. Zero
+	// means deny.
+	Unlinked Unlinked
+	// ProvisionURL is where UnlinkedProvision POSTs new persons: an absolute
+	// URL or a path on the upstream. Required with that policy.
+	ProvisionURL string
+	// PersonScope is the scope for sign-in and person claims. Zero:
+	// zaikio.person.r.
+	PersonScope string
+	// OrgScope is the scope for organization claims. Zero:
+	// Per>Org.zaikio.organization.r.
+	OrgScope string
+	// AllowedRedirectHosts may appear in absolute return URLs besides the
+	// public host; ".example.com" allows subdomains. Zero: none.
+	AllowedRedirectHosts []string
+	// TrustedProxies are the peers whose X-Forwarded-* and Forwarded
+	// headers are believed. Zero: none (client values are dropped).
+	TrustedProxies []netip.Prefix
+	// UpstreamTimeout bounds the wait for the upstream's response headers.
+	// Zero means 60 s.
+	UpstreamTimeout time.Duration
+	// BodyTimeout bounds how long a client may take to send the body of a
+	// request that hubgate reads itself (forms, webhooks), so that a client
+	// trickling its body is cut off. Zero means 30 s.
+	BodyTimeout time.Duration
+	// UpstreamMaxConns bounds the requests forwarded at once (and so the
+	// connections to the upstream); requests beyond it wait for a slot.
+	// It keeps memory flat when thousands of clients are connected, and
+	// spares the legacy app a thundering herd. Upgrades (WebSocket) take no
+	// slot; raise it for apps that hold requests open (long polling, SSE).
+	// Zero means 128; negative means no bound.
+	UpstreamMaxConns int
+	// Transport talks to the upstream. Nil means a pooled transport tuned for
+	// one busy upstream.
+	Transport http.RoundTripper
+	// WebhookSecret verifies Loom webhooks (X-Loom-Signature). Empty
+	// disables /_hubgate/webhook.
+	WebhookSecret []byte
+	// Assertion adds X-Hubgate-Assertion, a signed ES256 JWT of the
+	// identity, to upstream requests and forward-auth answers. Zero: off.
+	Assertion bool
+	// AssertionTTL is the assertion's lifetime, at most 60 s. Zero means 60 s.
+	AssertionTTL time.Duration
+	// AssertionAudience is the assertion's "aud". Empty means the Upstream URL.
+	AssertionAudience string
+	// Mailer sends claim links for "send me my link" (POST
+	// /_hubgate/resend). Nil disables that route.
+	Mailer Mailer
+	// AppName names the legacy app in mails. Empty means the public host.
+	AppName string
+	// ClaimRate limits claim starts per client address: at most ClaimRate
+	// per minute with bursts of as many. Zero means 20; negative means no
+	// limit (tests, or a deployment that limits in front).
+	ClaimRate int
+	// PollInterval is how often mode and revocations are re-read from the
+	// store (other replicas' changes). Zero means 1 s.
+	PollInterval time.Duration
+	// Metrics registers the proxy's Prometheus metrics. Nil: they are kept
+	// but not registered anywhere.
+	Metrics prometheus.Registerer
+	// Logger receives access and event logs. Zero value: a disabled logger.
+	Logger zerolog.Logger
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// withDefaults returns cfg with every zero value that has a default
+// replaced by it.
+func (cfg Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.SessionTTL, session.DefaultTTL)
+	def(&cfg.Revalidate, session.DefaultRevalidate)
+	def(&cfg.RevalidateGrace, session.DefaultGrace)
+	def(&cfg.UpstreamTimeout, 60*time.Second)
+	def(&cfg.BodyTimeout, 30*time.Second)
+	def(&cfg.AssertionTTL, 60*time.Second)
+	def(&cfg.PollInterval, time.Second)
+	if cfg.Mode == "" {
+		cfg.Mode = ModePassthrough
+	}
+	if cfg.Unlinked == "" {
+		cfg.Unlinked = UnlinkedDeny
+	}
+	if cfg.PersonScope == "" {
+		cfg.PersonScope = zaikio.PersonScope
+	}
+	if cfg.OrgScope == "" {
+		cfg.OrgScope = "Per>Org.zaikio.organization.r"
+	}
+	if cfg.AssertionAudience == "" {
+		cfg.AssertionAudience = strings.TrimRight(cfg.Upstream, "/")
+	}
+	if cfg.AppName == "" {
+		if u, err := url.Parse(cfg.PublicURL); err == nil {
+			cfg.AppName = u.Hostname()
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}
+
+// validate checks cfg (with defaults filled) and returns the parsed public
+// and upstream URLs. The session secrets are checked where they are used
+// (session.NewCodec).
+func (cfg Config) validate() (pub, up *url.URL, err error) {
+	pub, err = url.Parse(cfg.PublicURL)
+	// A query, fragment or userinfo would end up in every claim URL
+	// (PublicURL + "/_hubgate/claim/…") and in the origin checks.
+	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" || (pub.Path != "" && pub.Path != "/") ||
+		pub.RawQuery != "" || pub.ForceQuery || pub.Fragment != "" || pub.User != nil {
+		return nil, nil, fmt.Errorf("proxy: public url %q: want http(s)://host[:port] without a path", cfg.PublicURL)
+	}
+	pub.Path = ""
+	up, err = url.Parse(cfg.Upstream)
+	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
+		return nil, nil, fmt.Errorf("proxy: upstream %q: want http(s)://host[:port]", cfg.Upstream)
+	}
+	if cfg.Hub == nil {
+		return nil, nil, errors.New("proxy: no hub")
+	}
+	if cfg.Store == nil {
+		return nil, nil, errors.New("proxy: no store")
+	}
+	if cfg.SessionTTL < time.Minute || cfg.Revalidate < time.Second || cfg.RevalidateGrace < 0 {
+		return nil, nil, fmt.Errorf("proxy: session ttl %s / revalidate %s / grace %s out of range", cfg.SessionTTL, cfg.Revalidate, cfg.RevalidateGrace)
+	}
+	if _, err := ParseMode(string(cfg.Mode)); err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.validateLegacy(); err != nil {
+		return nil, nil, err
+	}
+	if cfg.BodyTimeout < 0 {
+		return nil, nil, fmt.Errorf("proxy: body timeout %s: want > 0", cfg.BodyTimeout)
+	}
+	if cfg.AssertionTTL < 10*time.Second || cfg.AssertionTTL > 60*time.Second {
+		return nil, nil, fmt.Errorf("proxy: assertion ttl %s: want between 10s and 60s", cfg.AssertionTTL)
+	}
+	return pub, up, nil
+}
+
+// validateLegacy checks what hubgate is told about the legacy app: the
+// unlinked policy and its provision URL, the login and public paths, whoami.
+func (cfg Config) validateLegacy() error {
+	switch cfg.Unlinked {
+	case UnlinkedDeny, UnlinkedPass:
+	case UnlinkedProvision:
+		if u, err := url.Parse(cfg.ProvisionURL); err != nil || (u.Host == "" && !strings.HasPrefix(cfg.ProvisionURL, "/")) {
+			return fmt.Errorf("proxy: unlinked policy provision needs a provision url (absolute, or a path on the upstream), got %q", cfg.ProvisionURL)
+		}
+	default:
+		return fmt.Errorf("proxy: unlinked policy %q, want deny, provision or pass", cfg.Unlinked)
+	}
+	for _, p := range append(append([]string{}, cfg.LoginPaths...), cfg.PublicPaths...) {
+		if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/_hubgate") {
+			return fmt.Errorf("proxy: path %q: want an absolute path outside /_hubgate", p)
+		}
+	}
+	if cfg.Whoami != "" && !strings.HasPrefix(cfg.Whoami, "/") {
+		return fmt.Errorf("proxy: whoami %q: want a path on the upstream", cfg.Whoami)
+	}
+	return nil
+}

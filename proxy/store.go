@@ -1,0 +1,66 @@
+package proxy
+
+import (
+	"context"
+	"time"
+
+	"github.com/hubgate/hubgate/assertion"
+	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/session"
+)
+
+// Store is what the proxy needs from storage: the pieces below, each named
+// after what uses it; *bolt.DB and *postgres.DB implement it. The whole
+// written contract of a store is the conformance suite, store/storetest.
+type Store interface {
+	claim.Store     // claims: minted and redeemed by claim.Service
+	session.Store   // session records and revocations
+	assertion.Store // assertion signing keys
+	Links
+	Directory
+	Deliveries
+	Modes
+	// Ping checks that the store answers (readiness).
+	Ping(ctx context.Context) error
+}
+
+// Links are the person and organization links: read to build an identity,
+// to decide whether a claim is still needed and to find whose sessions a
+// webhook concerns; written by provisioning, removed by an undo.
+type Links interface {
+	// Link returns the link holding this legacy id (claim.ErrNotFound).
+	Link(ctx context.Context, kind claim.Kind, legacyID string) (claim.Link, error)
+	// LinkByZaikio returns the link holding this Zaikio id (claim.ErrNotFound).
+	LinkByZaikio(ctx context.Context, kind claim.Kind, zaikioID string) (claim.Link, error)
+	// PutLink writes l (audited); either end taken is claim.ErrConflict.
+	PutLink(ctx context.Context, l claim.Link) error
+	// DeleteLink removes the link holding legacyID (audited) and returns it.
+	DeleteLink(ctx context.Context, kind claim.Kind, legacyID, actor string, at time.Time) (claim.Link, error)
+}
+
+// Directory is the operator's legacy directory: who a legacy person is and
+// which organizations they own (claim pages, "send me my link", the org
+// offer after a claim).
+type Directory interface {
+	// Person returns one legacy person (claim.ErrNotFound).
+	Person(ctx context.Context, id string) (claim.Person, error)
+	// PersonByEmail finds a legacy person by email, case-insensitively.
+	PersonByEmail(ctx context.Context, email string) (claim.Person, error)
+	// PutPeople inserts or replaces entries, appending ev when ev.Action != "".
+	PutPeople(ctx context.Context, people []claim.Person, ev claim.Event) error
+}
+
+// Deliveries remember single-use ids across replicas: webhook deliveries
+// and redirect-flow states.
+type Deliveries interface {
+	// FirstDelivery records id until `until` and reports whether it is new.
+	FirstDelivery(ctx context.Context, id string, until time.Time) (bool, error)
+	// ForgetDelivery removes a recorded id, so that it is new again.
+	ForgetDelivery(ctx context.Context, id string) error
+}
+
+// Modes is where the mode lives, so that every replica runs the same one.
+type Modes interface {
+	// Mode returns the stored mode, "" when none was ever set.
+	Mode(ctx context.Context) (string, error)
+}
