@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/roles"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
@@ -108,7 +109,7 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 	for b.Loop() {
 		h["X-Hubgate-User"] = []string{"evil"}
 		stripIdentityHeaders(h)
-		setIdentityHeaders(h, id, ModePassthrough)
+		setIdentityHeaders(h, id, migration.Passthrough)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/roles"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
@@ -65,7 +66,7 @@ type Config struct {
 	// negative is refused.
 	RevalidateGrace time.Duration
 	// Mode is the initial mode when the store holds none. Zero: passthrough.
-	Mode Mode
+	Mode migration.Mode
 	// LoginPaths are the legacy login endpoints (exact paths, or prefixes
 	// ending in "/"). Zero: none.
 	LoginPaths []string
@@ -158,7 +159,7 @@ func (cfg Config) withDefaults() Config {
 	def(&cfg.AssertionTTL, 60*time.Second)
 	def(&cfg.PollInterval, time.Second)
 	if cfg.Mode == "" {
-		cfg.Mode = ModePassthrough
+		cfg.Mode = migration.Passthrough
 	}
 	if cfg.Unlinked == "" {
 		cfg.Unlinked = UnlinkedDeny
@@ -208,7 +209,7 @@ func (cfg Config) validate() (pub, up *url.URL, err error) {
 	if cfg.SessionTTL < time.Minute || cfg.Revalidate < time.Second || cfg.RevalidateGrace < 0 {
 		return nil, nil, fmt.Errorf("proxy: session ttl %s / revalidate %s / grace %s out of range", cfg.SessionTTL, cfg.Revalidate, cfg.RevalidateGrace)
 	}
-	if _, err := ParseMode(string(cfg.Mode)); err != nil {
+	if _, err := migration.ParseMode(string(cfg.Mode)); err != nil {
 		return nil, nil, err
 	}
 	if err := cfg.validateLegacy(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/roles"
 	"github.com/hubgate/hubgate/store/bolt"
@@ -288,7 +289,7 @@ func TestCookiesOnHTTPPublicURL(t *testing.T) {
 // HttpOnly, Path=/, SameSite=Lax and, like every hubgate cookie on an https
 // public URL (DESIGN §3 "Cookies"), carries the __Host- prefix.
 func TestOfferSkipCookieOnHTTPS(t *testing.T) {
-	e := newTLSEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeOffer })
+	e := newTLSEnv(t, func(c *proxy.Config) { c.Mode = migration.Offer })
 	b := e.tlsBrowser()
 	page := b.get("/login")
 	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, "Continue to the old login") {

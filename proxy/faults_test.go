@@ -28,6 +28,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
@@ -179,7 +180,7 @@ func TestFaultHubDuringRevalidation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e, front := faultEnv(t, func(c *proxy.Config) {
-				c.Mode = proxy.ModeEnforce
+				c.Mode = migration.Enforce
 				c.Revalidate = time.Minute
 				c.RevalidateGrace = 10 * time.Minute
 			})
@@ -576,7 +577,7 @@ func TestFaultStoreFailsMidClaim(t *testing.T) {
 // by size (16 KiB forms, 64 KiB webhooks) and by time (BodyTimeout), with a
 // 4xx answer and the connection closed; never a 5xx.
 func TestFaultSlowAndHugeBodies(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.BodyTimeout = 500 * time.Millisecond; c.Mode = proxy.ModeOffer })
+	e := newEnv(t, func(c *proxy.Config) { c.BodyTimeout = 500 * time.Millisecond; c.Mode = migration.Offer })
 	huge := strings.Repeat("a", 1<<20)
 	for path, ct := range map[string]string{
 		"/_hubgate/continue-legacy": "application/x-www-form-urlencoded",

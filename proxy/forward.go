@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 )
 
@@ -118,7 +119,7 @@ func dropForwarding(h http.Header, trusted bool) {
 
 // setIdentityHeaders writes the identity of id (nil: none) and the mode into
 // h. The values are prepared slices shared by every request of the session.
-func setIdentityHeaders(h http.Header, id *session.Identity, mode Mode) {
+func setIdentityHeaders(h http.Header, id *session.Identity, mode migration.Mode) {
 	h[HeaderMode] = modeHeaders[mode]
 	if id == nil {
 		return

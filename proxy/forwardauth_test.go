@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
@@ -14,7 +15,7 @@ import (
 // or without a session; other paths pass with a session.
 func TestForwardAuthClosesLegacyLogin(t *testing.T) {
 	e := newEnv(t, func(c *proxy.Config) {
-		c.Mode = proxy.ModeEnforce
+		c.Mode = migration.Enforce
 		c.LoginPaths = []string{"/login"}
 		c.PublicPaths = []string{"/assets/"}
 		c.TrustedProxies = trustLoopback()

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
 )
@@ -91,7 +92,7 @@ func fuzzServer(t testing.TB, mutate func(*Config)) *Server {
 	cfg := Config{
 		PublicURL: "https://" + fuzzPublic, Upstream: "http://legacy.internal", Hub: nopHub{}, Store: fuzzStore{},
 		SessionSecrets: [][]byte{bytes.Repeat([]byte("k"), 32)}, Transport: memUpstream{body: []byte("ok")},
-		Claims: &claim.Service{Store: fuzzStore{}}, PublicPaths: []string{"/assets/", "/docs"}, Mode: ModeEnforce,
+		Claims: &claim.Service{Store: fuzzStore{}}, PublicPaths: []string{"/assets/", "/docs"}, Mode: migration.Enforce,
 		WebhookSecret: []byte("webhook-secret"), ClaimRate: -1,
 	}
 	if mutate != nil {

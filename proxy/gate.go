@@ -6,36 +6,15 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/hubgate/hubgate/migration"
 )
-
-// Mode is the migration stage (DESIGN §2).
-type Mode string
-
-// The three modes.
-const (
-	// ModePassthrough forwards everything; identity headers when a session exists.
-	ModePassthrough Mode = "passthrough"
-	// ModeOffer puts a "Sign in with Zaikio" page in front of the legacy login.
-	ModeOffer Mode = "offer"
-	// ModeEnforce closes the legacy login and requires a session everywhere
-	// except public paths.
-	ModeEnforce Mode = "enforce"
-)
-
-// ParseMode accepts the three mode names.
-func ParseMode(s string) (Mode, error) {
-	switch m := Mode(s); m {
-	case ModePassthrough, ModeOffer, ModeEnforce:
-		return m, nil
-	}
-	return "", fmt.Errorf("proxy: mode %q, want passthrough, offer or enforce", s)
-}
 
 // modeHeaders are the X-Hubgate-Mode values, allocated once.
-var modeHeaders = map[Mode][]string{
-	ModePassthrough: {string(ModePassthrough)},
-	ModeOffer:       {string(ModeOffer)},
-	ModeEnforce:     {string(ModeEnforce)},
+var modeHeaders = map[migration.Mode][]string{
+	migration.Passthrough: {string(migration.Passthrough)},
+	migration.Offer:       {string(migration.Offer)},
+	migration.Enforce:     {string(migration.Enforce)},
 }
 
 // offerSkipCookie remembers "continue to the old login" for a browser.
@@ -54,12 +33,12 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	pol := s.policy()
 	login := matchPath(p, pol.LoginPaths)
 	switch mode {
-	case ModeOffer:
+	case migration.Offer:
 		if login && (r.Method == http.MethodGet || r.Method == http.MethodHead) && cookieValue(r, s.cookiePrefix+offerSkipCookie) == "" && id == nil {
 			s.offerPage(w, r)
 			return
 		}
-	case ModeEnforce:
+	case migration.Enforce:
 		if login {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				s.redirectToLogin(w, r, "/")
@@ -120,7 +99,7 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 		mode := s.Mode()
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
-		if mode == ModeEnforce {
+		if mode == migration.Enforce {
 			pol := s.policy()
 			method, u, p, ok := s.original(r)
 			login := ok && matchPath(p, pol.LoginPaths)
@@ -148,7 +127,7 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 
 func (s *Server) authDenied(w http.ResponseWriter, status int, body string) {
 	h := w.Header()
-	h[HeaderMode] = modeHeaders[ModeEnforce]
+	h[HeaderMode] = modeHeaders[migration.Enforce]
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body + "\n"))

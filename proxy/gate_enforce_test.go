@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
@@ -51,10 +52,10 @@ func TestEnforcePostToPublicPath(t *testing.T) {
 	up, seen := auditBodyUpstream(t)
 	e := newEnv(t, func(c *proxy.Config) {
 		c.Upstream = up.URL
-		c.Mode = proxy.ModeEnforce
+		c.Mode = migration.Enforce
 		c.PublicPaths = []string{"/assets/", "/hooks/payment"}
 	})
-	if e.px.Mode() != proxy.ModeEnforce {
+	if e.px.Mode() != migration.Enforce {
 		t.Fatalf("mode = %s; want enforce", e.px.Mode())
 	}
 	b := e.browser()
@@ -100,7 +101,7 @@ func TestEnforceUnlinkedPass(t *testing.T) {
 	up, seen := auditBodyUpstream(t)
 	e := newEnv(t, func(c *proxy.Config) {
 		c.Upstream = up.URL
-		c.Mode = proxy.ModeEnforce
+		c.Mode = migration.Enforce
 		c.Unlinked = proxy.UnlinkedPass
 	})
 	b := e.browser()

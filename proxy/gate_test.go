@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
 // setMode switches the stored mode as an operator would and makes this
 // replica read it at once.
-func (e *env) setMode(m proxy.Mode) {
+func (e *env) setMode(m migration.Mode) {
 	e.t.Helper()
 	ev := claim.Event{Time: e.clock.Now(), Actor: "test", Action: "mode.set", Subject: "mode", Detail: string(m)}
 	if err := e.store.SetMode(context.Background(), string(m), ev); err != nil {
@@ -36,44 +37,44 @@ func TestGateTable(t *testing.T) {
 	}
 	fwd := func(identity bool) want { return want{status: 200, upstream: true, identity: identity} }
 	cases := []struct {
-		mode    proxy.Mode
+		mode    migration.Mode
 		method  string
 		path    string
 		session bool
 		want    want
 	}{
-		{proxy.ModePassthrough, "GET", "/login", false, fwd(false)},
-		{proxy.ModePassthrough, "GET", "/login", true, fwd(true)},
-		{proxy.ModePassthrough, "POST", "/login", false, fwd(false)},
-		{proxy.ModePassthrough, "POST", "/login", true, fwd(true)},
-		{proxy.ModePassthrough, "GET", "/reports", false, fwd(false)},
-		{proxy.ModePassthrough, "GET", "/reports", true, fwd(true)},
-		{proxy.ModePassthrough, "POST", "/reports", false, fwd(false)},
-		{proxy.ModePassthrough, "POST", "/reports", true, fwd(true)},
-		{proxy.ModePassthrough, "GET", "/assets/app.css", false, fwd(false)},
-		{proxy.ModePassthrough, "GET", "/assets/app.css", true, fwd(true)},
+		{migration.Passthrough, "GET", "/login", false, fwd(false)},
+		{migration.Passthrough, "GET", "/login", true, fwd(true)},
+		{migration.Passthrough, "POST", "/login", false, fwd(false)},
+		{migration.Passthrough, "POST", "/login", true, fwd(true)},
+		{migration.Passthrough, "GET", "/reports", false, fwd(false)},
+		{migration.Passthrough, "GET", "/reports", true, fwd(true)},
+		{migration.Passthrough, "POST", "/reports", false, fwd(false)},
+		{migration.Passthrough, "POST", "/reports", true, fwd(true)},
+		{migration.Passthrough, "GET", "/assets/app.css", false, fwd(false)},
+		{migration.Passthrough, "GET", "/assets/app.css", true, fwd(true)},
 
-		{proxy.ModeOffer, "GET", "/login", false, want{status: 200, page: "Continue to the old login"}},
-		{proxy.ModeOffer, "GET", "/login", true, fwd(true)},
-		{proxy.ModeOffer, "POST", "/login", false, fwd(false)},
-		{proxy.ModeOffer, "POST", "/login", true, fwd(true)},
-		{proxy.ModeOffer, "GET", "/reports", false, fwd(false)},
-		{proxy.ModeOffer, "GET", "/reports", true, fwd(true)},
-		{proxy.ModeOffer, "POST", "/reports", false, fwd(false)},
-		{proxy.ModeOffer, "POST", "/reports", true, fwd(true)},
-		{proxy.ModeOffer, "GET", "/assets/app.css", false, fwd(false)},
-		{proxy.ModeOffer, "GET", "/assets/app.css", true, fwd(true)},
+		{migration.Offer, "GET", "/login", false, want{status: 200, page: "Continue to the old login"}},
+		{migration.Offer, "GET", "/login", true, fwd(true)},
+		{migration.Offer, "POST", "/login", false, fwd(false)},
+		{migration.Offer, "POST", "/login", true, fwd(true)},
+		{migration.Offer, "GET", "/reports", false, fwd(false)},
+		{migration.Offer, "GET", "/reports", true, fwd(true)},
+		{migration.Offer, "POST", "/reports", false, fwd(false)},
+		{migration.Offer, "POST", "/reports", true, fwd(true)},
+		{migration.Offer, "GET", "/assets/app.css", false, fwd(false)},
+		{migration.Offer, "GET", "/assets/app.css", true, fwd(true)},
 
-		{proxy.ModeEnforce, "GET", "/login", false, want{status: 302, location: "/_hubgate/login?rd=%2F"}},
-		{proxy.ModeEnforce, "GET", "/login", true, want{status: 302, location: "/_hubgate/login?rd=%2F"}},
-		{proxy.ModeEnforce, "POST", "/login", false, want{status: 403, page: "The old login is closed"}},
-		{proxy.ModeEnforce, "POST", "/login", true, want{status: 403, page: "The old login is closed"}},
-		{proxy.ModeEnforce, "GET", "/reports", false, want{status: 302, location: "/_hubgate/login?rd=%2Freports"}},
-		{proxy.ModeEnforce, "GET", "/reports", true, fwd(true)},
-		{proxy.ModeEnforce, "POST", "/reports", false, want{status: 401, page: "Please sign in"}},
-		{proxy.ModeEnforce, "POST", "/reports", true, fwd(true)},
-		{proxy.ModeEnforce, "GET", "/assets/app.css", false, fwd(false)},
-		{proxy.ModeEnforce, "GET", "/assets/app.css", true, fwd(true)},
+		{migration.Enforce, "GET", "/login", false, want{status: 302, location: "/_hubgate/login?rd=%2F"}},
+		{migration.Enforce, "GET", "/login", true, want{status: 302, location: "/_hubgate/login?rd=%2F"}},
+		{migration.Enforce, "POST", "/login", false, want{status: 403, page: "The old login is closed"}},
+		{migration.Enforce, "POST", "/login", true, want{status: 403, page: "The old login is closed"}},
+		{migration.Enforce, "GET", "/reports", false, want{status: 302, location: "/_hubgate/login?rd=%2Freports"}},
+		{migration.Enforce, "GET", "/reports", true, fwd(true)},
+		{migration.Enforce, "POST", "/reports", false, want{status: 401, page: "Please sign in"}},
+		{migration.Enforce, "POST", "/reports", true, fwd(true)},
+		{migration.Enforce, "GET", "/assets/app.css", false, fwd(false)},
+		{migration.Enforce, "GET", "/assets/app.css", true, fwd(true)},
 	}
 	e := newEnv(t, nil)
 	e.linkDirect(claim.KindPerson, "1", devhub.FrankID)
@@ -125,7 +126,7 @@ func TestGateTable(t *testing.T) {
 }
 
 func TestOfferContinueToOldLogin(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeOffer })
+	e := newEnv(t, func(c *proxy.Config) { c.Mode = migration.Offer })
 	b := e.browser()
 	page := b.get("/login?next=%2Fhome")
 	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, "Sign in with Zaikio") {
@@ -142,7 +143,7 @@ func TestOfferContinueToOldLogin(t *testing.T) {
 }
 
 func TestPagesSpeakGerman(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeOffer })
+	e := newEnv(t, func(c *proxy.Config) { c.Mode = migration.Offer })
 	b := e.browser()
 	resp := b.get("/login", "Accept-Language", "de-DE,de;q=0.9,en;q=0.5")
 	if !strings.Contains(resp.body, `lang="de"`) || !strings.Contains(resp.body, "Mit Zaikio anmelden") {
@@ -160,22 +161,22 @@ func TestModeChangeAppliesWithoutRestart(t *testing.T) {
 	if r := b.get("/reports"); r.StatusCode != http.StatusOK {
 		t.Fatalf("passthrough = %d", r.StatusCode)
 	}
-	e.setMode(proxy.ModeEnforce)
+	e.setMode(migration.Enforce)
 	if r := b.get("/reports"); r.StatusCode != http.StatusFound {
 		t.Errorf("after switching to enforce = %d; want 302 to sign-in", r.StatusCode)
 	}
-	if e.px.Mode() != proxy.ModeEnforce {
+	if e.px.Mode() != migration.Enforce {
 		t.Errorf("Mode() = %s", e.px.Mode())
 	}
 }
 
 func TestReloadChangesPathsAndRoles(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeEnforce })
+	e := newEnv(t, func(c *proxy.Config) { c.Mode = migration.Enforce })
 	b := e.browser()
 	if r := b.get("/docs/intro"); r.StatusCode != http.StatusFound {
 		t.Fatalf("enforce, /docs before reload = %d; want 302", r.StatusCode)
 	}
-	if err := e.px.Reload(context.Background(), proxy.Policy{PublicPaths: []string{"/docs/"}, LoginPaths: []string{"/signin"}, DefaultMode: proxy.ModeEnforce}); err != nil {
+	if err := e.px.Reload(context.Background(), proxy.Policy{PublicPaths: []string{"/docs/"}, LoginPaths: []string{"/signin"}, DefaultMode: migration.Enforce}); err != nil {
 		t.Fatal(err)
 	}
 	if r := b.get("/docs/intro"); r.StatusCode != http.StatusOK {

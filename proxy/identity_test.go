@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio/devhub"
@@ -233,7 +234,7 @@ func TestAssertionVerifiesWithJWKS(t *testing.T) {
 
 func TestForwardAuth(t *testing.T) {
 	e, b := rolesEnv(t, func(c *proxy.Config) {
-		c.Mode = proxy.ModeEnforce
+		c.Mode = migration.Enforce
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
 	resp := b.get("/_hubgate/auth")
@@ -253,7 +254,7 @@ func TestForwardAuth(t *testing.T) {
 }
 
 func TestForwardAuthIgnoresOriginalURIFromUntrustedPeers(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeEnforce })
+	e := newEnv(t, func(c *proxy.Config) { c.Mode = migration.Enforce })
 	for _, h := range []string{"X-Original-URI", "X-Forwarded-Uri"} {
 		if resp := e.browser().get("/_hubgate/auth", h, "/assets/app.css"); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("untrusted %s: /assets/ = %d; want 401", h, resp.StatusCode)

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
 	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/store/bolt"
 )
@@ -83,7 +85,7 @@ func TestSigningKeyRaceConverges(t *testing.T) {
 	}
 	id := &session.Identity{Person: "p", User: "1", SessionID: "s"}
 	for name, pair := range map[string][2]*Server{"a→b": {a, b}, "b→a": {b, a}} {
-		tok, _, err := pair[0].assertions.Sign(id, string(ModePassthrough), now.Add(30*time.Second))
+		tok, _, err := pair[0].assertions.Sign(id, string(migration.Passthrough), now.Add(30*time.Second))
 		if err != nil {
 			t.Fatalf("%s: sign: %v", name, err)
 		}
@@ -125,7 +127,7 @@ func TestSigningKeyRotation(t *testing.T) {
 	if len(lead) != 2 || lead[0] != first[0] {
 		t.Fatalf("within a day of retirement: %v; want the old key and its successor", lead)
 	}
-	tok, _, err := s.assertions.Sign(&session.Identity{Person: "p"}, string(ModePassthrough), t0.Add(assertion.KeyLife-assertion.KeyLead+time.Hour))
+	tok, _, err := s.assertions.Sign(&session.Identity{Person: "p"}, string(migration.Passthrough), t0.Add(assertion.KeyLife-assertion.KeyLead+time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestSigningKeyRotation(t *testing.T) {
 		t.Errorf("before it retires the old key must still sign; signed by %s", jws.Signatures[0].Header.KeyID)
 	}
 	after := keyServer(t, db, t0.Add(assertion.KeyLife+time.Hour))
-	tok, _, err = after.assertions.Sign(&session.Identity{Person: "p"}, string(ModePassthrough), t0.Add(assertion.KeyLife+time.Hour))
+	tok, _, err = after.assertions.Sign(&session.Identity{Person: "p"}, string(migration.Passthrough), t0.Add(assertion.KeyLife+time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

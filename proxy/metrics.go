@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/zaikio"
 )
 
@@ -66,8 +67,8 @@ func (m *metrics) countUpstream(code int) {
 	(*p).Inc()
 }
 
-func (m *metrics) setMode(mode Mode) {
-	for _, x := range []Mode{ModePassthrough, ModeOffer, ModeEnforce} {
+func (m *metrics) setMode(mode migration.Mode) {
+	for _, x := range migration.Modes {
 		v := 0.0
 		if x == mode {
 			v = 1

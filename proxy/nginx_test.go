@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 )
 
@@ -50,7 +51,7 @@ func freePort(t *testing.T) int {
 // auth_request to hubgate's /_hubgate/auth, as deploy/nginx shows.
 func TestNginxAuthRequest(t *testing.T) {
 	nginx := needTool(t, "nginx", "/usr/sbin/nginx")
-	e, b := rolesEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeEnforce; c.Assertion = true })
+	e, b := rolesEnv(t, func(c *proxy.Config) { c.Mode = migration.Enforce; c.Assertion = true })
 	app := httptest.NewServer(http.HandlerFunc(echoHandler))
 	t.Cleanup(app.Close)
 	dir := t.TempDir()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/roles"
 )
 
@@ -15,7 +16,7 @@ type Policy struct {
 	LoginPaths  []string
 	PublicPaths []string
 	// DefaultMode applies while the store holds no mode.
-	DefaultMode Mode
+	DefaultMode migration.Mode
 }
 
 func (p Policy) validate() error {
@@ -24,7 +25,7 @@ func (p Policy) validate() error {
 			return fmt.Errorf("proxy: path %q: want an absolute path outside /_hubgate", x)
 		}
 	}
-	if _, err := ParseMode(string(p.DefaultMode)); err != nil {
+	if _, err := migration.ParseMode(string(p.DefaultMode)); err != nil {
 		return err
 	}
 	return nil
@@ -37,7 +38,7 @@ func (s *Server) policy() *Policy { return s.pol.Load() }
 // Sessions pick up new role mappings at their next revalidation.
 func (s *Server) Reload(ctx context.Context, p Policy) error {
 	if p.DefaultMode == "" {
-		p.DefaultMode = ModePassthrough
+		p.DefaultMode = migration.Passthrough
 	}
 	if err := p.validate(); err != nil {
 		return err

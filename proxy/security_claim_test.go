@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
@@ -154,7 +155,7 @@ func TestSecurityStateChangingPostsNeedCSRF(t *testing.T) {
 	e := newEnv(t, func(c *proxy.Config) {
 		c.ClaimRate = -1
 		c.Whoami = "/api/me"
-		c.Mode = proxy.ModeOffer
+		c.Mode = migration.Offer
 	})
 	e.putPeople(claim.Person{ID: "1", Orgs: []string{"org-1"}})
 	is := e.issue(claim.KindPerson, "42", "")

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
@@ -291,7 +292,7 @@ func TestSecuritySessionCookieBounded(t *testing.T) {
 		}
 	})
 	t.Run("absurd cookie headers", func(t *testing.T) {
-		e := newEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeEnforce })
+		e := newEnv(t, func(c *proxy.Config) { c.Mode = migration.Enforce })
 		good := e.browser()
 		good.login(devhub.FrankID, "/")
 		valid := good.sessionCookie()
@@ -356,7 +357,7 @@ func TestSecuritySessionCookieBounded(t *testing.T) {
 // user agent, probe path or probe header opens the upstream without a
 // session; hubgate's own /_hubgate/healthz answers without reaching it.
 func TestSecurityHealthChecksAndUserAgentsNeverSkipAuth(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeEnforce })
+	e := newEnv(t, func(c *proxy.Config) { c.Mode = migration.Enforce })
 	agents := []string{"kube-probe/1.30", "GoogleHC/1.0", "ELB-HealthChecker/2.0", "Consul Health Check", "Pingdom.com_bot_version_1.4",
 		"UptimeRobot/2.0", "Googlebot/2.1", "curl/8.5.0", "Prometheus/2.51.0", "hubgate", "Go-http-client/1.1", "", "Mozilla/5.0"}
 	paths := []string{"/healthz", "/health", "/healthcheck", "/_health", "/status", "/ping", "/readyz", "/livez", "/metrics",

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
@@ -87,7 +88,7 @@ func TestSecurityIdentityHeaderSmuggling(t *testing.T) {
 			t.Errorf("upstream %s = %q; want %q", proxy.HeaderUser, got, wantUser)
 		}
 	}
-	for _, mode := range []proxy.Mode{proxy.ModePassthrough, proxy.ModeOffer, proxy.ModeEnforce} {
+	for _, mode := range []migration.Mode{migration.Passthrough, migration.Offer, migration.Enforce} {
 		t.Run(string(mode), func(t *testing.T) {
 			e.setMode(mode)
 			check(t, send(t, signedIn, "/x"), "1")
@@ -95,7 +96,7 @@ func TestSecurityIdentityHeaderSmuggling(t *testing.T) {
 		})
 	}
 	t.Run("raw spellings", func(t *testing.T) {
-		e.setMode(proxy.ModePassthrough)
+		e.setMode(migration.Passthrough)
 		for _, name := range []string{"x-hubgate-user", "X_HUBGATE_USER", "X.Hubgate.User", "X~Hubgate~User", "X-Hubgate-User"} {
 			before := e.up.count()
 			resp := rawResponse(t, e.addr(), "GET /x HTTP/1.1\r\nHost: "+e.addr()+"\r\n"+name+": evil\r\n"+name+": evil2\r\nConnection: close\r\n\r\n")
@@ -150,7 +151,7 @@ func TestSecurityIdentityHeadersInTrailers(t *testing.T) {
 // are removed from upstream requests and from the whoami call; the legacy
 // app's cookies pass untouched.
 func TestSecurityOwnCookiesNeverReachUpstream(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Whoami = "/api/me"; c.Mode = proxy.ModeOffer })
+	e := newEnv(t, func(c *proxy.Config) { c.Whoami = "/api/me"; c.Mode = migration.Offer })
 	b := e.browser()
 	b.login(devhub.FrankID, "/")
 	anon := e.browser()

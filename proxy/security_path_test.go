@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 )
 
@@ -14,7 +15,7 @@ import (
 // (exact), legacy login "/login".
 func pathEnv(t *testing.T) *env {
 	return newEnv(t, func(c *proxy.Config) {
-		c.Mode = proxy.ModeEnforce
+		c.Mode = migration.Enforce
 		c.PublicPaths = []string{"/assets/", "/docs"}
 	})
 }
@@ -244,7 +245,7 @@ func TestSecurityPathLegacyLoginClosedInEveryForm(t *testing.T) {
 // judges X-Original-URI (from a trusted proxy) by the same rules.
 func TestSecurityPathForwardAuthDecidesLikeTheGate(t *testing.T) {
 	e := newEnv(t, func(c *proxy.Config) {
-		c.Mode = proxy.ModeEnforce
+		c.Mode = migration.Enforce
 		c.PublicPaths = []string{"/assets/"}
 		c.TrustedProxies = trustLoopback()
 	})

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
@@ -121,7 +122,7 @@ func TestSecurityOpenRedirectLogout(t *testing.T) {
 // TestSecurityOpenRedirectContinueLegacy: the corpus as rd of the offer
 // page's "continue to the old login" form.
 func TestSecurityOpenRedirectContinueLegacy(t *testing.T) {
-	e := redirectEnv(t, func(c *proxy.Config) { c.Mode = proxy.ModeOffer })
+	e := redirectEnv(t, func(c *proxy.Config) { c.Mode = migration.Offer })
 	o := e.origin(testAllowedHosts...)
 	b := e.browser()
 	page := b.get("/login")

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/admin"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/roles"
 	"github.com/hubgate/hubgate/zaikio"
@@ -246,7 +247,7 @@ func TestSecurityStalePermissions(t *testing.T) {
 
 	t.Run("c/operator: at once", func(t *testing.T) {
 		t.Run("sessions ended", func(t *testing.T) {
-			e, b := rolesEnv(t, func(c *proxy.Config) { c.Revalidate = staleRevalidate; c.Mode = proxy.ModeEnforce })
+			e, b := rolesEnv(t, func(c *proxy.Config) { c.Revalidate = staleRevalidate; c.Mode = migration.Enforce })
 			adm := staleAdmin(e)
 			seen(b)
 			e.clock.Advance(time.Millisecond)

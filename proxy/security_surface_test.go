@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
@@ -85,7 +86,7 @@ func checkEscaped(t *testing.T, what, body string) {
 // headers never carry CR/LF from the hub.
 func TestSecurityReflectedValuesEscaped(t *testing.T) {
 	e := newEnv(t, func(c *proxy.Config) {
-		c.Mode = proxy.ModeOffer
+		c.Mode = migration.Offer
 		c.Unlinked = proxy.UnlinkedDeny
 		c.ClaimRate = -1
 		c.TrustedProxies = trustLoopback()

@@ -21,6 +21,7 @@ import (
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/internal/keyrate"
 	"github.com/hubgate/hubgate/internal/web"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
 )
@@ -74,7 +75,7 @@ type Server struct {
 	proxy *httputil.ReverseProxy
 	mux   *http.ServeMux
 	pages map[string]*template.Template
-	mode  atomic.Pointer[Mode]
+	mode  atomic.Pointer[migration.Mode]
 	pol   atomic.Pointer[Policy]
 
 	claimLimit *keyrate.Table // claim POSTs per client address
@@ -284,7 +285,7 @@ func (s *Server) Refresh(ctx context.Context) {
 	if m, err := s.store.Mode(ctx); err != nil {
 		s.log.Warn().Err(err).Str("event", "mode.load").Send()
 	} else if m != "" {
-		if pm, err := ParseMode(m); err == nil && pm != *s.mode.Load() {
+		if pm, err := migration.ParseMode(m); err == nil && pm != *s.mode.Load() {
 			s.mode.Store(&pm)
 			s.metrics.setMode(pm)
 			s.log.Info().Str("event", "mode.changed").Str("mode", m).Send()
@@ -296,7 +297,7 @@ func (s *Server) Refresh(ctx context.Context) {
 }
 
 // Mode returns the current mode.
-func (s *Server) Mode() Mode { return *s.mode.Load() }
+func (s *Server) Mode() migration.Mode { return *s.mode.Load() }
 
 // Ready reports whether this replica can serve sign-ins (for /readyz): the
 // store answers and the hub's signing keys can be fetched.

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 )
 
@@ -145,7 +146,7 @@ func (c *Config) defaults() {
 		c.Listen = ":4180"
 	}
 	if c.Mode == "" {
-		c.Mode = string(proxy.ModePassthrough)
+		c.Mode = string(migration.Passthrough)
 	}
 	if c.Provider.Kind == "" {
 		c.Provider.Kind = "zaikio"

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/roles"
 )
@@ -62,7 +63,7 @@ func (c *Config) validateURLs() error {
 }
 
 func (c *Config) validateMode() error {
-	if _, err := proxy.ParseMode(c.Mode); err != nil {
+	if _, err := migration.ParseMode(c.Mode); err != nil {
 		return &configError{Key: "mode", Msg: fmt.Sprintf("%q: want passthrough, offer or enforce", c.Mode)}
 	}
 	return nil

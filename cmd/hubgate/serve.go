@@ -23,6 +23,7 @@ import (
 	"github.com/hubgate/hubgate/admin"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/mail"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/store/bolt"
 	"github.com/hubgate/hubgate/store/postgres"
@@ -184,7 +185,7 @@ func (in *instance) reload(ctx context.Context, path string, getenv func(string)
 	if err != nil {
 		return &configError{Key: "roles", Msg: err.Error()}
 	}
-	return in.proxy.Reload(ctx, proxy.Policy{Roles: rm, LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, DefaultMode: proxy.Mode(cfg.Mode)})
+	return in.proxy.Reload(ctx, proxy.Policy{Roles: rm, LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, DefaultMode: migration.Mode(cfg.Mode)})
 }
 
 func appName(cfg *Config) string {
@@ -314,7 +315,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 	px, err := proxy.New(proxy.Config{
 		PublicURL: cfg.PublicURL, Upstream: cfg.Upstream, Hub: hub, HubURL: strings.TrimRight(cfg.Provider.URL, "/"), Store: st, Claims: claims, Roles: rm,
 		SessionSecrets: secrets, SessionTTL: time.Duration(cfg.Session.TTL), Revalidate: time.Duration(cfg.Session.Revalidate),
-		RevalidateGrace: time.Duration(cfg.Session.Grace), Mode: proxy.Mode(cfg.Mode),
+		RevalidateGrace: time.Duration(cfg.Session.Grace), Mode: migration.Mode(cfg.Mode),
 		LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, Whoami: cfg.Legacy.Whoami,
 		Unlinked: proxy.Unlinked(cfg.Unlinked), ProvisionURL: cfg.Legacy.ProvisionURL,
 		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
@@ -331,7 +332,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 	if cfg.Admin.Token != "" {
 		in.admin, err = admin.New(admin.Config{
 			Token: cfg.Admin.Token, Store: st, Claims: claims, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
-			Modes:       []string{string(proxy.ModePassthrough), string(proxy.ModeOffer), string(proxy.ModeEnforce)},
+			Modes:       []string{string(migration.Passthrough), string(migration.Offer), string(migration.Enforce)},
 			DefaultMode: cfg.Mode, OnChange: func() { px.Refresh(context.Background()) },
 			Ready: px.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger,
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
