@@ -6,6 +6,7 @@ import (
 
 	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 )
 
@@ -61,6 +62,7 @@ type Deliveries interface {
 
 // Modes is where the mode lives, so that every replica runs the same one.
 type Modes interface {
-	// Mode returns the stored mode, "" when none was ever set.
-	Mode(ctx context.Context) (string, error)
+	// Mode returns the stored mode, "" when none was ever set; the proxy
+	// ignores a stored name that is not one of migration.Modes.
+	Mode(ctx context.Context) (migration.Mode, error)
 }
