@@ -1,6 +1,10 @@
 // Package admin is hubgate's operator surface: the JSON admin API and the
 // dashboard, served on their own listener (default loopback), never on the
-// public one.
+// public one. It owns the operator's verbs (issue, import, revoke, link,
+// unlink, switch the mode, end sessions), their JSON shapes and pages, and
+// the storage pieces they need (store.go). It never decides a claim or
+// link rule (claim does), never serves a legacy user, and keeps nothing
+// durable of its own.
 //
 // Every API route but the probes (/healthz, /readyz, /metrics) wants the
 // admin bearer token (DESIGN §3). The dashboard (GET /, dashboard*.go) is

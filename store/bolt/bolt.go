@@ -1,4 +1,9 @@
 // Package bolt is hubgate's embedded store, on bbolt: one file, no server.
+// It owns the file's layout (buckets, indexes, JSON records) and implements
+// the storage pieces hubgate's packages declare; store/storetest is its
+// contract. It decides no rule: what a redemption, a revocation or a link
+// write may do is claim's to say, and this package persists the decision
+// in one transaction.
 //
 // It is the default because most legacy apps run one hubgate replica, and a
 // single replica needs nothing more: bbolt gives serializable transactions

@@ -1,5 +1,10 @@
 // Package postgres is hubgate's shared store, on PostgreSQL: the one to use
-// when several replicas serve the same legacy app.
+// when several replicas serve the same legacy app. It owns the schema and
+// its migrations, the locking that keeps the rules true under concurrency,
+// and the change notifications; it implements the storage pieces
+// hubgate's packages declare, with store/storetest as its contract. It
+// decides no rule: what a redemption, a revocation or a link write may do
+// is claim's to say, and this package persists the decision.
 //
 // # Why pgx
 //
