@@ -33,17 +33,28 @@ import (
 
 // store is everything hubgate's packages need from storage: the pieces the
 // proxy and the admin server declare, composed because one store serves
-// both. Both stores implement it; the proxy's pieces are checked here
-// because proxy's tests import store/bolt (the stores check the others).
+// both.
 type store interface {
 	proxy.Store
 	admin.Store
 	Close() error
 }
 
+// Both stores implement store. The proxy's pieces are checked here, not in
+// the stores, because proxy's own tests import store/bolt; the stores check
+// the other consumers' pieces themselves.
 var (
-	_ store = (*bolt.DB)(nil)
-	_ store = (*postgres.DB)(nil)
+	_ proxy.Links      = (*bolt.DB)(nil)
+	_ proxy.Directory  = (*bolt.DB)(nil)
+	_ proxy.Deliveries = (*bolt.DB)(nil)
+	_ proxy.Modes      = (*bolt.DB)(nil)
+	_ store            = (*bolt.DB)(nil)
+
+	_ proxy.Links      = (*postgres.DB)(nil)
+	_ proxy.Directory  = (*postgres.DB)(nil)
+	_ proxy.Deliveries = (*postgres.DB)(nil)
+	_ proxy.Modes      = (*postgres.DB)(nil)
+	_ store            = (*postgres.DB)(nil)
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
