@@ -1,6 +1,10 @@
 // Package admin is hubgate's operator surface: the JSON admin API and the
 // dashboard, served on their own listener (default loopback), never on the
-// public one.
+// public one. It owns the operator's verbs (issue, import, revoke, link,
+// unlink, switch the mode, end sessions), their JSON shapes and pages, and
+// the storage pieces they need (store.go). It never decides a claim or
+// link rule (claim does), never serves a legacy user, and keeps nothing
+// durable of its own.
 //
 // Every API route but the probes (/healthz, /readyz, /metrics) wants the
 // admin bearer token (DESIGN §3). The dashboard (GET /, dashboard*.go) is
@@ -31,34 +35,8 @@ import (
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/internal/keyrate"
 	"github.com/hubgate/hubgate/internal/web"
-	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/migration"
 )
-
-// Store is what the admin API needs from storage.
-type Store interface {
-	claim.Store
-	Claim(ctx context.Context, id string) (claim.Claim, error)
-	Claims(ctx context.Context, after string, limit int) ([]claim.Claim, error)
-	RevokeClaim(ctx context.Context, id, actor string, at time.Time) error
-	Link(ctx context.Context, kind claim.Kind, legacyID string) (claim.Link, error)
-	LinkByZaikio(ctx context.Context, kind claim.Kind, zaikioID string) (claim.Link, error)
-	PutLink(ctx context.Context, l claim.Link) error
-	DeleteLink(ctx context.Context, kind claim.Kind, legacyID, actor string, at time.Time) (claim.Link, error)
-	Links(ctx context.Context, kind claim.Kind, after string, limit int) ([]claim.Link, error)
-	PutPeople(ctx context.Context, people []claim.Person, ev claim.Event) error
-	Person(ctx context.Context, id string) (claim.Person, error)
-	People(ctx context.Context, after string, limit int) ([]claim.Person, error)
-	Stats(ctx context.Context, now time.Time) (claim.Stats, error)
-	AppendEvent(ctx context.Context, ev claim.Event) error
-	Events(ctx context.Context, before uint64, limit int) ([]claim.Event, error)
-	Mode(ctx context.Context) (string, error)
-	SetMode(ctx context.Context, mode string, ev claim.Event) error
-	AddRevocation(ctx context.Context, rv session.Revocation) error
-	Ping(ctx context.Context) error
-}
-
-// DefaultModes are the modes of DESIGN §2, used when Config.Modes is nil.
-var DefaultModes = []string{"passthrough", "offer", "enforce"}
 
 // DefaultImportLimit bounds an import body when Config.ImportLimit is zero.
 const DefaultImportLimit = 32 << 20
@@ -78,10 +56,11 @@ type Config struct {
 	// PublicURL is hubgate's public URL; claim URLs are
 	// PublicURL + "/_hubgate/claim/" + token.
 	PublicURL string
-	// Modes are the valid modes, DefaultMode the one in force when the store
-	// holds none. Nil Modes: DefaultModes. Empty DefaultMode: Modes[0].
-	Modes       []string
-	DefaultMode string
+	// Modes are the modes an operator may switch to, DefaultMode the one
+	// in force when the store holds none. Nil Modes: migration.Modes. Empty
+	// DefaultMode: Modes[0].
+	Modes       []migration.Mode
+	DefaultMode migration.Mode
 	// OnChange is called after the mode or the revocation list changed, so
 	// that this replica applies the change at once (others poll). Nil: none.
 	OnChange func()
@@ -141,7 +120,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("admin: public url %q: want an absolute http(s) URL without query", cfg.PublicURL)
 	}
 	if cfg.Modes == nil {
-		cfg.Modes = DefaultModes
+		cfg.Modes = migration.Modes
 	}
 	if len(cfg.Modes) == 0 {
 		return nil, errors.New("admin: modes: want at least one")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hubgate/hubgate/admin"
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/store/bolt"
 )
 
@@ -209,7 +210,7 @@ func TestNewValidates(t *testing.T) {
 		{"no claims", func(c *admin.Config) { c.Claims = nil }},
 		{"relative public url", func(c *admin.Config) { c.PublicURL = "/app" }},
 		{"default mode not a mode", func(c *admin.Config) { c.DefaultMode = "open" }},
-		{"empty modes", func(c *admin.Config) { c.Modes = []string{} }},
+		{"empty modes", func(c *admin.Config) { c.Modes = []migration.Mode{} }},
 		{"negative import limit", func(c *admin.Config) { c.ImportLimit = -1 }},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 )
 
 // The dashboard (DESIGN §4 "GET / (dashboard)") shows how far the migration
@@ -81,15 +82,15 @@ func (s *Server) dashboard() http.HandlerFunc {
 			s.failPage(w, r, err)
 			return
 		}
-		v := dashboardView{Mode: cur, Default: s.cfg.DefaultMode, Stats: st.Stats, Generated: now,
+		v := dashboardView{Mode: string(cur), Default: string(s.cfg.DefaultMode), Stats: st.Stats, Generated: now,
 			Persons: newShare(st.LinkedPersons, st.People), Orgs: newShare(st.LinkedOrgs, st.Orgs),
 			ClaimsTotal:   st.ClaimsOpen + st.ClaimsUsed + st.ClaimsExpired + st.ClaimsRevoked,
 			ClaimsUsedPct: st.Percent.ClaimsUsed, Chart: newChart(st.LinksByDay, loc), Recent: recent}
-		if sw := r.URL.Query().Get("switched"); sw == cur {
+		if sw := r.URL.Query().Get("switched"); sw == string(cur) {
 			v.Switched = sw
 		}
 		for _, m := range s.cfg.Modes {
-			v.Modes = append(v.Modes, modeView{Name: m, Desc: modeText(loc, "mode.%s.desc", m), Current: m == cur})
+			v.Modes = append(v.Modes, modeView{Name: string(m), Desc: modeText(loc, "mode.%s.desc", m), Current: m == cur})
 		}
 		for _, e := range evs {
 			v.Events = append(v.Events, eventJSON(e))
@@ -100,7 +101,7 @@ func (s *Server) dashboard() http.HandlerFunc {
 
 // modeText is the catalog text for a mode, "" for modes the catalog does
 // not describe (Config.Modes may name others).
-func modeText(l locale, format, mode string) string {
+func modeText(l locale, format string, mode migration.Mode) string {
 	key := fmt.Sprintf(format, mode)
 	if t := l.T(key); t != key {
 		return t
@@ -176,8 +177,8 @@ type confirmView struct {
 // it: GET /mode?to=enforce. A GET never switches.
 func (s *Server) modeConfirm() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		to := r.URL.Query().Get("to")
-		if !slices.Contains(s.cfg.Modes, to) {
+		to, ok := s.validMode(r.URL.Query().Get("to"))
+		if !ok {
 			s.failPage(w, r, &pageError{status: http.StatusBadRequest, key: "bad_request", err: fmt.Errorf("mode %q is not one of %q", to, s.cfg.Modes)})
 			return
 		}
@@ -187,7 +188,7 @@ func (s *Server) modeConfirm() http.HandlerFunc {
 
 // renderConfirm renders the confirmation of a switch to `to` from the mode
 // in force, with an optional notice.
-func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, status int, to, notice string) {
+func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, status int, to migration.Mode, notice string) {
 	ctx, loc := r.Context(), localeOf(r)
 	_, cur, err := s.mode(ctx)
 	if err != nil {
@@ -199,13 +200,13 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, status in
 		s.failPage(w, r, err)
 		return
 	}
-	v := confirmView{From: cur, To: to, Persons: newShare(st.LinkedPersons, st.People), Actor: viewerOf(r).actor(),
+	v := confirmView{From: string(cur), To: string(to), Persons: newShare(st.LinkedPersons, st.People), Actor: viewerOf(r).actor(),
 		Notice: notice, CanSwitch: cur != to, Consequence: modeText(loc, "confirm.%s", to)}
 	if v.Consequence == "" {
 		v.Consequence = modeText(loc, "mode.%s.desc", to)
 	}
 	if !v.CanSwitch && notice == "" {
-		v.Notice = loc.F("confirm.same", loc.Mode(to))
+		v.Notice = loc.F("confirm.same", loc.Mode(string(to)))
 	}
 	v.CSRF = s.csrfToken(w, r, "mode")
 	s.render(w, r, status, "confirm", v)
@@ -222,8 +223,9 @@ func (s *Server) modeSwitch() http.HandlerFunc {
 			s.failPage(w, r, err)
 			return
 		}
-		from, to := r.PostFormValue("from"), r.PostFormValue("to")
-		if !slices.Contains(s.cfg.Modes, to) || !slices.Contains(s.cfg.Modes, from) {
+		from, fromOK := s.validMode(r.PostFormValue("from"))
+		to, toOK := s.validMode(r.PostFormValue("to"))
+		if !fromOK || !toOK {
 			s.failPage(w, r, &pageError{status: http.StatusBadRequest, key: "bad_request", err: fmt.Errorf("mode switch %q → %q: want modes of %q", from, to, s.cfg.Modes)})
 			return
 		}
@@ -232,13 +234,13 @@ func (s *Server) modeSwitch() http.HandlerFunc {
 		switch {
 		case asModeChanged(err, &changed):
 			loc := localeOf(r)
-			s.renderConfirm(w, r, http.StatusConflict, to, loc.F("confirm.changed", loc.Mode(changed.current)))
+			s.renderConfirm(w, r, http.StatusConflict, to, loc.F("confirm.changed", loc.Mode(string(changed.current))))
 			return
 		case err != nil:
 			s.failPage(w, r, err)
 			return
 		}
 		pageHeaders(w)
-		http.Redirect(w, r, "/?switched="+to, http.StatusSeeOther)
+		http.Redirect(w, r, "/?switched="+string(to), http.StatusSeeOther)
 	}
 }

@@ -428,7 +428,7 @@ func TestDashboardModeSwitch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return m
+		return string(m)
 	}
 	confirm := b.get("/mode?to=enforce").want(t, "GET /mode?to=enforce", http.StatusOK)
 	for _, want := range []string{"Switch from passthrough to enforce?", "The legacy login will be closed",

@@ -148,7 +148,7 @@ func (s *Server) importRows(r *http.Request, rows []Row, ttl time.Duration, skip
 		for k, i := range batch {
 			people[k] = rows[i].Person
 		}
-		ev := claim.Event{Time: s.now(), Actor: actor, Action: "people.import", Subject: "directory",
+		ev := claim.Event{Time: s.now(), Actor: actor, Action: claim.ActionPeopleImport, Subject: "directory",
 			Detail: fmt.Sprintf("%d people", len(people))}
 		if err := s.cfg.Store.PutPeople(ctx, people, ev); err != nil {
 			batchFailed(batch, err)

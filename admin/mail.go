@@ -127,7 +127,7 @@ func (s *Server) mailClaims(r *http.Request, rows []Row, results []ImportResult,
 			Dur("dur_ms", time.Since(start)).Send()
 	}
 	if len(msgs) > 0 || n.noEmail > 0 {
-		ev := claim.Event{Time: s.now(), Actor: actor, Action: "claims.mail", Subject: "directory",
+		ev := claim.Event{Time: s.now(), Actor: actor, Action: claim.ActionClaimsMail, Subject: "directory",
 			Detail: fmt.Sprintf("%d claim links mailed (%s), %d failed, %d without email", n.sent, lang, n.failed, n.noEmail)}
 		if err := s.cfg.Store.AppendEvent(context.WithoutCancel(ctx), ev); err != nil {
 			// The mails are out; only their audit entry is missing.

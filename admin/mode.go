@@ -9,10 +9,11 @@ import (
 	"strings"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 )
 
 // mode returns the mode in force: the stored one, else the default.
-func (s *Server) mode(ctx context.Context) (stored, current string, err error) {
+func (s *Server) mode(ctx context.Context) (stored, current migration.Mode, err error) {
 	stored, err = s.cfg.Store.Mode(ctx)
 	if err != nil {
 		return "", "", err
@@ -31,7 +32,7 @@ func (s *Server) getMode() http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, Mode{Mode: cur, Default: s.cfg.DefaultMode})
+		writeJSON(w, http.StatusOK, Mode{Mode: string(cur), Default: string(s.cfg.DefaultMode)})
 	}
 }
 
@@ -50,21 +51,22 @@ func (s *Server) setMode() http.HandlerFunc {
 			s.fail(w, r, invalid("default", "is configuration; it cannot be set here"))
 			return
 		}
-		if !slices.Contains(s.cfg.Modes, body.Mode) {
-			s.fail(w, r, invalid("mode", "%q: want one of %s", body.Mode, strings.Join(s.cfg.Modes, ", ")))
+		to, ok := s.validMode(body.Mode)
+		if !ok {
+			s.fail(w, r, invalid("mode", "%q: want one of %s", body.Mode, modeList(s.cfg.Modes)))
 			return
 		}
-		if _, err := s.applyMode(r, "", body.Mode, s.actor(r)); err != nil {
+		if _, err := s.applyMode(r, "", to, s.actor(r)); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, Mode{Mode: body.Mode, Default: s.cfg.DefaultMode})
+		writeJSON(w, http.StatusOK, Mode{Mode: body.Mode, Default: string(s.cfg.DefaultMode)})
 	}
 }
 
 // modeChangedError says that the mode in force is not the one a switch was
 // confirmed against.
-type modeChangedError struct{ expected, current string }
+type modeChangedError struct{ expected, current migration.Mode }
 
 func (e *modeChangedError) Error() string {
 	return fmt.Sprintf("admin: mode is %s, the switch was confirmed against %s", e.current, e.expected)
@@ -78,7 +80,7 @@ func asModeChanged(err error, target **modeChangedError) bool { return errors.As
 // on this replica. When expect is not empty and the mode in force is not
 // expect, nothing is written and the error is a *modeChangedError. Setting
 // the stored mode again writes nothing. It returns the mode it switched from.
-func (s *Server) applyMode(r *http.Request, expect, to, actor string) (from string, err error) {
+func (s *Server) applyMode(r *http.Request, expect, to migration.Mode, actor string) (from migration.Mode, err error) {
 	ctx := r.Context()
 	stored, cur, err := s.mode(ctx)
 	if err != nil {
@@ -90,12 +92,27 @@ func (s *Server) applyMode(r *http.Request, expect, to, actor string) (from stri
 	if stored == to {
 		return cur, nil
 	}
-	ev := claim.Event{Time: s.now(), Actor: actor, Action: "mode.set", Subject: "mode", Detail: cur + " → " + to}
+	ev := claim.Event{Time: s.now(), Actor: actor, Action: claim.ActionModeSet, Subject: "mode", Detail: string(cur) + " → " + string(to)}
 	if err := s.cfg.Store.SetMode(ctx, to, ev); err != nil {
 		return cur, err
 	}
 	s.log.Info().Str("event", "mode.set").Str("actor", actor).Str("request_id", requestID(r)).
-		Str("from", cur).Str("mode", to).Send()
+		Str("from", string(cur)).Str("mode", string(to)).Send()
 	s.changed()
 	return cur, nil
+}
+
+// validMode returns name as a mode when it is one of Config.Modes.
+func (s *Server) validMode(name string) (migration.Mode, bool) {
+	m := migration.Mode(name)
+	return m, slices.Contains(s.cfg.Modes, m)
+}
+
+// modeList names modes for messages: "passthrough, offer, enforce".
+func modeList(modes []migration.Mode) string {
+	names := make([]string, len(modes))
+	for i, m := range modes {
+		names[i] = string(m)
+	}
+	return strings.Join(names, ", ")
 }

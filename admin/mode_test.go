@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubgate/hubgate/admin"
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 )
 
@@ -76,7 +77,7 @@ func TestMode(t *testing.T) {
 }
 
 func TestModeCustom(t *testing.T) {
-	e := newEnv(t, func(c *admin.Config) { c.Modes, c.DefaultMode = []string{"a", "b"}, "b" })
+	e := newEnv(t, func(c *admin.Config) { c.Modes, c.DefaultMode = []migration.Mode{"a", "b"}, "b" })
 	var m admin.Mode
 	e.call("GET", "/api/v1/mode", "", http.StatusOK, &m)
 	if m.Mode != "b" || m.Default != "b" {

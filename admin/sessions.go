@@ -30,7 +30,7 @@ func (s *Server) revokeSessions() http.HandlerFunc {
 			return
 		}
 		s.changed()
-		ev := claim.Event{Time: now, Actor: actor, Action: "session.revoke", Subject: "zaikio:" + person,
+		ev := claim.Event{Time: now, Actor: actor, Action: claim.ActionSessionRevoke, Subject: "zaikio:" + person,
 			Detail: "every session of the person ended"}
 		if err := s.cfg.Store.AppendEvent(ctx, ev); err != nil {
 			// The revocation stands; only its audit entry is missing.

@@ -137,6 +137,66 @@ func (c Claim) Check(r Redemption) error {
 	return nil
 }
 
+// Redeemed is what redeeming a claim changes, as [Claim.Redeem] decided it.
+// Stores write it in the redeeming transaction.
+type Redeemed struct {
+	// Claim is the claim marked used: UsedAt = r.At (UTC), UsedBy = r.ZaikioID.
+	Claim Claim
+	// Link is the link the claim makes, to be written after CheckLink as
+	// any link is; when exactly it is stored already, the claim is still
+	// consumed and the stored link stands.
+	Link Link
+	// Event is the ActionClaimRedeem audit entry, appended after the
+	// link's LinkEvent (when the link was written).
+	Event Event
+}
+
+// Redeem applies the redemption rules to c as stored ([Claim.Check]) and
+// returns what redeeming it for r changes. Stores call it inside the
+// redeeming transaction.
+func (c Claim) Redeem(r Redemption) (Redeemed, error) {
+	if err := c.Check(r); err != nil {
+		return Redeemed{}, err
+	}
+	at := r.At.UTC()
+	used := c
+	used.UsedAt, used.UsedBy = at, r.ZaikioID
+	return Redeemed{
+		Claim: used,
+		Link: Link{Kind: c.Kind, LegacyID: c.LegacyID, ZaikioID: r.ZaikioID,
+			CreatedAt: at, Via: "claim:" + c.ID, By: r.Actor},
+		Event: Event{Time: r.At, Actor: r.Actor, Action: ActionClaimRedeem,
+			Subject: subject(c.Kind, c.LegacyID), Detail: "claim " + c.ID + " for zaikio " + r.ZaikioID},
+	}, nil
+}
+
+// Revoked is what revoking a claim changes, as [Claim.Revoke] decided it.
+// Stores write it in one transaction, or nothing when Unchanged.
+type Revoked struct {
+	// Claim is the claim revoked: RevokedAt set.
+	Claim Claim
+	// Event is the ActionClaimRevoke audit entry.
+	Event Event
+	// Unchanged: the claim was revoked before. Revoking twice keeps the
+	// first RevokedAt and appends nothing.
+	Unchanged bool
+}
+
+// Revoke applies the revocation rule to c as stored: an operator (actor)
+// may revoke a claim at `at` until it is redeemed; a redeemed claim has
+// done its work and cannot be revoked (ErrUsed).
+func (c Claim) Revoke(actor string, at time.Time) (Revoked, error) {
+	switch {
+	case !c.UsedAt.IsZero():
+		return Revoked{}, fmt.Errorf("%w: claim %s was redeemed at %s and cannot be revoked", ErrUsed, c.ID, c.UsedAt.Format(time.RFC3339))
+	case !c.RevokedAt.IsZero():
+		return Revoked{Claim: c, Unchanged: true}, nil
+	}
+	c.RevokedAt = at
+	return Revoked{Claim: c, Event: Event{Time: at, Actor: actor, Action: ActionClaimRevoke,
+		Subject: subject(c.Kind, c.LegacyID), Detail: "claim " + c.ID}}, nil
+}
+
 // Administers reports whether roles include owner or admin.
 func Administers(roles []string) bool {
 	for _, r := range roles {
@@ -156,6 +216,18 @@ type Link struct {
 	CreatedAt time.Time
 	Via       string // "claim:<id>", "admin", "provision"
 	By        string // actor
+}
+
+// Check reports ErrInvalid unless l has a known kind and both ends: only
+// such a link may be written.
+func (l Link) Check() error {
+	if l.Kind != KindPerson && l.Kind != KindOrg {
+		return fmt.Errorf("%w: link kind %q, want person or org", ErrInvalid, l.Kind)
+	}
+	if l.LegacyID == "" || l.ZaikioID == "" {
+		return fmt.Errorf("%w: link %s %q ⇄ %q has an empty end", ErrInvalid, l.Kind, l.LegacyID, l.ZaikioID)
+	}
+	return nil
 }
 
 // CheckLink decides whether l may be written when byLegacy is the link that
@@ -204,28 +276,6 @@ func (p Person) splitName() (first, last string) {
 		return "", ""
 	}
 	return strings.Join(words[:len(words)-1], " "), words[len(words)-1]
-}
-
-// Event is one entry of the audit log.
-type Event struct {
-	Seq     uint64 // assigned by the store, increasing
-	Time    time.Time
-	Actor   string // who: "admin-api", "cli", "dashboard", "zaikio:<uuid>", "system"
-	Action  string // what: "link.create", "link.delete", "claim.issue", "claim.redeem", "claim.revoke", "mode.set", …
-	Subject string // on what: "person:42", "org:7", "mode"
-	Detail  string // free text without secrets
-}
-
-// LinkEvent is the audit entry for writing l.
-func LinkEvent(l Link) Event {
-	return Event{Time: l.CreatedAt, Actor: l.By, Action: "link.create",
-		Subject: string(l.Kind) + ":" + l.LegacyID, Detail: "zaikio " + l.ZaikioID + " via " + l.Via}
-}
-
-// UnlinkEvent is the audit entry for deleting l.
-func UnlinkEvent(l Link, actor string, at time.Time) Event {
-	return Event{Time: at, Actor: actor, Action: "link.delete",
-		Subject: string(l.Kind) + ":" + l.LegacyID, Detail: "was zaikio " + l.ZaikioID}
 }
 
 // ValidLegacyID reports whether s fits [A-Za-z0-9._@-]{1,128}, the shape that

@@ -1,5 +1,10 @@
 // Package claim holds the rules by which a legacy person or organization is
-// linked, exactly once, to its Zaikio counterpart.
+// linked, exactly once, to its Zaikio counterpart. It owns the nouns of
+// that linking (Claim, Token, Link, the legacy directory's Person, Stats)
+// and the audit log's Event with its actions, and it decides every rule
+// about them: who may redeem a claim ([Claim.Redeem]), when a claim may be
+// revoked ([Claim.Revoke]), when a link may be written ([CheckLink]). The
+// stores only persist what these rules decided, in one transaction.
 //
 // The flow, in prose:
 //
@@ -23,6 +28,7 @@
 // Claims are never made, nor suggested, by matching email addresses: the token
 // is the only proof.
 //
-// The package uses only the standard library; storage adapters implement
-// [Store].
+// The package never speaks HTTP, never touches a database and never sends
+// mail: it uses only the standard library, storage adapters implement
+// [Store], and the faces (proxy, admin) show its errors.
 package claim

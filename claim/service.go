@@ -16,10 +16,11 @@ type Store interface {
 	// ClaimByHash returns the claim whose token hashes to h, or ErrNotFound.
 	ClaimByHash(ctx context.Context, h Hash) (Claim, error)
 	// RedeemClaim, in one transaction: loads the claim by r.Hash
-	// (ErrNotFound), applies Claim.Check(r), applies CheckLink against the
-	// links holding either end, writes the link (unless exactly it exists),
-	// marks the claim used (UsedAt=r.At, UsedBy=r.ZaikioID) and appends
-	// LinkEvent plus a "claim.redeem" event. On any error nothing changes.
+	// (ErrNotFound), asks Claim.Redeem(r) what redeeming it changes,
+	// applies CheckLink against the links holding either end, writes the
+	// link (unless exactly it exists), stores the used claim and appends
+	// LinkEvent (when it wrote the link) and then Redeemed.Event. On any
+	// error nothing changes.
 	RedeemClaim(ctx context.Context, r Redemption) (Claim, Link, error)
 }
 
@@ -110,8 +111,8 @@ func (s *Service) Issue(ctx context.Context, req Request) (Issued, error) {
 	if err != nil {
 		return Issued{}, err
 	}
-	ev := Event{Time: is.Claim.CreatedAt, Actor: req.CreatedBy, Action: "claim.issue",
-		Subject: string(req.Kind) + ":" + req.LegacyID, Detail: "claim " + is.Claim.ID}
+	ev := Event{Time: is.Claim.CreatedAt, Actor: req.CreatedBy, Action: ActionClaimIssue,
+		Subject: subject(req.Kind, req.LegacyID), Detail: "claim " + is.Claim.ID}
 	if err := s.Store.CreateClaims(ctx, []Claim{is.Claim}, ev); err != nil {
 		return Issued{}, fmt.Errorf("issue claim: %w", err)
 	}
@@ -134,7 +135,7 @@ func (s *Service) IssueMany(ctx context.Context, reqs []Request, actor string) (
 	if len(claims) == 0 {
 		return out, nil
 	}
-	ev := Event{Time: claims[0].CreatedAt, Actor: actor, Action: "claim.issue",
+	ev := Event{Time: claims[0].CreatedAt, Actor: actor, Action: ActionClaimIssue,
 		Subject: "batch", Detail: fmt.Sprintf("%d claims", len(claims))}
 	if err := s.Store.CreateClaims(ctx, claims, ev); err != nil {
 		return nil, fmt.Errorf("issue claims: %w", err)

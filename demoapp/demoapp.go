@@ -2,7 +2,9 @@
 // `hubgate dev` and by tests: it has its own password login and session
 // cookie, a whoami endpoint, a provisioning endpoint, and a page that shows
 // the identity headers hubgate sent it. It trusts X-Hubgate-* headers, as a
-// legacy app behind hubgate would.
+// legacy app behind hubgate would. It owns only its in-memory accounts and
+// sessions; it is never part of a deployment, and hubgate never depends on
+// it beyond what any legacy app does.
 package demoapp
 
 import (

@@ -12,4 +12,9 @@
 // against stub servers. The script ./validate adds the checks that need
 // outside tools (systemd-analyze, kubectl/kustomize, kubeconform, nginx,
 // a Dockerfile linter).
+//
+// It owns these files and their checks, never hubgate's behaviour: every
+// setting they use is one cmd/hubgate defines, and no production example
+// carries a secret (they name files to read secrets from; only the dev
+// configuration holds published, dev-only values).
 package deploy

@@ -10,6 +10,9 @@
 // A Message's bodies carry the claim URL and so a bearer secret: a Message
 // prints, logs and marshals as its masked recipient and subject only, and no
 // error of this package contains a body or the SMTP password.
+//
+// It owns the SMTP conversation and the claim mail's text; it never decides
+// who gets a mail or when (admin and proxy do) and stores nothing.
 package mail
 
 import (

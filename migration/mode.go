@@ -1,7 +1,8 @@
 // Package migration holds the nouns of the migration that both faces
-// (proxy, admin) and the stores share: the mode the legacy login is in.
-// It is pure Go (standard library only): no HTTP, no storage, no policy
-// beyond what a mode name means.
+// (proxy, admin) and the stores share: the mode the legacy login is in
+// ([Mode], [Modes]). It is pure Go (standard library only): no HTTP, no
+// storage, no policy beyond what a mode name means; what a mode lets
+// through is the proxy's gate, and where it is stored is the store's.
 package migration
 
 import (

@@ -61,7 +61,7 @@ func (nopHub) CheckKeys(context.Context) error      { return nil }
 // nopStore satisfies Store; the request path must never call it.
 type nopStore struct{ Store }
 
-func (nopStore) Mode(context.Context) (string, error) { return "", nil }
+func (nopStore) Mode(context.Context) (migration.Mode, error) { return "", nil }
 func (nopStore) Revocations(context.Context, time.Time) ([]session.Revocation, error) {
 	return nil, nil
 }

@@ -19,7 +19,7 @@ import (
 func (e *env) setMode(m migration.Mode) {
 	e.t.Helper()
 	ev := claim.Event{Time: e.clock.Now(), Actor: "test", Action: "mode.set", Subject: "mode", Detail: string(m)}
-	if err := e.store.SetMode(context.Background(), string(m), ev); err != nil {
+	if err := e.store.SetMode(context.Background(), m, ev); err != nil {
 		e.t.Fatal(err)
 	}
 	e.px.Refresh(context.Background())

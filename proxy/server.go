@@ -285,10 +285,10 @@ func (s *Server) Refresh(ctx context.Context) {
 	if m, err := s.store.Mode(ctx); err != nil {
 		s.log.Warn().Err(err).Str("event", "mode.load").Send()
 	} else if m != "" {
-		if pm, err := migration.ParseMode(m); err == nil && pm != *s.mode.Load() {
+		if pm, err := migration.ParseMode(string(m)); err == nil && pm != *s.mode.Load() {
 			s.mode.Store(&pm)
 			s.metrics.setMode(pm)
-			s.log.Info().Str("event", "mode.changed").Str("mode", m).Send()
+			s.log.Info().Str("event", "mode.changed").Str("mode", string(m)).Send()
 		}
 	}
 	if err := s.sessions.LoadRevocations(ctx); err != nil {

@@ -6,12 +6,15 @@ import (
 
 	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 )
 
 // Store is what the proxy needs from storage: the pieces below, each named
-// after what uses it; *bolt.DB and *postgres.DB implement it. The whole
-// written contract of a store is the conformance suite, store/storetest.
+// after what uses it; *bolt.DB and *postgres.DB implement it (checked in
+// cmd/hubgate: this package's tests import store/bolt, so the stores
+// cannot import it). The whole written contract of a store is the
+// conformance suite, store/storetest.
 type Store interface {
 	claim.Store     // claims: minted and redeemed by claim.Service
 	session.Store   // session records and revocations
@@ -32,9 +35,13 @@ type Links interface {
 	Link(ctx context.Context, kind claim.Kind, legacyID string) (claim.Link, error)
 	// LinkByZaikio returns the link holding this Zaikio id (claim.ErrNotFound).
 	LinkByZaikio(ctx context.Context, kind claim.Kind, zaikioID string) (claim.Link, error)
-	// PutLink writes l (audited); either end taken is claim.ErrConflict.
+	// PutLink writes l after claim.CheckLink and appends
+	// claim.LinkEvent(l): exactly l stored already is a no-op that appends
+	// nothing, either end taken is claim.ErrConflict.
 	PutLink(ctx context.Context, l claim.Link) error
-	// DeleteLink removes the link holding legacyID (audited) and returns it.
+	// DeleteLink removes the link holding legacyID, appends
+	// claim.UnlinkEvent and returns the removed link (claim.ErrNotFound
+	// when there is none).
 	DeleteLink(ctx context.Context, kind claim.Kind, legacyID, actor string, at time.Time) (claim.Link, error)
 }
 
@@ -46,7 +53,8 @@ type Directory interface {
 	Person(ctx context.Context, id string) (claim.Person, error)
 	// PersonByEmail finds a legacy person by email, case-insensitively.
 	PersonByEmail(ctx context.Context, email string) (claim.Person, error)
-	// PutPeople inserts or replaces entries, appending ev when ev.Action != "".
+	// PutPeople inserts or replaces entries (by id), appending ev when
+	// ev.Action != "".
 	PutPeople(ctx context.Context, people []claim.Person, ev claim.Event) error
 }
 
@@ -55,12 +63,14 @@ type Directory interface {
 type Deliveries interface {
 	// FirstDelivery records id until `until` and reports whether it is new.
 	FirstDelivery(ctx context.Context, id string, until time.Time) (bool, error)
-	// ForgetDelivery removes a recorded id, so that it is new again.
+	// ForgetDelivery removes a recorded id (missing: not an error), so that
+	// it is new again.
 	ForgetDelivery(ctx context.Context, id string) error
 }
 
 // Modes is where the mode lives, so that every replica runs the same one.
 type Modes interface {
-	// Mode returns the stored mode, "" when none was ever set.
-	Mode(ctx context.Context) (string, error)
+	// Mode returns the stored mode, "" when none was ever set; the proxy
+	// ignores a stored name that is not one of migration.Modes.
+	Mode(ctx context.Context) (migration.Mode, error)
 }

@@ -1,5 +1,8 @@
 // Package roles maps Zaikio organization membership roles to the legacy
-// application's local roles. It uses only the standard library.
+// application's local roles: it owns the role map and the shape of a role
+// name. It never asks the hub for memberships (the session's identity
+// carries them) and never decides access: the legacy app reads the local
+// roles it is sent. It uses only the standard library.
 package roles
 
 import (

@@ -3,6 +3,10 @@
 // access-token verification, the directory API, revocation and Loom webhooks.
 // It speaks what ../shared/ZAIKIO.md describes and is tested against the fake
 // hub in zaikio/devhub.
+//
+// It reports what the hub says and nothing more: it never keeps a session
+// or a token beyond one call, stores nothing, and decides no link, claim,
+// role or access rule (claim, roles, session and proxy do).
 package zaikio
 
 import (

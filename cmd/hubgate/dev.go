@@ -19,6 +19,7 @@ import (
 
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/demoapp"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
@@ -204,7 +205,7 @@ func devSeedStore(ctx context.Context, st store, app *demoapp.App, mode string) 
 		return nil, fmt.Errorf("dev: import demo directory: %w", err)
 	}
 	if mode != "" {
-		if err := st.SetMode(ctx, mode, claim.Event{Time: time.Now().UTC(), Actor: "dev", Action: "mode.set", Subject: "mode", Detail: "set by hubgate dev --mode " + mode}); err != nil {
+		if err := st.SetMode(ctx, migration.Mode(mode), claim.Event{Time: time.Now().UTC(), Actor: "dev", Action: claim.ActionModeSet, Subject: "mode", Detail: "set by hubgate dev --mode " + mode}); err != nil {
 			return nil, err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/store/bolt"
 	"github.com/hubgate/hubgate/store/postgres"
@@ -473,9 +474,9 @@ func countEvents(ctx context.Context, s eventLister, batch int) (int, error) {
 }
 
 // modeCell shows a mode in the table ("-" when none was ever set).
-func modeCell(mode string) string {
+func modeCell(mode migration.Mode) string {
 	if mode == "" {
 		return "-"
 	}
-	return mode
+	return string(mode)
 }

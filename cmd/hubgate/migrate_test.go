@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/store/bolt"
 	"github.com/hubgate/hubgate/store/postgres"
@@ -145,8 +146,8 @@ func buildBoltStore(t *testing.T) migrationFixture {
 		}
 	}
 
-	for _, mode := range []string{"offer", "enforce"} {
-		if err := db.SetMode(ctx, mode, claim.Event{Time: now, Actor: "cli", Action: "mode.set", Subject: "mode", Detail: mode}); err != nil {
+	for _, mode := range []migration.Mode{"offer", "enforce"} {
+		if err := db.SetMode(ctx, mode, claim.Event{Time: now, Actor: "cli", Action: "mode.set", Subject: "mode", Detail: string(mode)}); err != nil {
 			t.Fatalf("SetMode = %v", err)
 		}
 	}
@@ -201,7 +202,7 @@ type migrateReader interface {
 	Links(ctx context.Context, kind claim.Kind, after string, limit int) ([]claim.Link, error)
 	Events(ctx context.Context, before uint64, limit int) ([]claim.Event, error)
 	Stats(ctx context.Context, now time.Time) (claim.Stats, error)
-	Mode(ctx context.Context) (string, error)
+	Mode(ctx context.Context) (migration.Mode, error)
 	Revocations(ctx context.Context, now time.Time) ([]session.Revocation, error)
 	SigningKeys(ctx context.Context) ([]assertion.Key, error)
 	Sessions(ctx context.Context, after string, limit int) ([]session.Record, error)
@@ -215,7 +216,7 @@ type storeContents struct {
 	PersonLinks []claim.Link
 	OrgLinks    []claim.Link
 	Events      []claim.Event
-	Mode        string
+	Mode        migration.Mode
 	Revocations []session.Revocation
 	Keys        []assertion.Key
 	Sessions    []session.Record // unexpired

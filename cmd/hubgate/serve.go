@@ -31,12 +31,31 @@ import (
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
-// store is everything hubgate's packages need from storage.
+// store is everything hubgate's packages need from storage: the pieces the
+// proxy and the admin server declare, composed because one store serves
+// both.
 type store interface {
 	proxy.Store
 	admin.Store
 	Close() error
 }
+
+// Both stores implement store. The proxy's pieces are checked here, not in
+// the stores, because proxy's own tests import store/bolt; the stores check
+// the other consumers' pieces themselves.
+var (
+	_ proxy.Links      = (*bolt.DB)(nil)
+	_ proxy.Directory  = (*bolt.DB)(nil)
+	_ proxy.Deliveries = (*bolt.DB)(nil)
+	_ proxy.Modes      = (*bolt.DB)(nil)
+	_ store            = (*bolt.DB)(nil)
+
+	_ proxy.Links      = (*postgres.DB)(nil)
+	_ proxy.Directory  = (*postgres.DB)(nil)
+	_ proxy.Deliveries = (*postgres.DB)(nil)
+	_ proxy.Modes      = (*postgres.DB)(nil)
+	_ store            = (*postgres.DB)(nil)
+)
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
@@ -100,7 +119,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	initMode(ctx, st, cfg.Mode, logger)
+	initMode(ctx, st, migration.Mode(cfg.Mode), logger)
 	pub, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return &configError{Key: "listen", Msg: err.Error()}
@@ -135,21 +154,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // dashboard). When the store holds another mode than the config names, the
 // stored one applies and the log says so. A store error is logged: the
 // configured mode then applies until the store answers (proxy.Refresh).
-func initMode(ctx context.Context, st store, mode string, logger zerolog.Logger) {
+func initMode(ctx context.Context, st store, mode migration.Mode, logger zerolog.Logger) {
 	stored, err := st.Mode(ctx)
 	switch {
 	case err != nil:
 		logger.Warn().Err(err).Str("event", "mode.init").Msg("could not read the stored mode; the configured mode applies until the store answers")
 	case stored == "":
-		ev := claim.Event{Time: time.Now(), Actor: "config", Action: "mode.set", Subject: "mode", Detail: "(none) → " + mode + " (initial, from the config)"}
+		ev := claim.Event{Time: time.Now(), Actor: "config", Action: claim.ActionModeSet, Subject: "mode", Detail: "(none) → " + string(mode) + " (initial, from the config)"}
 		if err := st.SetMode(ctx, mode, ev); err != nil {
 			logger.Warn().Err(err).Str("event", "mode.init").Msg("could not store the initial mode")
 			return
 		}
-		logger.Info().Str("event", "mode.init").Str("mode", mode).Msg("stored the configured mode as the initial mode")
+		logger.Info().Str("event", "mode.init").Str("mode", string(mode)).Msg("stored the configured mode as the initial mode")
 	case stored != mode:
-		logger.Warn().Str("event", "mode.config_ignored").Str("stored", stored).Str("config", mode).
-			Msg("the store holds another mode than the config file; the stored mode applies (switch it with `hubgate mode " + mode + "` or the dashboard)")
+		logger.Warn().Str("event", "mode.config_ignored").Str("stored", string(stored)).Str("config", string(mode)).
+			Msg("the store holds another mode than the config file; the stored mode applies (switch it with `hubgate mode " + string(mode) + "` or the dashboard)")
 	}
 }
 
@@ -332,8 +351,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 	if cfg.Admin.Token != "" {
 		in.admin, err = admin.New(admin.Config{
 			Token: cfg.Admin.Token, Store: st, Claims: claims, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
-			Modes:       []string{string(migration.Passthrough), string(migration.Offer), string(migration.Enforce)},
-			DefaultMode: cfg.Mode, OnChange: func() { px.Refresh(context.Background()) },
+			DefaultMode: migration.Mode(cfg.Mode), OnChange: func() { px.Refresh(context.Background()) },
 			Ready: px.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger,
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
 		})

@@ -1,7 +1,9 @@
 // Package archtest checks the shape of the code base that reviews asked for
 // (issue 11) so that it stays that way: small files and functions, contracts
 // named instead of asserted anonymously, every package documented, and the
-// domain packages free of outside dependencies.
+// domain packages free of outside dependencies. It owns only these checks:
+// it reads the source, never runs or builds it, and says nothing about
+// behaviour (the packages' own tests do).
 package archtest
 
 import (

@@ -1,6 +1,8 @@
 // Package keyrate keeps one token bucket (golang.org/x/time/rate) per key —
 // a client address, an email — in a bounded table, for the rate limits of
 // the public pages (package proxy) and the dashboard login (package admin).
+// It owns the table and its bound; it never chooses a limit or a key (its
+// callers do) and keeps nothing across restarts.
 package keyrate
 
 import (

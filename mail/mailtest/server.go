@@ -11,7 +11,8 @@
 //
 // The server accepts every mail unless told otherwise: RequireAuth demands
 // AUTH PLAIN with given credentials, FailNext and FailNextData reject the
-// next commands with a chosen reply code.
+// next commands with a chosen reply code. It is for tests
+// only: it keeps what it receives in memory and never relays a mail.
 package mailtest
 
 import (

@@ -1,4 +1,9 @@
 // Package bolt is hubgate's embedded store, on bbolt: one file, no server.
+// It owns the file's layout (buckets, indexes, JSON records) and implements
+// the storage pieces hubgate's packages declare; store/storetest is its
+// contract. It decides no rule: what a redemption, a revocation or a link
+// write may do is claim's to say, and this package persists the decision
+// in one transaction.
 //
 // It is the default because most legacy apps run one hubgate replica, and a
 // single replica needs nothing more: bbolt gives serializable transactions
@@ -23,6 +28,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hubgate/hubgate/admin"
 	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
@@ -30,12 +36,23 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// DB implements the stores its consumers declare (the proxy's composed
-// proxy.Store is checked where it is wired, in cmd/hubgate).
+// DB implements the pieces its consumers declare. The proxy's pieces
+// (proxy.Links, Directory, Deliveries, Modes: proxy.Store) are checked where
+// the store is wired, in cmd/hubgate: proxy's own tests import this
+// package, so it cannot import proxy.
 var (
 	_ claim.Store     = (*DB)(nil)
 	_ session.Store   = (*DB)(nil)
 	_ assertion.Store = (*DB)(nil)
+
+	_ admin.Claims      = (*DB)(nil)
+	_ admin.Links       = (*DB)(nil)
+	_ admin.Directory   = (*DB)(nil)
+	_ admin.Counts      = (*DB)(nil)
+	_ admin.Audit       = (*DB)(nil)
+	_ admin.Modes       = (*DB)(nil)
+	_ admin.Revocations = (*DB)(nil)
+	_ admin.Store       = (*DB)(nil)
 )
 
 // DefaultTimeout is how long Open waits for the file lock when

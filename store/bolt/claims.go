@@ -76,59 +76,54 @@ func (db *DB) Claims(ctx context.Context, after string, limit int) ([]claim.Clai
 	return out, err
 }
 
-// RevokeClaim marks an unused claim revoked at `at` and appends a
-// "claim.revoke" event. A used claim is claim.ErrUsed; revoking twice is a
-// no-op that appends nothing; a missing claim is claim.ErrNotFound.
+// RevokeClaim stores what claim.Claim.Revoke decides for the stored claim:
+// an unused claim revoked at `at` and its "claim.revoke" event. A used claim
+// is claim.ErrUsed; revoking twice is a no-op that appends nothing; a missing
+// claim is claim.ErrNotFound.
 func (db *DB) RevokeClaim(ctx context.Context, id, actor string, at time.Time) error {
 	return db.update(ctx, "revoke claim", func(tx *bbolt.Tx) error {
 		c, err := claimByID(tx, id)
 		if err != nil {
 			return err
 		}
-		switch {
-		case !c.UsedAt.IsZero():
-			return fmt.Errorf("%w: claim %s was redeemed at %s and cannot be revoked", claim.ErrUsed, c.ID, c.UsedAt.Format(time.RFC3339))
-		case !c.RevokedAt.IsZero():
-			return nil
-		}
-		c.RevokedAt = at
-		if err := putClaim(tx, c); err != nil {
+		rv, err := c.Revoke(actor, at)
+		if err != nil || rv.Unchanged {
 			return err
 		}
-		return appendEvent(tx, claim.Event{Time: at, Actor: actor, Action: "claim.revoke",
-			Subject: string(c.Kind) + ":" + c.LegacyID, Detail: "claim " + c.ID})
+		if err := putClaim(tx, rv.Claim); err != nil {
+			return err
+		}
+		return appendEvent(tx, rv.Event)
 	})
 }
 
-// RedeemClaim, in one transaction: loads the claim by r.Hash, applies
-// Claim.Check(r), applies claim.CheckLink against the links holding either
-// end, writes the link unless exactly it exists, marks the claim used and
-// appends claim.LinkEvent (only when a link was written) and a "claim.redeem"
-// event. On any error nothing changes; the claim is returned as stored when it
-// was found, so that the caller can say why it failed.
+// RedeemClaim, in one transaction: loads the claim by r.Hash, asks
+// claim.Claim.Redeem what redeeming it changes, applies claim.CheckLink
+// against the links holding either end, writes the link unless exactly it
+// exists, stores the used claim and appends claim.LinkEvent (only when a
+// link was written) and the "claim.redeem" event. On any error nothing
+// changes; the claim is returned as stored when it was found, so that the
+// caller can say why it failed.
 //
 // When exactly the link already exists (an operator linked the pair by hand),
 // the claim is still consumed and the stored link is returned.
 func (db *DB) RedeemClaim(ctx context.Context, r claim.Redemption) (claim.Claim, claim.Link, error) {
-	var stored, used claim.Claim
+	var stored claim.Claim
+	var rd claim.Redeemed
 	var link claim.Link
 	err := db.update(ctx, "redeem claim", func(tx *bbolt.Tx) error {
 		var err error
 		if stored, err = claimByHash(tx, r.Hash); err != nil {
 			return err
 		}
-		if err := stored.Check(r); err != nil {
+		if rd, err = stored.Redeem(r); err != nil {
 			return err
 		}
-		want := claim.Link{Kind: stored.Kind, LegacyID: stored.LegacyID, ZaikioID: r.ZaikioID,
-			CreatedAt: utc(r.At), Via: "claim:" + stored.ID, By: r.Actor}
 		var created bool
-		if link, created, err = putLink(tx, want); err != nil {
+		if link, created, err = putLink(tx, rd.Link); err != nil {
 			return err
 		}
-		used = stored
-		used.UsedAt, used.UsedBy = utc(r.At), r.ZaikioID
-		if err := putClaim(tx, used); err != nil {
+		if err := putClaim(tx, rd.Claim); err != nil {
 			return err
 		}
 		if created {
@@ -136,14 +131,12 @@ func (db *DB) RedeemClaim(ctx context.Context, r claim.Redemption) (claim.Claim,
 				return err
 			}
 		}
-		return appendEvent(tx, claim.Event{Time: r.At, Actor: r.Actor, Action: "claim.redeem",
-			Subject: string(stored.Kind) + ":" + stored.LegacyID,
-			Detail:  "claim " + stored.ID + " for zaikio " + r.ZaikioID})
+		return appendEvent(tx, rd.Event)
 	})
 	if err != nil {
 		return stored, claim.Link{}, err
 	}
-	return used, link, nil
+	return rd.Claim, link, nil
 }
 
 func claimByHash(tx *bbolt.Tx, h claim.Hash) (claim.Claim, error) {

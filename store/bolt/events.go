@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -61,18 +62,19 @@ func (db *DB) Events(ctx context.Context, before uint64, limit int) ([]claim.Eve
 	return out, err
 }
 
-// Mode returns the stored mode, "" when none was ever set.
-func (db *DB) Mode(ctx context.Context) (string, error) {
-	var mode string
+// Mode returns the stored mode, "" when none was ever set. It is returned
+// as stored: which modes are valid is for the consumers to say.
+func (db *DB) Mode(ctx context.Context) (migration.Mode, error) {
+	var mode migration.Mode
 	err := db.view(ctx, "mode", func(tx *bbolt.Tx) error {
-		mode = string(tx.Bucket(bucketMeta).Get(keyMode))
+		mode = migration.Mode(tx.Bucket(bucketMeta).Get(keyMode))
 		return nil
 	})
 	return mode, err
 }
 
 // SetMode stores mode and appends ev, in one transaction.
-func (db *DB) SetMode(ctx context.Context, mode string, ev claim.Event) error {
+func (db *DB) SetMode(ctx context.Context, mode migration.Mode, ev claim.Event) error {
 	return db.update(ctx, "set mode", func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bucketMeta).Put(keyMode, []byte(mode)); err != nil {
 			return err

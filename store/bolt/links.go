@@ -121,16 +121,16 @@ func (db *DB) Links(ctx context.Context, kind claim.Kind, after string, limit in
 	return out, err
 }
 
-// putLink writes l unless claim.CheckLink forbids it. It returns the link as
+// putLink writes l unless claim's rules forbid it (Link.Check, CheckLink). It returns the link as
 // stored: l when it was written (created), the existing one when exactly the
 // pair was already there.
 func putLink(tx *bbolt.Tx, l claim.Link) (stored claim.Link, created bool, err error) {
+	if err := l.Check(); err != nil {
+		return claim.Link{}, false, err
+	}
 	byLegacy, byZaikio, err := linkBuckets(tx, l.Kind)
 	if err != nil {
 		return claim.Link{}, false, err
-	}
-	if l.LegacyID == "" || l.ZaikioID == "" {
-		return claim.Link{}, false, fmt.Errorf("%w: link %s %q ⇄ %q has an empty end", claim.ErrInvalid, l.Kind, l.LegacyID, l.ZaikioID)
 	}
 	holdsLegacy, err := linkByLegacy(tx, l.Kind, l.LegacyID)
 	if err != nil {

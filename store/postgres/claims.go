@@ -116,44 +116,44 @@ func (db *DB) Claims(ctx context.Context, after string, limit int) ([]claim.Clai
 	return out, wrap("list claims", err)
 }
 
-// RevokeClaim marks an unused claim revoked at `at` and appends a
-// "claim.revoke" event. A used claim is claim.ErrUsed; revoking twice is a
-// no-op that appends nothing; a missing claim is claim.ErrNotFound. The claim
-// row is locked, so revoking and redeeming one claim serialize.
+// RevokeClaim stores what claim.Claim.Revoke decides for the stored claim:
+// an unused claim revoked at `at` and its "claim.revoke" event. A used claim
+// is claim.ErrUsed; revoking twice is a no-op that appends nothing; a missing
+// claim is claim.ErrNotFound. The claim row is locked, so revoking and
+// redeeming one claim serialize.
 func (db *DB) RevokeClaim(ctx context.Context, id, actor string, at time.Time) error {
 	return db.update(ctx, "revoke claim", func(tx pgx.Tx) error {
 		c, err := claimByID(ctx, tx, id, "FOR UPDATE")
 		if err != nil {
 			return err
 		}
-		switch {
-		case !c.UsedAt.IsZero():
-			return fmt.Errorf("%w: claim %s was redeemed at %s and cannot be revoked", claim.ErrUsed, c.ID, c.UsedAt.Format(time.RFC3339))
-		case !c.RevokedAt.IsZero():
-			return nil
-		}
-		if _, err := tx.Exec(ctx, `UPDATE claims SET revoked_at = $2 WHERE id = $1`, c.ID, ts(at)); err != nil {
+		rv, err := c.Revoke(actor, at)
+		if err != nil || rv.Unchanged {
 			return err
 		}
-		return appendEvent(ctx, tx, claim.Event{Time: at, Actor: actor, Action: "claim.revoke",
-			Subject: string(c.Kind) + ":" + c.LegacyID, Detail: "claim " + c.ID})
+		if _, err := tx.Exec(ctx, `UPDATE claims SET revoked_at = $2 WHERE id = $1`, c.ID, ts(rv.Claim.RevokedAt)); err != nil {
+			return err
+		}
+		return appendEvent(ctx, tx, rv.Event)
 	})
 }
 
 // RedeemClaim, in one transaction: loads and locks the claim by r.Hash,
-// applies Claim.Check(r), writes the link as PutLink does (claim.CheckLink,
-// the unique constraints deciding races), marks the claim used and appends
-// claim.LinkEvent (only when a link was written) and a "claim.redeem" event.
-// On any error nothing changes; the claim is returned as stored when it was
-// found, so that the caller can say why it failed.
+// asks claim.Claim.Redeem what redeeming it changes, writes the link as
+// PutLink does (claim.CheckLink, the unique constraints deciding races),
+// stores the used claim and appends claim.LinkEvent (only when a link was
+// written) and the "claim.redeem" event. On any error nothing changes; the
+// claim is returned as stored when it was found, so that the caller can say
+// why it failed.
 //
 // When exactly the link already exists (an operator linked the pair by hand),
 // the claim is still consumed and the stored link is returned.
 func (db *DB) RedeemClaim(ctx context.Context, r claim.Redemption) (claim.Claim, claim.Link, error) {
-	var stored, used claim.Claim
+	var stored claim.Claim
+	var rd claim.Redeemed
 	var link claim.Link
 	err := db.update(ctx, "redeem claim", func(tx pgx.Tx) error {
-		stored, used, link = claim.Claim{}, claim.Claim{}, claim.Link{}
+		stored, rd, link = claim.Claim{}, claim.Redeemed{}, claim.Link{}
 		var err error
 		// FOR UPDATE: concurrent redemptions of this claim wait here and
 		// then see it used.
@@ -164,19 +164,15 @@ func (db *DB) RedeemClaim(ctx context.Context, r claim.Redemption) (claim.Claim,
 		if err != nil {
 			return err
 		}
-		if err := stored.Check(r); err != nil {
+		if rd, err = stored.Redeem(r); err != nil {
 			return err
 		}
-		want := claim.Link{Kind: stored.Kind, LegacyID: stored.LegacyID, ZaikioID: r.ZaikioID,
-			CreatedAt: utc(r.At), Via: "claim:" + stored.ID, By: r.Actor}
 		var created bool
-		if link, created, err = putLink(ctx, tx, want); err != nil {
+		if link, created, err = putLink(ctx, tx, rd.Link); err != nil {
 			return err
 		}
-		used = stored
-		used.UsedAt, used.UsedBy = utc(r.At), r.ZaikioID
 		if _, err := tx.Exec(ctx, `UPDATE claims SET used_at = $2, used_by = $3 WHERE id = $1`,
-			used.ID, ts(used.UsedAt), used.UsedBy); err != nil {
+			rd.Claim.ID, ts(rd.Claim.UsedAt), rd.Claim.UsedBy); err != nil {
 			return err
 		}
 		if created {
@@ -184,12 +180,10 @@ func (db *DB) RedeemClaim(ctx context.Context, r claim.Redemption) (claim.Claim,
 				return err
 			}
 		}
-		return appendEvent(ctx, tx, claim.Event{Time: r.At, Actor: r.Actor, Action: "claim.redeem",
-			Subject: string(stored.Kind) + ":" + stored.LegacyID,
-			Detail:  "claim " + stored.ID + " for zaikio " + r.ZaikioID})
+		return appendEvent(ctx, tx, rd.Event)
 	})
 	if err != nil {
 		return stored, claim.Link{}, err
 	}
-	return used, link, nil
+	return rd.Claim, link, nil
 }

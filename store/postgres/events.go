@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -54,19 +55,20 @@ func (db *DB) Events(ctx context.Context, before uint64, limit int) ([]claim.Eve
 	return out, wrap("list events", err)
 }
 
-// Mode returns the stored mode, "" when none was ever set.
-func (db *DB) Mode(ctx context.Context) (string, error) {
+// Mode returns the stored mode, "" when none was ever set. It is returned
+// as stored: which modes are valid is for the consumers to say.
+func (db *DB) Mode(ctx context.Context) (migration.Mode, error) {
 	var mode string
 	err := db.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'mode'`).Scan(&mode)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
-	return mode, wrap("mode", err)
+	return migration.Mode(mode), wrap("mode", err)
 }
 
 // SetMode stores mode and appends ev, in one transaction, and notifies
 // watchers (see Watch) when it commits.
-func (db *DB) SetMode(ctx context.Context, mode string, ev claim.Event) error {
+func (db *DB) SetMode(ctx context.Context, mode migration.Mode, ev claim.Event) error {
 	return db.update(ctx, "set mode", func(tx pgx.Tx) error {
 		if err := setMode(ctx, tx, mode); err != nil {
 			return err
@@ -78,9 +80,9 @@ func (db *DB) SetMode(ctx context.Context, mode string, ev claim.Event) error {
 	})
 }
 
-func setMode(ctx context.Context, tx pgx.Tx, mode string) error {
+func setMode(ctx context.Context, tx pgx.Tx, mode migration.Mode) error {
 	_, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('mode', $1)
-ON CONFLICT (key) DO UPDATE SET value = excluded.value`, mode)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value`, string(mode))
 	return err
 }
 

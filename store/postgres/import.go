@@ -11,6 +11,7 @@ import (
 
 	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 	"github.com/jackc/pgx/v5"
 )
@@ -274,7 +275,7 @@ func (db *DB) ImportEvents(ctx context.Context, events []claim.Event) (ImportRes
 
 // ImportMode sets the mode when none is stored (notifying watchers), and
 // reports a conflict when another one is. An empty mode imports nothing.
-func (db *DB) ImportMode(ctx context.Context, mode string) (ImportResult, error) {
+func (db *DB) ImportMode(ctx context.Context, mode migration.Mode) (ImportResult, error) {
 	var res ImportResult
 	if mode == "" {
 		return res, nil
@@ -286,7 +287,7 @@ func (db *DB) ImportMode(ctx context.Context, mode string) (ImportResult, error)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		switch stored {
+		switch migration.Mode(stored) {
 		case mode:
 			res.Same++
 			return nil

@@ -74,7 +74,7 @@ func (db *DB) PutLink(ctx context.Context, l claim.Link) error {
 // two statements of this transaction.
 const putLinkAttempts = 3
 
-// putLink writes l unless claim.CheckLink forbids it. It returns the link as
+// putLink writes l unless claim's rules forbid it (Link.Check, CheckLink). It returns the link as
 // stored: l when it was written (created), the existing one when exactly the
 // pair was already there.
 //
@@ -85,11 +85,8 @@ const putLinkAttempts = 3
 // sees that link, and CheckLink decides as if the two had run one after the
 // other.
 func putLink(ctx context.Context, tx pgx.Tx, l claim.Link) (stored claim.Link, created bool, err error) {
-	if err := checkKind(l.Kind); err != nil {
+	if err := l.Check(); err != nil {
 		return claim.Link{}, false, err
-	}
-	if l.LegacyID == "" || l.ZaikioID == "" {
-		return claim.Link{}, false, fmt.Errorf("%w: link %s %q ⇄ %q has an empty end", claim.ErrInvalid, l.Kind, l.LegacyID, l.ZaikioID)
 	}
 	l.CreatedAt = utc(l.CreatedAt)
 	for range putLinkAttempts {

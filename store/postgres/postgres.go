@@ -1,5 +1,10 @@
 // Package postgres is hubgate's shared store, on PostgreSQL: the one to use
-// when several replicas serve the same legacy app.
+// when several replicas serve the same legacy app. It owns the schema and
+// its migrations, the locking that keeps the rules true under concurrency,
+// and the change notifications; it implements the storage pieces
+// hubgate's packages declare, with store/storetest as its contract. It
+// decides no rule: what a redemption, a revocation or a link write may do
+// is claim's to say, and this package persists the decision.
 //
 // # Why pgx
 //
@@ -95,6 +100,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hubgate/hubgate/admin"
 	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
@@ -103,12 +109,23 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// DB implements the stores its consumers declare (the proxy's composed
-// proxy.Store is checked where it is wired, in cmd/hubgate).
+// DB implements the pieces its consumers declare. The proxy's pieces
+// (proxy.Links, Directory, Deliveries, Modes: proxy.Store) are checked where
+// the store is wired, in cmd/hubgate: proxy's own tests import this
+// package, so it cannot import proxy.
 var (
 	_ claim.Store     = (*DB)(nil)
 	_ session.Store   = (*DB)(nil)
 	_ assertion.Store = (*DB)(nil)
+
+	_ admin.Claims      = (*DB)(nil)
+	_ admin.Links       = (*DB)(nil)
+	_ admin.Directory   = (*DB)(nil)
+	_ admin.Counts      = (*DB)(nil)
+	_ admin.Audit       = (*DB)(nil)
+	_ admin.Modes       = (*DB)(nil)
+	_ admin.Revocations = (*DB)(nil)
+	_ admin.Store       = (*DB)(nil)
 )
 
 // Defaults for the zero values of Options.

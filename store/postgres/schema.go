@@ -9,18 +9,19 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// A migration is one step of the schema. Steps are applied in order, each in
-// its own transaction, and recorded in schema_migrations; a step is never
-// edited once released (add a new one instead), and steps only add, so that
-// the previous release keeps working on the newer schema during a rolling
-// upgrade.
-type migration struct {
+// A schemaStep (a schema migration; not package migration, whose modes
+// are the product's) is one step of the schema. Steps are applied in order,
+// each in its own transaction, and recorded in schema_migrations; a step is
+// never edited once released (add a new one instead), and steps only add,
+// so that the previous release keeps working on the newer schema during a
+// rolling upgrade.
+type schemaStep struct {
 	version int
 	name    string
 	sql     string
 }
 
-var migrations = []migration{
+var migrations = []schemaStep{
 	{1, "initial schema", `
 CREATE TABLE claims (
 	id         text COLLATE "C" PRIMARY KEY,

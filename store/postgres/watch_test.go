@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/store/postgres/pgtest"
 )
@@ -143,7 +144,7 @@ func TestWatchReconnects(t *testing.T) {
 		default:
 			t.Errorf("WatchError was not called for the lost connection")
 		}
-		if err := other.SetMode(ctx, fmt.Sprintf("mode-%d", round), claim.Event{Time: t0, Action: "mode.set"}); err != nil {
+		if err := other.SetMode(ctx, migration.Mode(fmt.Sprintf("mode-%d", round)), claim.Event{Time: t0, Action: "mode.set"}); err != nil {
 			t.Fatalf("SetMode = %v; want nil", err)
 		}
 		w.expect(t, "SetMode after reconnecting", 2*time.Second, TopicMode)

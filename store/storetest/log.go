@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 )
 
@@ -154,9 +155,9 @@ func testMode(t *testing.T, s Store) {
 		t.Errorf("Mode() on a new store = %q, %v; want \"\", nil", mode, err)
 	}
 	var want []claim.Event
-	for i, mode := range []string{"offer", "enforce", "passthrough"} {
+	for i, mode := range []migration.Mode{"offer", "enforce", "passthrough"} {
 		ev := claim.Event{Time: t0.Add(time.Duration(i) * time.Minute), Actor: "cli", Action: "mode.set",
-			Subject: "mode", Detail: mode}
+			Subject: "mode", Detail: string(mode)}
 		if err := s.SetMode(ctx, mode, ev); err != nil {
 			t.Fatalf("SetMode(%q) = %v; want nil", mode, err)
 		}

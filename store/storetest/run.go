@@ -16,8 +16,9 @@ import (
 // Run runs the conformance suite as subtests of t. Each subtest calls open for
 // a fresh, empty store; open is responsible for closing it (t.Cleanup).
 //
-// The suite tests the contract written on [Store], nothing about how a store
-// keeps its data, and adds these rules where the contract is silent:
+// The suite tests the contract written on [Store]'s pieces, nothing about
+// how a store keeps its data, and adds these rules where the pieces are
+// silent:
 //
 //   - Missing claims, links and people are claim.ErrNotFound; missing
 //     sessions session.ErrNotFound.
@@ -38,7 +39,8 @@ import (
 //   - AddSigningKey with an id already stored returns nil and keeps the
 //     stored key; DeleteSigningKey of a missing key returns nil.
 //   - AddRevocation with the same Kind and Subject and an earlier At keeps
-//     the stored entry whole.
+//     the stored entry whole; with an equal At, the new entry replaces it.
+//   - ForgetDelivery of an id never recorded returns nil.
 //   - CreateClaims with a duplicate id or hash returns an error (any).
 func Run(t *testing.T, open func(t *testing.T) Store) {
 	tests := []struct {

@@ -3,7 +3,9 @@
 // sends its webhooks, the way shared/ZAIKIO.md describes the real hub. It is
 // the hub of every test in hubgate and of `hubgate dev`. It imports nothing
 // from hubgate, so that hubgate's hub client is tested against an honest,
-// independent fake.
+// independent fake. It owns only its in-memory fake state and never stands
+// in for the real hub in production (nothing is persisted, every secret is
+// made up).
 //
 // # What it fakes
 //

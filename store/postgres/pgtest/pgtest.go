@@ -2,7 +2,9 @@
 //
 // The server comes from the environment: HUBGATE_TEST_POSTGRES holds a DSN
 // (`eval "$(.ci/start-postgres)"` sets it). Without it a test is skipped on
-// a laptop and fails when CI=true: CI must really exercise PostgreSQL.
+// a laptop and fails when CI=true: CI must really exercise PostgreSQL. It
+// never creates or drops a database, only schemas of its own, which it
+// drops when the test ends.
 package pgtest
 
 import (
