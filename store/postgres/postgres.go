@@ -100,32 +100,23 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hubgate/hubgate/admin"
-	"github.com/hubgate/hubgate/assertion"
-	"github.com/hubgate/hubgate/claim"
-	"github.com/hubgate/hubgate/session"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hubgate/hubgate/assertion"
+	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/session"
 )
 
-// DB implements the pieces its consumers declare. The proxy's pieces
-// (proxy.Links, Directory, Deliveries, Modes: proxy.Store) are checked where
-// the store is wired, in cmd/hubgate: proxy's own tests import this
-// package, so it cannot import proxy.
+// DB implements the pieces its consumers declare. The domain packages'
+// pieces are checked here; the faces' pieces (proxy.Store, admin.Store and
+// their parts) are checked where the store is wired, in cmd/hubgate, so that
+// a store never imports a face (and proxy's own tests can import it).
 var (
 	_ claim.Store     = (*DB)(nil)
 	_ session.Store   = (*DB)(nil)
 	_ assertion.Store = (*DB)(nil)
-
-	_ admin.Claims      = (*DB)(nil)
-	_ admin.Links       = (*DB)(nil)
-	_ admin.Directory   = (*DB)(nil)
-	_ admin.Counts      = (*DB)(nil)
-	_ admin.Audit       = (*DB)(nil)
-	_ admin.Modes       = (*DB)(nil)
-	_ admin.Revocations = (*DB)(nil)
-	_ admin.Store       = (*DB)(nil)
 )
 
 // Defaults for the zero values of Options.
