@@ -379,3 +379,53 @@ type kustomization struct {
 		Digest  string `yaml:"digest"`
 	} `yaml:"images"`
 }
+
+// serviceMonitor and prometheusRule are the Prometheus Operator's
+// (monitoring.coreos.com/v1), in the subset used here.
+type serviceMonitor struct {
+	typeMeta `yaml:",inline"`
+	Metadata objectMeta `yaml:"metadata"`
+	Spec     struct {
+		JobLabel          string        `yaml:"jobLabel"`
+		Selector          labelSelector `yaml:"selector"`
+		NamespaceSelector *struct {
+			Any        bool     `yaml:"any"`
+			MatchNames []string `yaml:"matchNames"`
+		} `yaml:"namespaceSelector"`
+		Endpoints []struct {
+			Port          string       `yaml:"port"`
+			TargetPort    *intOrString `yaml:"targetPort"`
+			Path          string       `yaml:"path"`
+			Scheme        string       `yaml:"scheme"`
+			Interval      string       `yaml:"interval"`
+			ScrapeTimeout string       `yaml:"scrapeTimeout"`
+		} `yaml:"endpoints"`
+	} `yaml:"spec"`
+}
+
+type prometheusRule struct {
+	typeMeta `yaml:",inline"`
+	Metadata objectMeta `yaml:"metadata"`
+	Spec     struct {
+		Groups []ruleGroup `yaml:"groups"`
+	} `yaml:"spec"`
+}
+
+// ruleGroup is a group of a Prometheus rules file (and of a
+// PrometheusRule's spec).
+type ruleGroup struct {
+	Name     string `yaml:"name"`
+	Interval string `yaml:"interval"`
+	Limit    int    `yaml:"limit"`
+	Rules    []rule `yaml:"rules"`
+}
+
+type rule struct {
+	Alert         string            `yaml:"alert"`
+	Record        string            `yaml:"record"`
+	Expr          string            `yaml:"expr"`
+	For           string            `yaml:"for"`
+	KeepFiringFor string            `yaml:"keep_firing_for"`
+	Labels        map[string]string `yaml:"labels"`
+	Annotations   map[string]string `yaml:"annotations"`
+}
