@@ -414,18 +414,18 @@ type prometheusRule struct {
 // ruleGroup is a group of a Prometheus rules file (and of a
 // PrometheusRule's spec).
 type ruleGroup struct {
-	Name     string `yaml:"name"`
-	Interval string `yaml:"interval"`
-	Limit    int    `yaml:"limit"`
-	Rules    []rule `yaml:"rules"`
+	Name     string `yaml:"name,omitempty"`
+	Interval string `yaml:"interval,omitempty"`
+	Limit    int    `yaml:"limit,omitempty"`
+	Rules    []rule `yaml:"rules,omitempty"`
 }
 
 type rule struct {
-	Alert         string            `yaml:"alert"`
-	Record        string            `yaml:"record"`
-	Expr          string            `yaml:"expr"`
-	For           string            `yaml:"for"`
-	KeepFiringFor string            `yaml:"keep_firing_for"`
-	Labels        map[string]string `yaml:"labels"`
-	Annotations   map[string]string `yaml:"annotations"`
+	Alert         string            `yaml:"alert,omitempty"`
+	Record        string            `yaml:"record,omitempty"`
+	Expr          string            `yaml:"expr,omitempty"`
+	For           string            `yaml:"for,omitempty"`
+	KeepFiringFor string            `yaml:"keep_firing_for,omitempty"`
+	Labels        map[string]string `yaml:"labels,omitempty"`
+	Annotations   map[string]string `yaml:"annotations,omitempty"`
 }
