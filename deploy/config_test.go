@@ -138,6 +138,9 @@ func (v *variant) configCheck(t *testing.T, c *container, secrets map[string]str
 		}
 	}
 	cfg := strings.ReplaceAll(readFile(t, v.configFile), mount+"/", secDir+"/")
+	// Keys of the operations contract that cmd/hubgate does not have yet
+	// (opscontract_test.go) are left out until it has them.
+	cfg = withoutPendingKeys(t, cfg, pendingOpsKeys(t))
 	cfgPath := filepath.Join(dir, "hubgate.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -227,6 +230,11 @@ func knownEnv(t *testing.T) map[string]bool {
 // (HUBGATE_SESSION_SECRET_FILE) would be silently ignored at run time.
 func TestEnvNames(t *testing.T) {
 	known := knownEnv(t)
+	// The operations contract's keys are hubgate's names too, before
+	// cmd/hubgate implements them (opscontract_test.go).
+	for _, k := range opsConfigKeys {
+		known[envFor(k)] = true
+	}
 	re := regexp.MustCompile(`HUBGATE_[A-Z0-9_]*[A-Z0-9]`)
 	root := filepath.Join(repoRoot(t), "deploy")
 	var used []string

@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -31,6 +33,8 @@ type variant struct {
 	pdbs        []podDisruptionBudget
 	netpols     []networkPolicy
 	hpas        []horizontalPodAutoscaler
+	monitors    []serviceMonitor
+	rules       []prometheusRule
 	// applied lists the "Kind/name" of every object kustomization.yaml
 	// applies.
 	applied []string
@@ -48,6 +52,8 @@ var apiVersions = map[string]string{
 	"NetworkPolicy":           "networking.k8s.io/v1",
 	"HorizontalPodAutoscaler": "autoscaling/v2",
 	"Kustomization":           "kustomize.config.k8s.io/v1beta1",
+	"ServiceMonitor":          "monitoring.coreos.com/v1",
+	"PrometheusRule":          "monitoring.coreos.com/v1",
 }
 
 // notApplied are files kept beside the manifests but deliberately left out
@@ -125,6 +131,43 @@ func loadVariant(t *testing.T, name string) *variant {
 	return v
 }
 
+// loadMonitoring loads deploy/kubernetes/monitoring: a kustomization of
+// Prometheus Operator objects that either variant may include.
+func loadMonitoring(t *testing.T) *variant {
+	t.Helper()
+	v := &variant{name: "monitoring", dir: filepath.Join(repoRoot(t), "deploy", "kubernetes", "monitoring")}
+	kpath := filepath.Join(v.dir, "kustomization.yaml")
+	v.kustRaw = readFile(t, kpath)
+	docs := yamlDocs(t, kpath)
+	if len(docs) != 1 {
+		t.Fatalf("%s: %d documents, want 1", rel(t, kpath), len(docs))
+	}
+	if err := decodeStrict(docs[0], &v.kust); err != nil {
+		t.Fatalf("%s: %v", rel(t, kpath), err)
+	}
+	checkTypeMeta(t, rel(t, kpath), v.kust.typeMeta)
+	if v.kust.Namespace != "" || len(v.kust.ConfigMapGenerator) > 0 || len(v.kust.Images) > 0 {
+		t.Errorf("%s: only resources here (no namespace, generator or images)", rel(t, kpath))
+	}
+	entries, err := os.ReadDir(v.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		f := e.Name()
+		if e.IsDir() || f == "kustomization.yaml" {
+			continue
+		}
+		if !slices.Contains(v.kust.Resources, f) {
+			t.Errorf("%s: %s is not a resource", rel(t, kpath), f)
+		}
+	}
+	for _, r := range v.kust.Resources {
+		v.decodeFile(t, filepath.Join(v.dir, r), true)
+	}
+	return v
+}
+
 // decodeFile decodes every object of a manifest file strictly into its type.
 func (v *variant) decodeFile(t *testing.T, path string, applied bool) {
 	t.Helper()
@@ -170,6 +213,14 @@ func (v *variant) decodeFile(t *testing.T, path string, applied bool) {
 		case "ConfigMap":
 			var o configMap
 			err, meta = decodeStrict(doc, &o), &o.Metadata
+		case "ServiceMonitor":
+			var o serviceMonitor
+			err, meta = decodeStrict(doc, &o), &o.Metadata
+			v.monitors = append(v.monitors, o)
+		case "PrometheusRule":
+			var o prometheusRule
+			err, meta = decodeStrict(doc, &o), &o.Metadata
+			v.rules = append(v.rules, o)
 		default:
 			t.Errorf("%s: kind %q: no schema here; extend kube_types_test.go", where, tm.Kind)
 			continue
@@ -259,6 +310,35 @@ type hubgateConfig struct {
 	Claims struct {
 		SMTPFile string `yaml:"smtp_file"`
 	} `yaml:"claims"`
+	Metrics struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"metrics"`
+	Shutdown struct {
+		Delay   string `yaml:"delay"`
+		Timeout string `yaml:"timeout"`
+	} `yaml:"shutdown"`
+}
+
+// shutdown returns shutdown.delay and shutdown.timeout, the contract's
+// defaults where unset.
+func (c hubgateConfig) shutdown(t *testing.T) (delay, timeout time.Duration) {
+	t.Helper()
+	delay, timeout = shutdownDefaults()
+	for _, d := range []struct {
+		key, val string
+		dst      *time.Duration
+	}{{"shutdown.delay", c.Shutdown.Delay, &delay}, {"shutdown.timeout", c.Shutdown.Timeout, &timeout}} {
+		if d.val == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.val)
+		if err != nil {
+			t.Errorf("hubgate.yaml %s %q: %v", d.key, d.val, err)
+			continue
+		}
+		*d.dst = v
+	}
+	return delay, timeout
 }
 
 func (c hubgateConfig) secretFiles() map[string]string {

@@ -379,3 +379,53 @@ type kustomization struct {
 		Digest  string `yaml:"digest"`
 	} `yaml:"images"`
 }
+
+// serviceMonitor and prometheusRule are the Prometheus Operator's
+// (monitoring.coreos.com/v1), in the subset used here.
+type serviceMonitor struct {
+	typeMeta `yaml:",inline"`
+	Metadata objectMeta `yaml:"metadata"`
+	Spec     struct {
+		JobLabel          string        `yaml:"jobLabel"`
+		Selector          labelSelector `yaml:"selector"`
+		NamespaceSelector *struct {
+			Any        bool     `yaml:"any"`
+			MatchNames []string `yaml:"matchNames"`
+		} `yaml:"namespaceSelector"`
+		Endpoints []struct {
+			Port          string       `yaml:"port"`
+			TargetPort    *intOrString `yaml:"targetPort"`
+			Path          string       `yaml:"path"`
+			Scheme        string       `yaml:"scheme"`
+			Interval      string       `yaml:"interval"`
+			ScrapeTimeout string       `yaml:"scrapeTimeout"`
+		} `yaml:"endpoints"`
+	} `yaml:"spec"`
+}
+
+type prometheusRule struct {
+	typeMeta `yaml:",inline"`
+	Metadata objectMeta `yaml:"metadata"`
+	Spec     struct {
+		Groups []ruleGroup `yaml:"groups"`
+	} `yaml:"spec"`
+}
+
+// ruleGroup is a group of a Prometheus rules file (and of a
+// PrometheusRule's spec).
+type ruleGroup struct {
+	Name     string `yaml:"name,omitempty"`
+	Interval string `yaml:"interval,omitempty"`
+	Limit    int    `yaml:"limit,omitempty"`
+	Rules    []rule `yaml:"rules,omitempty"`
+}
+
+type rule struct {
+	Alert         string            `yaml:"alert,omitempty"`
+	Record        string            `yaml:"record,omitempty"`
+	Expr          string            `yaml:"expr,omitempty"`
+	For           string            `yaml:"for,omitempty"`
+	KeepFiringFor string            `yaml:"keep_firing_for,omitempty"`
+	Labels        map[string]string `yaml:"labels,omitempty"`
+	Annotations   map[string]string `yaml:"annotations,omitempty"`
+}

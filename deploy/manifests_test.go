@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -74,8 +75,8 @@ func (v *variant) check(t *testing.T) {
 		}
 		ports[p.Name] = p.ContainerPort
 	}
-	if ports["public"] == 0 || ports["admin"] == 0 {
-		t.Fatalf("container ports %v: want the named ports public and admin", ports)
+	if ports["public"] == 0 || ports["admin"] == 0 || ports["metrics"] == 0 {
+		t.Fatalf("container ports %v: want the named ports public, admin and metrics", ports)
 	}
 	portByRef := func(where string, ref intOrString) int {
 		if ref.IsInt {
@@ -113,6 +114,14 @@ func (v *variant) check(t *testing.T) {
 	if _, p := portOf(t, "hubgate.yaml admin.listen", cfg.Admin.Listen); p != ports["admin"] {
 		t.Errorf("hubgate.yaml admin.listen %q: port differs from the admin container port %d", cfg.Admin.Listen, ports["admin"])
 	}
+	// The metrics listener listens on the pod IP (Prometheus scrapes it
+	// there) on the metrics container port.
+	if cfg.Metrics.Listen == "" {
+		t.Fatalf("hubgate.yaml metrics.listen missing: without it /metrics is only on the admin listener, which admits no Prometheus")
+	}
+	if host, p := portOf(t, "hubgate.yaml metrics.listen", cfg.Metrics.Listen); (host != "" && host != "0.0.0.0" && host != "::") || p != ports["metrics"] {
+		t.Errorf("hubgate.yaml metrics.listen %q: want all addresses on the metrics container port %d", cfg.Metrics.Listen, ports["metrics"])
+	}
 
 	// Probes: liveness on the public listener's healthz (checks nothing
 	// else), readiness on the admin listener's readyz (store reachable).
@@ -145,13 +154,28 @@ func (v *variant) check(t *testing.T) {
 		t.Errorf("hubgate.yaml: admin.token_file missing: without an admin token there is no admin listener and no /readyz")
 	}
 
-	// Shutdown: hubgate drains for up to 30 s after SIGTERM.
-	if g := pod.TerminationGracePeriodSeconds; g == nil || *g <= 30 {
-		t.Errorf("terminationGracePeriodSeconds %s: want > 30 (hubgate drains for up to 30 s)", show(g))
+	// Shutdown: after SIGTERM hubgate keeps serving for shutdown.delay
+	// (readiness failing), then drains for up to shutdown.timeout; the
+	// kubelet's SIGKILL must come later than both, with 5 s to spare.
+	delay, timeout := cfg.shutdown(t)
+	if delay <= 0 {
+		t.Errorf("hubgate.yaml shutdown.delay %v: want > 0, so that requests still routed here during the endpoint update are answered", delay)
 	}
-	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil &&
-		*pod.TerminationGracePeriodSeconds <= 30+c.Lifecycle.PreStop.Sleep.Seconds {
-		t.Errorf("preStop sleep %d s + 30 s drain exceeds terminationGracePeriodSeconds", c.Lifecycle.PreStop.Sleep.Seconds)
+	need := int((delay + timeout).Seconds()) + 5
+	if g := pod.TerminationGracePeriodSeconds; g == nil || *g < need {
+		t.Errorf("terminationGracePeriodSeconds %s: want ≥ shutdown.delay %v + shutdown.timeout %v + 5 s = %d", show(g), delay, timeout, need)
+	}
+	// No preStop hook, not even a commented one: hubgate's own delay does
+	// what a preStop sleep would, and the manifest says so.
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+		t.Errorf("lifecycle.preStop set: hubgate keeps serving for shutdown.delay by itself")
+	}
+	raw := readFile(t, filepath.Join(v.dir, "deployment.yaml"))
+	if regexp.MustCompile(`(?m)^\s*#\s*(lifecycle|preStop):`).MatchString(raw) {
+		t.Errorf("deployment.yaml: a commented-out preStop hook; remove it (shutdown.delay replaces it)")
+	}
+	if !strings.Contains(raw, "No preStop hook") || !strings.Contains(raw, "shutdown.delay") {
+		t.Errorf("deployment.yaml: say in a comment why there is no preStop hook (hubgate serves for shutdown.delay after SIGTERM)")
 	}
 
 	// Security.
@@ -303,7 +327,7 @@ func (v *variant) check(t *testing.T) {
 	}
 
 	// Services.
-	var public, admin *service
+	var public, admin, metrics *service
 	for i := range v.services {
 		s := &v.services[i]
 		if !selects(s.Spec.Selector, tmplLabels) {
@@ -325,14 +349,16 @@ func (v *variant) check(t *testing.T) {
 				public = s
 			case ports["admin"]:
 				admin = s
+			case ports["metrics"]:
+				metrics = s
 			}
 		}
 	}
-	if public == nil || admin == nil {
-		t.Fatalf("want one Service for the public port and one for the admin port")
+	if public == nil || admin == nil || metrics == nil {
+		t.Fatalf("want one Service each for the public, admin and metrics ports")
 	}
-	if public == admin {
-		t.Errorf("Service %s exposes both listeners: the admin API gets its own ClusterIP Service", public.Metadata.Name)
+	if public == admin || public == metrics || admin == metrics {
+		t.Errorf("Services public %s, admin %s, metrics %s: each listener gets its own ClusterIP Service", public.Metadata.Name, admin.Metadata.Name, metrics.Metadata.Name)
 	}
 
 	// Disruption budget, network policy, autoscaler: same pods.
@@ -355,7 +381,7 @@ func (v *variant) check(t *testing.T) {
 	if !slices.Contains(np.Spec.PolicyTypes, "Ingress") {
 		t.Errorf("NetworkPolicy policyTypes must include Ingress")
 	}
-	var publicOpen, adminRestricted bool
+	var publicOpen, adminRestricted, metricsFromMonitoring bool
 	for _, r := range np.Spec.Ingress {
 		for _, p := range r.Ports {
 			if p.Port == nil {
@@ -370,11 +396,23 @@ func (v *variant) check(t *testing.T) {
 					t.Errorf("NetworkPolicy: the admin port is open to everyone")
 				}
 				adminRestricted = len(r.From) > 0
+			case ports["metrics"]:
+				// Prometheus runs in the namespace "monitoring"; the metrics
+				// listener has no token, so nobody else may reach it.
+				if len(r.From) == 0 {
+					t.Errorf("NetworkPolicy: the metrics port is open to everyone")
+				}
+				for _, peer := range r.From {
+					if peer.IPBlock != nil || peer.NamespaceSelector == nil || peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" {
+						t.Errorf("NetworkPolicy: metrics port peer %+v: want namespaceSelector kubernetes.io/metadata.name: monitoring", peer)
+					}
+				}
+				metricsFromMonitoring = len(r.From) > 0
 			}
 		}
 	}
-	if !publicOpen || !adminRestricted {
-		t.Errorf("NetworkPolicy: want the public port admitted and the admin port admitted only from selected peers")
+	if !publicOpen || !adminRestricted || !metricsFromMonitoring {
+		t.Errorf("NetworkPolicy: want the public port admitted, the admin port admitted only from selected peers, and the metrics port from the monitoring namespace")
 	}
 	for _, h := range v.hpas {
 		ref := h.Spec.ScaleTargetRef
@@ -398,6 +436,13 @@ func (v *variant) checkBolt(t *testing.T) {
 	}
 	if d.Spec.Strategy.Type != "Recreate" || d.Spec.Strategy.RollingUpdate != nil {
 		t.Errorf("strategy %q: want Recreate (the old pod must release the bbolt file first)", d.Spec.Strategy.Type)
+	}
+	// Operators choose a variant here: the manifest says what Recreate costs.
+	raw := readFile(t, filepath.Join(v.dir, "deployment.yaml"))
+	for _, want := range []string{"Recreate", "ONE writer", "outage", "postgres variant"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("deployment.yaml: the comment on the strategy must explain Recreate (one bbolt writer, a short outage per rollout, the postgres variant for none); %q missing", want)
+		}
 	}
 	cfg := loadHubgateConfig(t, v.configFile)
 	path, ok := strings.CutPrefix(cfg.Store, "bolt://")
@@ -494,7 +539,7 @@ func (v *variant) checkPostgres(t *testing.T) {
 // switching from bolt to postgres changes nothing in front of hubgate.
 func TestKubernetesVariantsAgree(t *testing.T) {
 	bolt, pg := loadVariant(t, "bolt"), loadVariant(t, "postgres")
-	for _, f := range []string{"service.yaml", "service-admin.yaml", "networkpolicy.yaml"} {
+	for _, f := range []string{"service.yaml", "service-admin.yaml", "service-metrics.yaml", "networkpolicy.yaml"} {
 		a := readFile(t, filepath.Join(bolt.dir, f))
 		b := readFile(t, filepath.Join(pg.dir, f))
 		if a != b {

@@ -70,9 +70,11 @@ func TestSystemdUnit(t *testing.T) {
 	if got := u.one(t, svc, "KillSignal"); got != "SIGTERM" {
 		t.Errorf("KillSignal = %q; want SIGTERM (hubgate drains on it)", got)
 	}
+	// The config the unit is installed with sets no shutdown: the defaults.
+	delay, timeout := loadHubgateConfig(t, filepath.Join(repoRoot(t), "deploy", "config", "zaikio-production.yaml")).shutdown(t)
 	stop, err := time.ParseDuration(strings.TrimSuffix(u.one(t, svc, "TimeoutStopSec"), "s") + "s")
-	if err != nil || stop <= 30*time.Second {
-		t.Errorf("TimeoutStopSec %q: want more than hubgate's 30 s drain (%v)", u.one(t, svc, "TimeoutStopSec"), err)
+	if err != nil || stop < delay+timeout+5*time.Second {
+		t.Errorf("TimeoutStopSec %q: want ≥ shutdown.delay %v + shutdown.timeout %v + 5 s (%v)", u.one(t, svc, "TimeoutStopSec"), delay, timeout, err)
 	}
 
 	want := map[string]string{
