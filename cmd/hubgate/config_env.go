@@ -57,7 +57,7 @@ func checkEnvNames(getenv func(string) string, p *problems) {
 		if !strings.HasPrefix(name, "HUBGATE_") || known[name] {
 			continue
 		}
-		msg := "unknown environment variable: hubgate reads no such name"
+		msg := "unknown environment variable (no key has this name; see the README's reference)"
 		if near := nearestEnv(name, known); near != "" {
 			msg += "; did you mean " + near + "?"
 		}

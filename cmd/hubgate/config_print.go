@@ -136,7 +136,7 @@ func printNode(v reflect.Value, secret string) *yaml.Node {
 		return l
 	case v.Kind() == reflect.Pointer:
 		if v.IsNil() {
-			return scalar("", "!!null")
+			return scalar("null", "!!null")
 		}
 		return printNode(v.Elem(), secret)
 	case v.Kind() == reflect.Bool:

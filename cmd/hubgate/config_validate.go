@@ -420,12 +420,14 @@ func maskURL(s, mask string) string {
 	if err != nil {
 		return "[unparsable url]"
 	}
+	// The mask goes in after encoding, as it is ("***" unescaped).
+	const placeholder = "hubgatemask"
 	if q := u.Query(); q.Has("password") {
-		q.Set("password", mask)
+		q.Set("password", placeholder)
 		u.RawQuery = q.Encode()
 	}
 	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), mask)
+		u.User = url.UserPassword(u.User.Username(), placeholder)
 	}
-	return u.String()
+	return strings.ReplaceAll(u.String(), placeholder, mask)
 }

@@ -41,6 +41,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	urls := devURLsOf(lns)
 	cfg, err := devConfig(opt, keys, lns, urls, getenv)
 	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
 		return err
 	}
 	cfg.DevMail = stdout // without claims.smtp, mails are printed here

@@ -34,15 +34,19 @@ type opEnv struct {
 	url string
 }
 
-func newOpEnv(t *testing.T) *opEnv {
+func newOpEnv(t *testing.T, edit ...func(*admin.Config)) *opEnv {
 	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "hubgate.db"), bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatalf("bolt.Open = %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	srv, err := admin.New(admin.Config{Token: testToken, Store: db, Claims: &claim.Service{Store: db},
-		PublicURL: testPublicURL, Logger: zerolog.Nop()})
+	cfg := admin.Config{Token: testToken, Store: db, Claims: &claim.Service{Store: db},
+		PublicURL: testPublicURL, Logger: zerolog.Nop()}
+	for _, f := range edit {
+		f(&cfg)
+	}
+	srv, err := admin.New(cfg)
 	if err != nil {
 		t.Fatalf("admin.New = %v", err)
 	}
