@@ -174,6 +174,18 @@ func (s *Server) forbidReadOnly(w http.ResponseWriter, r *http.Request, t *token
 	return true
 }
 
+// operatorOnly refuses read tokens even on GET routes.
+func (s *Server) operatorOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if t := tokenOf(r); t == nil || t.readOnly() {
+			s.fail(w, r, &apiError{status: http.StatusForbidden, code: "forbidden",
+				msg: fmt.Sprintf("%s %s needs an operator token", r.Method, r.URL.Path)})
+			return
+		}
+		h(w, r)
+	}
+}
+
 // tokenActor is the audit actor for a request made with token t and the
 // client's X-Hubgate-Actor v: "admin-api:<name>", with what the client
 // says about itself in parentheses; for the legacy token, "admin-api"

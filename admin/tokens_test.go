@@ -107,6 +107,14 @@ func TestReadToken(t *testing.T) {
 	if e.changes.Load() != 0 {
 		t.Errorf("%d OnChange calls; want none", e.changes.Load())
 	}
+	// Profiles are for operators only, though they are GET routes.
+	d := newEnv(t, namedTokens, func(c *admin.Config) { c.Debug = true })
+	if status, _ := d.as(ciToken, "GET", "/debug/pprof/cmdline", ""); status != http.StatusForbidden {
+		t.Errorf("GET /debug/pprof/cmdline with the read token = %d; want 403", status)
+	}
+	if status, _ := d.as(annToken, "GET", "/debug/pprof/cmdline", ""); status != http.StatusOK {
+		t.Errorf("GET /debug/pprof/cmdline with the operator token = %d; want 200", status)
+	}
 	// The operator token may do the same.
 	if status, body := e.as(annToken, "PUT", "/api/v1/mode", `{"mode":"enforce"}`); status != http.StatusOK {
 		t.Errorf("PUT /api/v1/mode with the operator token = %d %s; want 200", status, body)

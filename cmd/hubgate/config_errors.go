@@ -83,16 +83,6 @@ func (p *problems) addAt(line int, key, msg string) {
 	p.errs = append(p.errs, &configError{Key: key, Msg: msg, phase: p.phase, line: line})
 }
 
-// addErr records err: a configError as it is, anything else under "(config)".
-func (p *problems) addErr(err error) {
-	if ce, ok := err.(*configError); ok {
-		ce.phase = p.phase
-		p.errs = append(p.errs, ce)
-		return
-	}
-	p.add("(config)", err.Error())
-}
-
 // err is nil without faults, the fault itself when there is one, and
 // configErrors otherwise. Faults that follow from an earlier step's fault
 // of the same key are dropped; the rest say where the value came from.
