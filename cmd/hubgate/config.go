@@ -60,7 +60,7 @@ type Config struct {
 		Token     string       `yaml:"token" secret:"value"` // operator token named admin, ≥16 characters; empty with no admin.tokens: no admin API
 		TokenFile string       `yaml:"token_file"`           // file holding admin.token
 		Tokens    []adminToken `yaml:"tokens"`               // named tokens, each {name, token or token_file, role}; env: name:role:token_file entries
-		Debug     bool         `yaml:"debug"`                // net/http/pprof under /debug/pprof/ (behind a token)
+		Debug     bool         `yaml:"debug"`                // net/http/pprof under /debug/pprof/ (operator tokens only)
 	} `yaml:"admin"`
 	Legacy struct {
 		LoginPaths   []string `yaml:"login_paths"`   // the legacy login endpoints (prefix when ending in /)
