@@ -146,6 +146,14 @@ type operator struct {
 // connect checks the admin flags (falling back to the environment) and
 // returns the operator. A missing token or a malformed URL is a usage error.
 func (f *adminFlags) connect(name string, getenv func(string) string, stdout, stderr io.Writer) (*operator, error) {
+	// A mistyped variable (HUBGATE_ADMIN_UR) would silently leave the
+	// default in force: say so, without failing (the server's own
+	// variables may be set in the same shell, and they are known).
+	p := newProblems("")
+	checkEnvNames(getenv, p)
+	for _, e := range p.errs {
+		fmt.Fprintf(stderr, "hubgate: warning: %s: %s\n", e.Key, e.Msg)
+	}
 	base := f.url
 	if base == "" {
 		base = getenv("HUBGATE_ADMIN_URL")

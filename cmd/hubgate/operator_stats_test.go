@@ -163,3 +163,16 @@ func TestNamedTokensCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestOperatorWarnsOfUnknownVariables: a mistyped variable would leave a
+// default in force; operator commands say so and go on.
+func TestOperatorWarnsOfUnknownVariables(t *testing.T) {
+	e := newOpEnv(t)
+	m := map[string]string{"HUBGATE_ADMIN_URL": e.url, "HUBGATE_ADMIN_TOKEN": testToken, "HUBGATE_ADMIN_UR": "http://x",
+		envNamesKey: "HUBGATE_ADMIN_URL\nHUBGATE_ADMIN_TOKEN\nHUBGATE_ADMIN_UR"}
+	_, stderr, err := e.runEnv(func(k string) string { return m[k] }, "mode")
+	if err != nil || !strings.Contains(stderr, "hubgate: warning: HUBGATE_ADMIN_UR: unknown environment variable") ||
+		!strings.Contains(stderr, "did you mean HUBGATE_ADMIN_URL?") {
+		t.Errorf("mode with HUBGATE_ADMIN_UR set = %v, stderr %q; want success and a warning", err, stderr)
+	}
+}
