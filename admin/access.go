@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -11,28 +10,28 @@ import (
 	"github.com/hubgate/hubgate/internal/web"
 )
 
-type requestIDKey struct{}
-
 // requestID returns the id accessLog gave r.
-func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
-}
+func requestID(r *http.Request) string { return infoOf(r).id }
 
 // accessLog gives each request an id (answered in X-Request-Id and named in
 // internal errors) and logs one line per request: method, path, status,
-// size, duration, actor. Admin paths and queries carry no secrets; bodies
+// size, duration, token and actor. Admin paths and queries carry no secrets; bodies
 // (which may) are never logged.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	prefix := newIDPrefix()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := prefix + strconv.FormatUint(s.requests.Add(1), 36)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		ri := &requestInfo{id: id}
+		r = r.WithContext(withInfo(r.Context(), ri))
 		w.Header().Set("X-Request-Id", id)
 		rec := web.NewRecorder(w)
 		next.ServeHTTP(rec, r)
-		s.log.Info().Str("event", "admin.request").Str("request_id", id).Str("actor", s.actor(r)).
+		ev := s.log.Info().Str("event", "admin.request").Str("request_id", id)
+		if ri.token != nil {
+			ev = ev.Str("token", ri.token.name)
+		}
+		ev.Str("actor", s.actor(r)).
 			Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.Status()).
 			Int64("bytes", rec.Bytes()).Dur("dur_ms", time.Since(start)).Send()
 		rec.Release()

@@ -6,11 +6,12 @@
 // link rule (claim does), never serves a legacy user, and keeps nothing
 // durable of its own.
 //
-// Every API route but the probes (/healthz, /readyz, /metrics) wants the
-// admin bearer token (DESIGN §3). The dashboard (GET /, dashboard*.go) is
-// server-rendered HTML for browsers, which sign in with the same token
-// through a form and then carry a sealed session cookie; its forms are
-// guarded against CSRF (internal/web). Routes are listed in routes.go;
+// Every API route but the probes (/healthz, /readyz, /metrics) wants a
+// bearer token (DESIGN §3): named tokens with a role, read or operator
+// (tokens.go), so that the audit log names who acted. The dashboard (GET /,
+// dashboard*.go) is server-rendered HTML for browsers, which sign in with
+// any token through a form and then carry a sealed session cookie; its
+// forms are guarded against CSRF (internal/web). Routes are listed in routes.go;
 // errors reach API clients through one funnel (errors.go) and browsers
 // through another (dashboard_pages.go); [Client] is the typed client the
 // CLI uses.
@@ -18,7 +19,6 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"html/template"
@@ -44,13 +44,18 @@ const DefaultImportLimit = 32 << 20
 // maxBody bounds every other request body: the API's JSON bodies are small.
 const maxBody = 64 << 10
 
-// Config configures the admin Server. Token, Store, Claims and PublicURL are
-// required.
+// Config configures the admin Server. Store, Claims, PublicURL and a token
+// (Token or Tokens) are required.
 type Config struct {
-	// Token is the bearer token of the admin API (at least 16 characters),
-	// compared in constant time.
+	// Token is an operator bearer token (at least 16 characters), named
+	// LegacyTokenName ("admin"); requests with it are audited as
+	// "admin-api" plus the client's X-Hubgate-Actor, as before named
+	// tokens. Empty: only Tokens.
 	Token string
-	Store Store
+	// Tokens are named bearer tokens with their roles; the audit log names
+	// the token ("admin-api:<name>"). Nil: only Token.
+	Tokens []Token
+	Store  Store
 	// Claims mints claims.
 	Claims *claim.Service
 	// PublicURL is hubgate's public URL; claim URLs are
@@ -96,8 +101,8 @@ type Server struct {
 	cfg       Config
 	publicURL string                     // cfg.PublicURL without a trailing slash
 	appName   string                     // cfg.AppName, or the public host
-	tokenHash [32]byte                   // SHA-256 of cfg.Token, compared in constant time
-	sessions  *securecookie.SecureCookie // seals dashboard session cookies; keys derived from cfg.Token
+	tokens    []*tokenEntry              // Token and Tokens, hashed
+	sessions  *securecookie.SecureCookie // seals dashboard session cookies; keys derived from the tokens
 	forms     *web.Forms                 // CSRF defence of the dashboard's forms
 	logins    *keyrate.Table             // failed dashboard sign-ins per client address
 	pages     map[string]*template.Template
@@ -109,8 +114,9 @@ type Server struct {
 
 // New validates cfg and returns the admin server.
 func New(cfg Config) (*Server, error) {
-	if len(cfg.Token) < 16 {
-		return nil, errors.New("admin: token must have at least 16 characters")
+	tokens, err := newTokens(cfg.Token, cfg.Tokens)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Store == nil || cfg.Claims == nil || cfg.PublicURL == "" {
 		return nil, errors.New("admin: store, claims and public url are required")
@@ -150,12 +156,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	secret := tokenSecret(tokens)
 	s := &Server{
 		cfg:       cfg,
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		appName:   cfg.AppName,
-		tokenHash: sha256.Sum256([]byte(cfg.Token)),
-		sessions:  sessionCodec(cfg.Token),
+		tokens:    tokens,
+		sessions:  sessionCodec(secret),
 		logins:    keyrate.New(loginEvery, loginBurst, limiterMax),
 		pages:     pages,
 		log:       cfg.Logger,
@@ -163,7 +170,7 @@ func New(cfg Config) (*Server, error) {
 	if s.appName == "" {
 		s.appName = u.Hostname()
 	}
-	if s.forms, err = newForms(cfg.Token); err != nil {
+	if s.forms, err = newForms(secret); err != nil {
 		return nil, err
 	}
 	s.mux = s.routes()

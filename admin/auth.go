@@ -5,18 +5,18 @@ import (
 	"strings"
 )
 
-// ActorHeader names who, behind the admin token, made a request (the CLI
-// sends "cli:<user>@<host>"). It is informational: anyone with the token can
-// claim any name. It only enriches the audit log.
+// ActorHeader names who, behind the token, made a request (the CLI sends
+// "cli:<user>@<host>"). It is informational: anyone with a token can claim
+// any name. It only enriches the audit log, after the token's name.
 const ActorHeader = "X-Hubgate-Actor"
 
 // maxActor bounds the client-supplied part of an actor.
 const maxActor = 64
 
-// authorize lets a request through only with the admin bearer token (RFC 6750
-// §2.1). Both the presented and the configured token are hashed to SHA-256 and
-// compared with subtle.ConstantTimeCompare, so that neither the comparison's
-// duration nor the token's length leaks (DESIGN §3 "Admin API").
+// authorize lets a request through only with a configured bearer token (RFC
+// 6750 §2.1), compared in constant time (Server.match), and a read token
+// only to the routes that change nothing (403 otherwise). The token is
+// remembered for the access log and the audit actor.
 func (s *Server) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := bearer(r)
@@ -28,13 +28,18 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 				msg: "missing bearer token: send Authorization: Bearer <admin token>"})
 			return
 		}
-		if !s.validToken(tok) {
+		t, ok := s.match(tok)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate-admin", error="invalid_token"`)
 			s.fail(w, r, &apiError{status: http.StatusUnauthorized, code: "unauthorized",
 				msg: "invalid bearer token"})
 			return
 		}
+		infoOf(r).token = t
 		w.Header().Set("Cache-Control", "no-store")
+		if s.forbidReadOnly(w, r, t) {
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -51,10 +56,11 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// actor is who the audit log names for r: "admin-api", plus ":" and the
-// client's X-Hubgate-Actor reduced to printable ASCII and 64 bytes.
+// actor is who the audit log names for r: "admin-api:<token name>" (see
+// tokenActor), with the client's X-Hubgate-Actor reduced to printable
+// ASCII and 64 bytes.
 func (s *Server) actor(r *http.Request) string {
-	return "admin-api" + actorSuffix(r.Header.Get(ActorHeader))
+	return tokenActor(tokenOf(r), r.Header.Get(ActorHeader))
 }
 
 func actorSuffix(v string) string {

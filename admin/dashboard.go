@@ -56,6 +56,8 @@ type dashboardView struct {
 	Recent        []Claim
 	Events        []Event
 	Generated     time.Time
+	// ReadOnly hides the controls: the viewer signed in with a read token.
+	ReadOnly bool
 }
 
 // dashboard renders GET /.
@@ -85,7 +87,8 @@ func (s *Server) dashboard() http.HandlerFunc {
 		v := dashboardView{Mode: string(cur), Default: string(s.cfg.DefaultMode), Stats: st.Stats, Generated: now,
 			Persons: newShare(st.LinkedPersons, st.People), Orgs: newShare(st.LinkedOrgs, st.Orgs),
 			ClaimsTotal:   st.ClaimsOpen + st.ClaimsUsed + st.ClaimsExpired + st.ClaimsRevoked,
-			ClaimsUsedPct: st.Percent.ClaimsUsed, Chart: newChart(st.LinksByDay, loc), Recent: recent}
+			ClaimsUsedPct: st.Percent.ClaimsUsed, Chart: newChart(st.LinksByDay, loc), Recent: recent,
+			ReadOnly: viewerOf(r).readOnly()}
 		if sw := r.URL.Query().Get("switched"); sw == string(cur) {
 			v.Switched = sw
 		}
@@ -171,6 +174,7 @@ type confirmView struct {
 	Notice      string
 	CSRF        string
 	CanSwitch   bool
+	ReadOnly    bool // a read token: the page explains, without the form
 }
 
 // modeConfirm shows what switching to ?to= means, with the form that does
@@ -208,6 +212,10 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, status in
 	if !v.CanSwitch && notice == "" {
 		v.Notice = loc.F("confirm.same", loc.Mode(string(to)))
 	}
+	if viewerOf(r).readOnly() {
+		v.ReadOnly, v.CanSwitch = true, false
+		v.Notice = loc.T("confirm.readonly")
+	}
 	v.CSRF = s.csrfToken(w, r, "mode")
 	s.render(w, r, status, "confirm", v)
 }
@@ -215,12 +223,16 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, status in
 // modeSwitch switches the mode from the confirmation page: POST /mode with
 // csrf, from (the mode the page was confirmed against) and to. If the mode
 // changed in between, the page is shown again rather than switching on a
-// confirmation of other consequences.
+// confirmation of other consequences. A read token gets 403.
 func (s *Server) modeSwitch() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 		if err := s.checkCSRF(r, "mode"); err != nil {
 			s.failPage(w, r, err)
+			return
+		}
+		if v := viewerOf(r); v.readOnly() {
+			s.failPage(w, r, &pageError{status: http.StatusForbidden, key: "forbidden", err: fmt.Errorf("token %q is read-only", v.token.name)})
 			return
 		}
 		from, fromOK := s.validMode(r.PostFormValue("from"))

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,9 +20,11 @@ import (
 	"github.com/hubgate/hubgate/internal/web"
 )
 
-// Browsers cannot send the admin bearer token, so the dashboard signs them
-// in with a form: POST /login with the token sets a session cookie, sealed
-// with keys derived from the token (rotating the token ends every session).
+// Browsers cannot send a bearer token, so the dashboard signs them in with a
+// form: POST /login with any configured token sets a session cookie that
+// names the token, sealed with keys derived from all tokens (changing any
+// token ends every session). A read token's session sees the dashboard
+// without its controls.
 // State-changing forms are guarded by web.Forms (DESIGN §3): cross-origin
 // posts are refused, and each form carries a token bound to this browser and
 // the form's action.
@@ -52,36 +53,29 @@ const (
 	loginEvery = 30 * time.Second
 )
 
-// deriveKey derives a purpose-bound key from the admin token (HMAC-SHA256
-// as a PRF), so that the cookie's keys are independent of each other and of
-// the token's own hash.
-func deriveKey(token, purpose string) []byte {
-	m := hmac.New(sha256.New, []byte(token))
+// deriveKey derives a purpose-bound key from the tokens' secret
+// (tokenSecret; HMAC-SHA256 as a PRF), so that the cookie's keys are
+// independent of each other and of the tokens' own hashes.
+func deriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("hubgate admin dashboard " + purpose))
 	return m.Sum(nil)
-}
-
-// validToken compares a presented admin token with the configured one in
-// constant time: both are hashed first, so neither the comparison's duration
-// nor the token's length leaks.
-func (s *Server) validToken(tok string) bool {
-	got := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1
 }
 
 // dashboardSession is the content of the session cookie.
 type dashboardSession struct {
 	ID      string `json:"id"`             // random; names the session in logs and the audit log
+	Token   string `json:"tok,omitempty"`  // the name of the token signed in with
 	Name    string `json:"name,omitempty"` // what the operator typed at sign-in; unverified
 	Expires int64  `json:"exp"`            // Unix seconds, by the configured clock
 }
 
 // sessionCodec seals dashboard sessions like the proxy's cookies:
 // securecookie with HMAC-SHA256 and AES-256 under keys derived from the
-// admin token, JSON inside, refused when older than dashboardTTL (by the
+// tokens (tokenSecret), JSON inside, refused when older than dashboardTTL (by the
 // wall clock, a second bound besides Expires) or longer than maxCookie.
-func sessionCodec(token string) *securecookie.SecureCookie {
-	c := securecookie.New(deriveKey(token, "session mac"), deriveKey(token, "session enc"))
+func sessionCodec(secret []byte) *securecookie.SecureCookie {
+	c := securecookie.New(deriveKey(secret, "session mac"), deriveKey(secret, "session enc"))
 	c.SetSerializer(securecookie.JSONEncoder{})
 	c.MaxAge(int(dashboardTTL / time.Second))
 	c.MaxLength(maxCookie)
@@ -92,16 +86,26 @@ func sessionCodec(token string) *securecookie.SecureCookie {
 // Secure when the admin listener serves TLS, Max-Age dashboardTTL.
 var dashboardCookie = web.Cookie{Name: sessionCookie, SameSite: http.SameSiteStrictMode, MaxAge: dashboardTTL}
 
-// sessionOf returns the request's valid, unexpired dashboard session.
-func (s *Server) sessionOf(r *http.Request) (dashboardSession, bool) {
+// sessionOf returns the request's valid, unexpired dashboard session and
+// the token it was signed in with. Sessions of earlier versions name no
+// token: they were signed in with the legacy token.
+func (s *Server) sessionOf(r *http.Request) (dashboardSession, *tokenEntry, bool) {
 	for _, v := range dashboardCookie.Values(r) {
 		var ds dashboardSession
 		if err := s.sessions.Decode(sessionCookie, v, &ds); err != nil || ds.ID == "" || s.now().Unix() >= ds.Expires {
 			continue
 		}
-		return ds, true
+		name := ds.Token
+		if name == "" {
+			name = LegacyTokenName
+		}
+		t, ok := s.tokenNamed(name)
+		if !ok {
+			continue
+		}
+		return ds, t, true
 	}
-	return dashboardSession{}, false
+	return dashboardSession{}, nil, false
 }
 
 // setSessionCookie starts a dashboard session of dashboardTTL.
@@ -118,11 +122,15 @@ func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, dashboardCookie.Clear(r))
 }
 
-// viewer is who uses the dashboard: a cookie session or the bearer token.
+// viewer is who uses the dashboard: a cookie session or a bearer token.
 type viewer struct {
-	session *dashboardSession // nil with the bearer token
+	session *dashboardSession // nil with a bearer token
+	token   *tokenEntry       // the token signed in with
 	addr    string            // client address
 }
+
+// readOnly reports whether the viewer may only look.
+func (v viewer) readOnly() bool { return v.token == nil || v.token.readOnly() }
 
 type viewerKey struct{}
 
@@ -131,22 +139,45 @@ func viewerOf(r *http.Request) viewer {
 	return v
 }
 
-// name is how the page header names the viewer.
+// name is how the page header names the viewer: the typed name or the
+// session, and the token when it is a named one.
 func (v viewer) name() string {
+	var who string
 	switch {
 	case v.session == nil:
-		return "bearer token"
+		who = "bearer token"
 	case v.session.Name != "":
-		return v.session.Name
+		who = v.session.Name
+	default:
+		who = "session-" + v.session.ID
 	}
-	return "session-" + v.session.ID
+	if v.token != nil && !v.token.legacy {
+		who += " · token " + v.token.name
+	}
+	return who
 }
 
-// actor names the viewer in the audit log: "dashboard:<name>@<address>",
-// with the session id instead of a name when none was given, "bearer" for
-// the token. Names are typed by whoever holds the token and only enrich the
-// log, like the API's X-Hubgate-Actor.
+// actor names the viewer in the audit log. With the legacy token:
+// "dashboard:<name>@<address>", with the session id instead of a name when
+// none was given, "bearer" for the bearer token. With a named token, the
+// token's name comes first: "dashboard:<token> (<name>, session-<id>)@…".
+// Typed names come from whoever holds the token and only enrich the log,
+// like the API's X-Hubgate-Actor.
 func (v viewer) actor() string {
+	var parts []string
+	if v.session != nil {
+		if v.session.Name != "" {
+			parts = append(parts, v.session.Name)
+		}
+		parts = append(parts, "session-"+v.session.ID)
+	}
+	if v.token != nil && !v.token.legacy {
+		who := v.token.name
+		if len(parts) > 0 {
+			who += " (" + strings.Join(parts, ", ") + ")"
+		}
+		return "dashboard:" + who + "@" + v.addr
+	}
 	who := "bearer"
 	if v.session != nil {
 		who = "session-" + v.session.ID
@@ -168,19 +199,22 @@ func clientAddr(r *http.Request) string {
 }
 
 // dashboardAuth lets a dashboard request through with a valid session
-// cookie or the admin bearer token. Without either, a GET is sent to the
-// sign-in form and anything else gets a 401 page.
+// cookie or a bearer token. Without either, a GET is sent to the sign-in
+// form and anything else gets a 401 page. Whether a read token may do what
+// it asks is the page's to decide (it shows read-only controls).
 func (s *Server) dashboardAuth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := viewer{addr: clientAddr(r)}
 		if tok, ok := bearer(r); ok {
-			if !s.validToken(tok) {
+			t, ok := s.match(tok)
+			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate-admin", error="invalid_token"`)
 				s.failPage(w, r, &pageError{status: http.StatusUnauthorized, key: "unauthorized", err: errors.New("invalid bearer token")})
 				return
 			}
-		} else if ds, ok := s.sessionOf(r); ok {
-			v.session = &ds
+			v.token = t
+		} else if ds, t, ok := s.sessionOf(r); ok {
+			v.session, v.token = &ds, t
 		} else {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				pageHeaders(w)
@@ -190,15 +224,16 @@ func (s *Server) dashboardAuth(h http.HandlerFunc) http.Handler {
 			s.failPage(w, r, &pageError{status: http.StatusUnauthorized, key: "unauthorized", err: errors.New("no dashboard session")})
 			return
 		}
+		infoOf(r).token = v.token
 		h(w, r.WithContext(context.WithValue(r.Context(), viewerKey{}, v)))
 	})
 }
 
 // newForms guards the dashboard's forms: posts from this listener's own
-// origin (the Host it was reached by) only, with a token signed by the admin
-// token; the nonce is a browser-session cookie, SameSite=Strict.
-func newForms(token string) (*web.Forms, error) {
-	return web.NewForms(web.FormsConfig{Cookie: web.Cookie{Name: csrfCookie}, Secrets: [][]byte{[]byte(token)}})
+// origin (the Host it was reached by) only, with a token signed with the
+// tokens' secret; the nonce is a browser-session cookie, SameSite=Strict.
+func newForms(secret []byte) (*web.Forms, error) {
+	return web.NewForms(web.FormsConfig{Cookie: web.Cookie{Name: csrfCookie}, Secrets: [][]byte{deriveKey(secret, "forms")}})
 }
 
 // csrfToken returns the form token for action.
@@ -238,7 +273,7 @@ type loginView struct {
 // dashboard.
 func (s *Server) loginForm() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := s.sessionOf(r); ok {
+		if _, _, ok := s.sessionOf(r); ok {
 			pageHeaders(w)
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
@@ -248,7 +283,8 @@ func (s *Server) loginForm() http.HandlerFunc {
 	}
 }
 
-// login checks the admin token of the sign-in form and starts a session.
+// login checks the token of the sign-in form (any configured token) and
+// starts a session that names it.
 // Failed attempts are rate-limited per client address; a wrong token gets
 // the form again with a message, and nothing about why.
 func (s *Server) login() http.HandlerFunc {
@@ -273,21 +309,22 @@ func (s *Server) login() http.HandlerFunc {
 			s.render(w, r, http.StatusTooManyRequests, "login", view)
 			return
 		}
-		if !s.validToken(r.PostFormValue("token")) {
+		t, ok := s.match(r.PostFormValue("token"))
+		if !ok {
 			s.log.Warn().Str("event", "dashboard.login_failed").Str("request_id", requestID(r)).Str("addr", addr).Send()
 			view.Error = loc.T("login.wrong")
 			s.render(w, r, http.StatusUnauthorized, "login", view)
 			return
 		}
 		try.refund()
-		ds := dashboardSession{ID: newSessionID(), Name: name,
+		ds := dashboardSession{ID: newSessionID(), Token: t.name, Name: name,
 			Expires: s.now().Add(dashboardTTL).Unix()}
 		if err := s.setSessionCookie(w, r, ds); err != nil {
 			s.failPage(w, r, err)
 			return
 		}
 		s.log.Info().Str("event", "dashboard.login").Str("request_id", requestID(r)).
-			Str("actor", viewer{session: &ds, addr: addr}.actor()).Send()
+			Str("token", t.name).Str("actor", viewer{session: &ds, token: t, addr: addr}.actor()).Send()
 		pageHeaders(w)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	}
@@ -301,9 +338,9 @@ func (s *Server) logout() http.HandlerFunc {
 			s.failPage(w, r, err)
 			return
 		}
-		if ds, ok := s.sessionOf(r); ok {
+		if ds, t, ok := s.sessionOf(r); ok {
 			s.log.Info().Str("event", "dashboard.logout").Str("request_id", requestID(r)).
-				Str("actor", viewer{session: &ds, addr: clientAddr(r)}.actor()).Send()
+				Str("actor", viewer{session: &ds, token: t, addr: clientAddr(r)}.actor()).Send()
 		}
 		clearSessionCookie(w, r)
 		pageHeaders(w)

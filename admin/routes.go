@@ -48,11 +48,13 @@ func (s *Server) routes() *http.ServeMux {
 	api("GET /api/v1/audit", s.audit())
 	api("DELETE /api/v1/sessions/{zaikio_person}", s.revokeSessions())
 	if s.cfg.Debug {
-		api("GET /debug/pprof/", pprof.Index)
-		api("GET /debug/pprof/cmdline", pprof.Cmdline)
-		api("GET /debug/pprof/profile", pprof.Profile)
-		api("GET /debug/pprof/symbol", pprof.Symbol)
-		api("GET /debug/pprof/trace", pprof.Trace)
+		// Profiles show the process's insides and cost CPU: operators only.
+		debug := func(pattern string, h http.HandlerFunc) { api(pattern, s.operatorOnly(h)) }
+		debug("GET /debug/pprof/", pprof.Index)
+		debug("GET /debug/pprof/cmdline", pprof.Cmdline)
+		debug("GET /debug/pprof/profile", pprof.Profile)
+		debug("GET /debug/pprof/symbol", pprof.Symbol)
+		debug("GET /debug/pprof/trace", pprof.Trace)
 	}
 
 	// The dashboard: HTML for browsers, signed in with the admin token

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hubgate/hubgate/admin"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
@@ -24,62 +25,67 @@ import (
 // Config is the configuration file (DESIGN §4). Every key can be overridden
 // by the environment variable HUBGATE_<PATH> (path segments upper-cased and
 // joined with "_", e.g. HUBGATE_PROVIDER_CLIENT_SECRET); list values in the
-// environment are comma-separated. Secrets can also be read from files with
-// the matching *_file key.
+// environment are comma-separated. Secrets (the fields tagged secret) can
+// also be read from files with the matching *_file key; giving both is an
+// error. Each field's comment is its entry in the README's reference of
+// every key (reference_test.go keeps the two in step): it says what the key
+// means and what its zero value does.
 type Config struct {
-	Listen    string `yaml:"listen"`
-	PublicURL string `yaml:"public_url"`
-	Upstream  string `yaml:"upstream"`
-	Mode      string `yaml:"mode"`
+	Listen    string `yaml:"listen"`     // public listener, host:port
+	PublicURL string `yaml:"public_url"` // required: the URL browsers use, http(s)://host[:port]; the callback is public_url + /_hubgate/callback
+	Upstream  string `yaml:"upstream"`   // required: the legacy app's URL
+	Mode      string `yaml:"mode"`       // initial mode (passthrough, offer or enforce), stored at the first start; then the store's mode applies
 	Provider  struct {
-		Kind              string `yaml:"kind"`
-		URL               string `yaml:"url"`
-		ClientID          string `yaml:"client_id"`
-		ClientSecret      string `yaml:"client_secret"`
-		ClientSecretFile  string `yaml:"client_secret_file"`
-		AppName           string `yaml:"app_name"`
-		PersonScope       string `yaml:"person_scope"`
-		OrgScope          string `yaml:"org_scope"`
-		WebhookSecret     string `yaml:"webhook_secret"`
-		WebhookSecretFile string `yaml:"webhook_secret_file"`
+		Kind              string `yaml:"kind"`                          // zaikio, or dev (the built-in dev hub, started by serve)
+		URL               string `yaml:"url"`                           // the hub; required for zaikio (dev: http://127.0.0.1:4190)
+		ClientID          string `yaml:"client_id"`                     // the app's OAuth client id on the hub; required for zaikio (dev: hubgate_dev)
+		ClientSecret      string `yaml:"client_secret" secret:"value"`  // the app's OAuth client secret; required for zaikio
+		ClientSecretFile  string `yaml:"client_secret_file"`            // file holding provider.client_secret
+		AppName           string `yaml:"app_name"`                      // the access tokens' expected audience; empty: client_id
+		PersonScope       string `yaml:"person_scope"`                  // OAuth scope of person sign-in and claims
+		OrgScope          string `yaml:"org_scope"`                     // OAuth scope of organization claims
+		WebhookSecret     string `yaml:"webhook_secret" secret:"value"` // verifies Loom webhooks (X-Loom-Signature); empty: webhooks refused
+		WebhookSecretFile string `yaml:"webhook_secret_file"`           // file holding provider.webhook_secret
 	} `yaml:"provider"`
 	Session struct {
-		Secrets     []string `yaml:"secrets"`
-		SecretsFile string   `yaml:"secrets_file"`
-		TTL         duration `yaml:"ttl"`
-		Revalidate  duration `yaml:"revalidate"`
-		Grace       duration `yaml:"grace"`
+		Secrets     []string `yaml:"secrets" secret:"value"` // required: base64 secrets of ≥32 bytes; the first signs cookies, all verify (hubgate keys new)
+		SecretsFile string   `yaml:"secrets_file"`           // file holding session.secrets, whitespace-separated
+		TTL         duration `yaml:"ttl"`                    // absolute session lifetime
+		Revalidate  duration `yaml:"revalidate"`             // how often identity and roles are re-read from the hub
+		Grace       duration `yaml:"grace"`                  // how long sessions keep working while the hub is down; zero: none
 	} `yaml:"session"`
-	Store string `yaml:"store"`
-	Admin struct {
-		Listen    string `yaml:"listen"`
-		Token     string `yaml:"token"`
-		TokenFile string `yaml:"token_file"`
-		Debug     bool   `yaml:"debug"`
+	Store     string `yaml:"store" secret:"url"` // bolt:///path/hubgate.db, a bare path, or postgres://user:pw@host/db (several replicas)
+	StoreFile string `yaml:"store_file"`         // file holding store (it holds the database password)
+	Admin     struct {
+		Listen    string       `yaml:"listen"`               // admin API and dashboard listener; keep it private
+		Token     string       `yaml:"token" secret:"value"` // operator token named admin, ≥16 characters; empty with no admin.tokens: no admin API
+		TokenFile string       `yaml:"token_file"`           // file holding admin.token
+		Tokens    []adminToken `yaml:"tokens"`               // named tokens, each {name, token or token_file, role}; env: name:role:token_file entries
+		Debug     bool         `yaml:"debug"`                // net/http/pprof under /debug/pprof/ (operator tokens only)
 	} `yaml:"admin"`
 	Legacy struct {
-		LoginPaths   []string `yaml:"login_paths"`
-		PublicPaths  []string `yaml:"public_paths"`
-		Whoami       string   `yaml:"whoami"`
-		ProvisionURL string   `yaml:"provision_url"`
+		LoginPaths   []string `yaml:"login_paths"`   // the legacy login endpoints (prefix when ending in /)
+		PublicPaths  []string `yaml:"public_paths"`  // paths that never require a session (prefix when ending in /)
+		Whoami       string   `yaml:"whoami"`        // legacy endpoint naming the signed-in legacy user, for session-proven claims; empty: none
+		ProvisionURL string   `yaml:"provision_url"` // legacy endpoint that creates an account, with unlinked: provision
 	} `yaml:"legacy"`
-	Unlinked string              `yaml:"unlinked"`
-	Roles    map[string][]string `yaml:"roles"`
+	Unlinked string              `yaml:"unlinked"` // a Zaikio person without a link: deny, provision or pass
+	Roles    map[string][]string `yaml:"roles"`    // Zaikio membership role → local roles; "*" for any other role; env: owner=admin;member=user|viewer
 	Claims   struct {
-		TTL      duration `yaml:"ttl"`
-		SMTP     string   `yaml:"smtp"`
-		SMTPFile string   `yaml:"smtp_file"`
-		From     string   `yaml:"from"`
+		TTL      duration `yaml:"ttl"`               // how long claim links work
+		SMTP     string   `yaml:"smtp" secret:"url"` // smtp://user:pw@host:587 or smtps://… to mail claim links; empty: no mail
+		SMTPFile string   `yaml:"smtp_file"`         // file holding claims.smtp
+		From     string   `yaml:"from"`              // From of claim mails
 	} `yaml:"claims"`
 	Assertion struct {
-		Enabled  bool     `yaml:"enabled"`
-		TTL      duration `yaml:"ttl"`
-		Audience string   `yaml:"audience"`
+		Enabled  bool     `yaml:"enabled"`  // send X-Hubgate-Assertion, a signed JWT of the identity, upstream
+		TTL      duration `yaml:"ttl"`      // lifetime of an assertion, 10s to 60s; zero: 60s
+		Audience string   `yaml:"audience"` // the assertion's aud; empty: the upstream URL
 	} `yaml:"assertion"`
-	TrustedProxies       []string `yaml:"trusted_proxies"`
-	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`
-	UpstreamTimeout      duration `yaml:"upstream_timeout"`
-	UpstreamMaxConns     int      `yaml:"upstream_max_conns"`
+	TrustedProxies       []string `yaml:"trusted_proxies"`        // CIDRs or addresses whose X-Forwarded-* and X-Original-URI are believed; empty: none
+	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"` // extra hosts return URLs may lead to; ".example.com" for subdomains
+	UpstreamTimeout      duration `yaml:"upstream_timeout"`       // wait for the upstream's response headers; zero: 60s
+	UpstreamMaxConns     int      `yaml:"upstream_max_conns"`     // requests forwarded at once, beyond which they wait (WebSockets exempt); zero: 128, negative: no bound
 	// DevMail, set by `hubgate dev` only, receives the mails hubgate would
 	// send when no claims.smtp is configured (consoleMailer).
 	DevMail io.Writer `yaml:"-"`
@@ -90,17 +96,25 @@ type Config struct {
 		FloorBytes uint64 `yaml:"-"`        // Floor, parsed
 	} `yaml:"memory"`
 	Log struct {
-		Level  string `yaml:"level"`
-		Format string `yaml:"format"`
-		Access *bool  `yaml:"access"`
+		Level  string `yaml:"level"`  // debug, info, warn or error
+		Format string `yaml:"format"` // json, or console for humans
+		Access *bool  `yaml:"access"` // one log line per request; unset: on
 	} `yaml:"log"`
 	// Timeouts of the listeners (public and admin) against slow clients;
 	// zero means the default named.
 	Timeouts struct {
-		ReadHeader duration `yaml:"read_header"` // request line and headers; 10s
-		Idle       duration `yaml:"idle"`        // keep-alive between requests; 120s
-		Body       duration `yaml:"body"`        // body of a request hubgate reads itself (forms, webhooks); 30s
+		ReadHeader duration `yaml:"read_header"` // request line and headers; zero: 10s
+		Idle       duration `yaml:"idle"`        // keep-alive between requests; zero: 120s
+		Body       duration `yaml:"body"`        // body of a request hubgate reads itself (forms, webhooks); zero: 30s
 	} `yaml:"timeouts"`
+}
+
+// adminToken is one entry of admin.tokens.
+type adminToken struct {
+	Name      string `yaml:"name"`                 // names the token in the audit log (admin-api:<name>): A-Z a-z 0-9 . _ @ -
+	Token     string `yaml:"token" secret:"value"` // the bearer token, ≥16 characters
+	TokenFile string `yaml:"token_file"`           // file holding the token
+	Role      string `yaml:"role"`                 // read (GET routes only) or operator (everything)
 }
 
 // duration is a time.Duration in YAML and the environment; it also accepts
@@ -131,14 +145,6 @@ func parseDuration(s string) (time.Duration, error) {
 	}
 	return v, nil
 }
-
-// configError names the key at fault.
-type configError struct {
-	Key string
-	Msg string
-}
-
-func (e *configError) Error() string { return "config: " + e.Key + ": " + e.Msg }
 
 // defaults fills what the file and environment left empty.
 func (c *Config) defaults() {
@@ -184,30 +190,40 @@ func (c *Config) defaults() {
 }
 
 // loadConfig reads the YAML file (unknown keys are errors: a typo must not
-// silently fall back to a default), applies the environment, reads *_file
-// secrets, fills defaults and validates.
+// silently fall back to a default), applies the environment (unknown
+// HUBGATE_* variables are errors too), reads *_file secrets, fills defaults
+// and validates. It goes on past a fault, so that the error names every key
+// at fault (config_errors.go).
 func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	var c Config
+	p := newProblems(path)
 	if path != "" {
 		raw, err := readBounded(path, maxConfigFile)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		if err := decodeConfigFile(raw, path, &c); err != nil {
+		if err := decodeConfigFile(raw, &c, p); err != nil {
 			return nil, err
 		}
 	}
-	if err := applyEnv(reflect.ValueOf(&c).Elem(), "HUBGATE", "", getenv); err != nil {
-		return nil, err
-	}
-	if err := c.readSecretFiles(); err != nil {
-		return nil, err
-	}
-	c.defaults()
-	if err := c.validate(); err != nil {
+	if err := c.finish(getenv, p); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// finish loads the rest onto what the file (or `hubgate dev`) set: the
+// environment, the secret files, the defaults, and validation.
+func (c *Config) finish(getenv func(string) string, p *problems) error {
+	p.phase = phaseEnv
+	checkEnvNames(getenv, p)
+	applyEnv(reflect.ValueOf(c).Elem(), "HUBGATE", "", getenv, p)
+	p.phase = phaseSecrets
+	c.readSecretFiles(p)
+	c.defaults()
+	p.phase = phaseValidate
+	c.check(p)
+	return p.err()
 }
 
 // Bounds on the files the config reads: a path that names a device or a
@@ -233,4 +249,13 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
 	}
 	return b, nil
+}
+
+// adminTokens are admin.tokens as the admin package takes them.
+func (c *Config) adminTokens() []admin.Token {
+	var out []admin.Token
+	for _, t := range c.Admin.Tokens {
+		out = append(out, admin.Token{Name: t.Name, Value: t.Token, Role: admin.Role(t.Role)})
+	}
+	return out
 }

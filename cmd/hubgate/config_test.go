@@ -114,12 +114,16 @@ func cfgFile(t *testing.T, c cfgTree) string {
 	return cfgWrite(t, "hubgate.yaml", string(b))
 }
 
-// cfgEnv is a getenv over kv pairs.
+// cfgEnv is a getenv over kv pairs; like the process's (processEnv), it
+// names its HUBGATE_* variables when asked for envNamesKey.
 func cfgEnv(kv ...string) func(string) string {
 	m := map[string]string{}
+	var names []string
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
+		names = append(names, kv[i])
 	}
+	m[envNamesKey] = strings.Join(names, "\n")
 	return func(k string) string { return m[k] }
 }
 

@@ -1,29 +1,41 @@
 package main
 
 // Validation of a loaded configuration, one function per section, in the
-// order the file lists them: the first key at fault is named, with what was
-// wanted. Validation also fills the few defaults that depend on other keys
-// (the dev provider's URL and client, the memory governor's floor).
+// order the file lists them: every key at fault is named, with what was
+// wanted (problems collects them; config_errors.go). Validation also fills
+// the few defaults that depend on other keys (the dev provider's URL and
+// client, the memory governor's floor). Warnings are what is allowed but
+// probably a mistake.
 
 import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/hubgate/hubgate/admin"
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/roles"
 )
 
-// validate checks every key and names the one at fault.
+// validate checks every key; the error names each one at fault.
 func (c *Config) validate() error {
-	for _, check := range []func() error{
+	p := newProblems("")
+	p.phase = phaseValidate
+	c.check(p)
+	return p.err()
+}
+
+// check adds a fault for every key at fault.
+func (c *Config) check(p *problems) {
+	for _, check := range []func(*problems){
 		c.validateURLs,
 		c.validateMode,
 		c.validateProvider,
@@ -38,49 +50,43 @@ func (c *Config) validate() error {
 		c.validateMemory,
 		c.validateLog,
 	} {
-		if err := check(); err != nil {
-			return err
-		}
+		check(p)
 	}
-	return nil
 }
 
 // validateURLs checks public_url and upstream.
-func (c *Config) validateURLs() error {
+func (c *Config) validateURLs(p *problems) {
 	if _, err := url.Parse(c.PublicURL); c.PublicURL == "" || err != nil {
-		return &configError{Key: "public_url", Msg: "required: the URL browsers use, e.g. https://app.example.com"}
-	}
-	// No query, fragment or userinfo either: claim URLs are public_url +
-	// "/_hubgate/claim/…", and the admin API refuses such a URL at start.
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+		p.add("public_url", "required: the URL browsers use, e.g. https://app.example.com")
+	} else if u, _ := url.Parse(c.PublicURL); (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
 		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
-		return &configError{Key: "public_url", Msg: fmt.Sprintf("%q: want http(s)://host[:port] without a path", c.PublicURL)}
+		// No query, fragment or userinfo either: claim URLs are public_url +
+		// "/_hubgate/claim/…", and the admin API refuses such a URL at start.
+		p.addf("public_url", "%q: want http(s)://host[:port] without a path", c.PublicURL)
 	}
 	if u, err := url.Parse(c.Upstream); c.Upstream == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &configError{Key: "upstream", Msg: fmt.Sprintf("%q: want the legacy app's URL, e.g. http://127.0.0.1:3000", c.Upstream)}
+		p.addf("upstream", "%q: want the legacy app's URL, e.g. http://127.0.0.1:3000", c.Upstream)
 	}
-	return nil
 }
 
-func (c *Config) validateMode() error {
+func (c *Config) validateMode(p *problems) {
 	if _, err := migration.ParseMode(c.Mode); err != nil {
-		return &configError{Key: "mode", Msg: fmt.Sprintf("%q: want passthrough, offer or enforce", c.Mode)}
+		p.addf("mode", "%q: want passthrough, offer or enforce", c.Mode)
 	}
-	return nil
 }
 
 // validateProvider checks the provider section; for the dev hub it fills
 // the URL and client that `hubgate serve` starts it with.
-func (c *Config) validateProvider() error {
+func (c *Config) validateProvider(p *problems) {
 	switch c.Provider.Kind {
 	case "zaikio":
-		return c.validateZaikio()
+		c.validateZaikio(p)
 	case "dev":
 		if c.Provider.URL == "" {
 			c.Provider.URL = "http://127.0.0.1:4190"
 		}
 		if u, err := url.Parse(c.Provider.URL); err != nil || u.Scheme != "http" || u.Host == "" {
-			return &configError{Key: "provider.url", Msg: fmt.Sprintf("%q: the dev hub listens on a loopback http URL", c.Provider.URL)}
+			p.addf("provider.url", "%q: the dev hub listens on a loopback http URL", c.Provider.URL)
 		}
 		if c.Provider.ClientID == "" {
 			c.Provider.ClientID = "hubgate_dev"
@@ -88,166 +94,232 @@ func (c *Config) validateProvider() error {
 		if c.Provider.ClientSecret == "" {
 			c.Provider.ClientSecret = "dev-secret"
 		}
-		return nil
 	case "oidc":
-		return &configError{Key: "provider.kind", Msg: "oidc is not supported in this version; use zaikio or dev"}
+		p.add("provider.kind", "oidc is not supported in this version; use zaikio or dev")
 	default:
-		return &configError{Key: "provider.kind", Msg: fmt.Sprintf("%q: want zaikio or dev", c.Provider.Kind)}
+		p.addf("provider.kind", "%q: want zaikio or dev", c.Provider.Kind)
 	}
 }
 
-func (c *Config) validateZaikio() error {
+func (c *Config) validateZaikio(p *problems) {
 	if c.Provider.URL == "" {
-		return &configError{Key: "provider.url", Msg: "required: the hub URL, e.g. https://hub.sandbox.zaikio.com"}
-	}
-	if u, err := url.Parse(c.Provider.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &configError{Key: "provider.url", Msg: fmt.Sprintf("%q: want an http(s) URL such as https://hub.sandbox.zaikio.com", c.Provider.URL)}
+		p.add("provider.url", "required: the hub URL, e.g. https://hub.sandbox.zaikio.com")
+	} else if u, err := url.Parse(c.Provider.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.addf("provider.url", "%q: want an http(s) URL such as https://hub.sandbox.zaikio.com", c.Provider.URL)
 	}
 	if c.Provider.ClientID == "" {
-		return &configError{Key: "provider.client_id", Msg: "required"}
+		p.add("provider.client_id", "required")
 	}
 	if c.Provider.ClientSecret == "" {
-		return &configError{Key: "provider.client_secret", Msg: "required (or provider.client_secret_file)"}
+		p.add("provider.client_secret", "required (or provider.client_secret_file)")
 	}
-	return nil
 }
 
-func (c *Config) validateSession() error {
+func (c *Config) validateSession(p *problems) {
 	if len(c.Session.Secrets) == 0 {
-		return &configError{Key: "session.secrets", Msg: "required: at least one base64 secret of ≥32 bytes (hubgate keys new makes one)"}
+		p.add("session.secrets", "required: at least one base64 secret of ≥32 bytes (hubgate keys new makes one)")
 	}
 	for i := range c.Session.Secrets {
 		if _, err := decodeSecret(c.Session.Secrets[i]); err != nil {
-			return &configError{Key: fmt.Sprintf("session.secrets[%d]", i), Msg: err.Error()}
+			p.add(fmt.Sprintf("session.secrets[%d]", i), err.Error())
 		}
 	}
 	if c.Session.TTL < duration(time.Minute) {
-		return &configError{Key: "session.ttl", Msg: "want at least 1m"}
+		p.add("session.ttl", "want at least 1m")
 	}
 	if c.Session.Revalidate < duration(time.Second) || c.Session.Revalidate > c.Session.TTL {
-		return &configError{Key: "session.revalidate", Msg: "want between 1s and session.ttl"}
+		p.add("session.revalidate", "want between 1s and session.ttl")
 	}
 	if c.Session.Grace < 0 {
-		return &configError{Key: "session.grace", Msg: "want ≥ 0"}
+		p.add("session.grace", "want ≥ 0")
 	}
-	return nil
 }
 
-func (c *Config) validateStore() error {
+func (c *Config) validateStore(p *problems) {
 	if _, _, err := parseStore(c.Store); err != nil {
-		return &configError{Key: "store", Msg: err.Error()}
+		p.add("store", err.Error())
 	}
-	return nil
 }
 
-func (c *Config) validateAdmin() error {
+// validateAdmin checks admin.token and admin.tokens: the rules of
+// admin.New, said in the file's terms, so that `config check` finds what
+// the start would refuse.
+func (c *Config) validateAdmin(p *problems) {
 	if c.Admin.Token != "" && len(c.Admin.Token) < 16 {
-		return &configError{Key: "admin.token", Msg: "want at least 16 characters"}
+		p.add("admin.token", "want at least 16 characters")
 	}
-	return nil
+	names := map[string]string{}
+	if c.Admin.Token != "" {
+		names[admin.LegacyTokenName] = "admin.token"
+	}
+	values := map[string]string{}
+	if c.Admin.Token != "" {
+		values[c.Admin.Token] = "admin.token"
+	}
+	for i, t := range c.Admin.Tokens {
+		key := fmt.Sprintf("admin.tokens[%d]", i)
+		if !validTokenName(t.Name) {
+			p.addf(key+".name", "%q: want 1 to 64 of A-Z a-z 0-9 . _ @ -", t.Name)
+		} else if other, dup := names[t.Name]; dup {
+			p.addf(key+".name", "%q is taken by %s", t.Name, other)
+		} else {
+			names[t.Name] = key
+		}
+		if t.Role != string(admin.RoleRead) && t.Role != string(admin.RoleOperator) {
+			p.addf(key+".role", "%q: want read (GET routes only) or operator (everything)", t.Role)
+		}
+		switch other, dup := values[t.Token]; {
+		case t.Token == "":
+			p.add(key+".token", "required (or token_file)")
+		case len(t.Token) < 16:
+			p.add(key+".token", "want at least 16 characters")
+		case dup:
+			p.addf(key+".token", "the same token as %s: give each its own", other)
+		default:
+			values[t.Token] = key
+		}
+	}
+}
+
+// validTokenName is admin's rule for token names, which go into audit
+// entries as they are.
+func validTokenName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._@-", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // validateLegacy checks the legacy section and unlinked, which may need
 // legacy.provision_url.
-func (c *Config) validateLegacy() error {
+func (c *Config) validateLegacy(p *problems) {
 	for _, paths := range []struct {
 		key  string
 		list []string
 	}{{"legacy.login_paths", c.Legacy.LoginPaths}, {"legacy.public_paths", c.Legacy.PublicPaths}} {
-		for i, p := range paths.list {
-			if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/_hubgate") {
-				return &configError{Key: fmt.Sprintf("%s[%d]", paths.key, i), Msg: fmt.Sprintf("%q: want an absolute path outside /_hubgate", p)}
+		for i, path := range paths.list {
+			if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "/_hubgate") {
+				p.addf(fmt.Sprintf("%s[%d]", paths.key, i), "%q: want an absolute path outside /_hubgate", path)
 			}
 		}
 	}
 	if c.Legacy.Whoami != "" && !strings.HasPrefix(c.Legacy.Whoami, "/") {
-		return &configError{Key: "legacy.whoami", Msg: fmt.Sprintf("%q: want a path on the upstream", c.Legacy.Whoami)}
+		p.addf("legacy.whoami", "%q: want a path on the upstream", c.Legacy.Whoami)
 	}
 	switch proxy.Unlinked(c.Unlinked) {
 	case proxy.UnlinkedDeny, proxy.UnlinkedPass:
 	case proxy.UnlinkedProvision:
 		if c.Legacy.ProvisionURL == "" {
-			return &configError{Key: "legacy.provision_url", Msg: "required with unlinked: provision"}
+			p.add("legacy.provision_url", "required with unlinked: provision")
 		}
 	default:
-		return &configError{Key: "unlinked", Msg: fmt.Sprintf("%q: want deny, provision or pass", c.Unlinked)}
+		p.addf("unlinked", "%q: want deny, provision or pass", c.Unlinked)
 	}
-	return nil
 }
 
-func (c *Config) validateRoles() error {
+func (c *Config) validateRoles(p *problems) {
 	if _, err := c.roleMap(); err != nil {
-		return &configError{Key: "roles", Msg: err.Error()}
+		p.add("roles", err.Error())
 	}
-	return nil
 }
 
-func (c *Config) validateClaims() error {
+func (c *Config) validateClaims(p *problems) {
 	if c.Claims.TTL <= 0 || time.Duration(c.Claims.TTL) > claim.MaxTTL {
-		return &configError{Key: "claims.ttl", Msg: "want between 1s and 366d"}
+		p.add("claims.ttl", "want between 1s and 366d")
 	}
 	if c.Claims.SMTP != "" {
 		if u, err := url.Parse(c.Claims.SMTP); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
-			return &configError{Key: "claims.smtp", Msg: "want smtp://[user:pw@]host:port or smtps://…"}
+			p.add("claims.smtp", "want smtp://[user:pw@]host:port or smtps://…")
 		}
 	}
-	return nil
 }
 
-func (c *Config) validateAssertion() error {
+func (c *Config) validateAssertion(p *problems) {
 	if c.Assertion.TTL != 0 && (c.Assertion.TTL < duration(10*time.Second) || c.Assertion.TTL > duration(time.Minute)) {
-		return &configError{Key: "assertion.ttl", Msg: "want between 10s and 60s"}
+		p.add("assertion.ttl", "want between 10s and 60s")
 	}
-	return nil
 }
 
 // validateNetwork checks trusted_proxies and the listeners' timeouts.
-func (c *Config) validateNetwork() error {
-	if _, err := c.trustedProxies(); err != nil {
-		return err
+func (c *Config) validateNetwork(p *problems) {
+	for i, s := range c.TrustedProxies {
+		if _, err := parseProxy(s); err != nil {
+			p.addf(fmt.Sprintf("trusted_proxies[%d]", i), "%q: want a CIDR like 10.0.0.0/8 or an address", s)
+		}
 	}
 	for _, t := range []struct {
 		key string
 		d   duration
 	}{{"timeouts.read_header", c.Timeouts.ReadHeader}, {"timeouts.idle", c.Timeouts.Idle}, {"timeouts.body", c.Timeouts.Body}} {
 		if t.d < 0 {
-			return &configError{Key: t.key, Msg: "want a positive duration, e.g. 10s"}
+			p.add(t.key, "want a positive duration, e.g. 10s")
 		}
 	}
-	return nil
 }
 
 // validateMemory fills and checks the memory governor's settings.
-func (c *Config) validateMemory() error {
+func (c *Config) validateMemory(p *problems) {
 	if c.Memory.Floor == "" {
 		c.Memory.Floor = "32MiB"
 	}
-	floor, err := parseSize(c.Memory.Floor)
-	if err != nil {
-		return &configError{Key: "memory.floor", Msg: err.Error()}
+	if floor, err := parseSize(c.Memory.Floor); err != nil {
+		p.add("memory.floor", err.Error())
+	} else {
+		c.Memory.FloorBytes = floor
 	}
-	c.Memory.FloorBytes = floor
 	if c.Memory.Headroom == 0 {
 		c.Memory.Headroom = 50
 	}
 	if c.Memory.Headroom < 10 || c.Memory.Headroom > 100 {
-		return &configError{Key: "memory.headroom", Msg: fmt.Sprintf("%d: want a percentage from 10 to 100 (Go's own default is 100)", c.Memory.Headroom)}
+		p.addf("memory.headroom", "%d: want a percentage from 10 to 100 (Go's own default is 100)", c.Memory.Headroom)
 	}
-	return nil
 }
 
-func (c *Config) validateLog() error {
+func (c *Config) validateLog(p *problems) {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		return &configError{Key: "log.level", Msg: fmt.Sprintf("%q: want debug, info, warn or error", c.Log.Level)}
+		p.addf("log.level", "%q: want debug, info, warn or error", c.Log.Level)
 	}
 	switch c.Log.Format {
 	case "json", "console":
 	default:
-		return &configError{Key: "log.format", Msg: fmt.Sprintf("%q: want json or console", c.Log.Format)}
+		p.addf("log.format", "%q: want json or console", c.Log.Format)
 	}
-	return nil
+}
+
+// warnings are what the configuration allows but is probably a mistake:
+// plain http outside a developer's machine, where cookies lose Secure and
+// the OAuth client secret and codes cross the network readable.
+func (c *Config) warnings() []string {
+	var out []string
+	if c.Provider.Kind == "dev" {
+		return nil
+	}
+	for _, u := range []struct{ key, url, why string }{
+		{"public_url", c.PublicURL, "cookies go without Secure and sessions can be read on the way; put TLS in front and use https://"},
+		{"provider.url", c.Provider.URL, "the client secret, codes and tokens cross the network readable; use https://"},
+	} {
+		if pu, err := url.Parse(u.url); err == nil && pu.Scheme == "http" && !loopbackHost(pu.Hostname()) {
+			out = append(out, fmt.Sprintf("%s: %q is plain http outside loopback: %s", u.key, u.url, u.why))
+		}
+	}
+	return out
+}
+
+// loopbackHost reports whether host is this machine: localhost or a
+// loopback address.
+func loopbackHost(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // roleMap builds the role mapping; the key "*" is the default for Zaikio
@@ -273,17 +345,26 @@ func (c *Config) roleMap() (roles.Map, error) {
 func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for i, s := range c.TrustedProxies {
-		p, err := netip.ParsePrefix(s)
+		pr, err := parseProxy(s)
 		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, &configError{Key: fmt.Sprintf("trusted_proxies[%d]", i), Msg: fmt.Sprintf("%q: want a CIDR like 10.0.0.0/8 or an address", s)}
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
+			return nil, &configError{Key: fmt.Sprintf("trusted_proxies[%d]", i), Msg: fmt.Sprintf("%q: want a CIDR like 10.0.0.0/8 or an address", s)}
 		}
-		out = append(out, p.Masked())
+		out = append(out, pr)
 	}
 	return out, nil
+}
+
+// parseProxy reads one trusted_proxies entry: a CIDR or an address.
+func parseProxy(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			return netip.Prefix{}, aerr
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	return p.Masked(), nil
 }
 
 // decodeSecret reads a base64 (standard or URL alphabet, padded or not)
@@ -326,11 +407,28 @@ func parseStore(s string) (kind, target string, err error) {
 	return "", "", errors.New("required")
 }
 
-// redactURL hides a password in a URL for messages and logs.
+// redactURL hides a password in a URL for messages and logs: the
+// userinfo's, and a password query parameter (which PostgreSQL URLs may
+// carry).
 func redactURL(s string) string {
+	return maskURL(s, "xxxxx")
+}
+
+// maskURL replaces the passwords of the URL s with mask; a URL that does
+// not parse is masked whole.
+func maskURL(s, mask string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "[unparsable url]"
 	}
-	return u.Redacted()
+	// The mask goes in after encoding, as it is ("***" unescaped).
+	const placeholder = "hubgatemask"
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", placeholder)
+		u.RawQuery = q.Encode()
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), placeholder)
+	}
+	return strings.ReplaceAll(u.String(), placeholder, mask)
 }

@@ -20,24 +20,26 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// decodeConfigFile decodes the YAML document raw, read from path, into c.
-// An empty document sets nothing.
-func decodeConfigFile(raw []byte, path string, c *Config) error {
+// decodeConfigFile decodes the YAML document raw, read from path, into c,
+// adding to p every key at fault and the line of every value. An empty
+// document sets nothing. The error it returns is one that ends the load:
+// a document that does not parse, or is not a mapping.
+func decodeConfigFile(raw []byte, c *Config, p *problems) error {
 	var root yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(raw)).Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		return fmt.Errorf("config: %s: %w", path, err)
+		return fmt.Errorf("config: %s: %w", p.path, err)
 	}
-	if err := checkSchema(&root, reflect.TypeFor[Config](), path); err != nil {
+	if err := walkSchema(&root, reflect.TypeFor[Config](), p); err != nil {
 		return err
 	}
-	// The walk accepted every key and value, so this can only fail on
+	// The walk set aside every value it refused, so this can only fail on
 	// what the walk does not look at (an alias that contains itself,
 	// excessive aliasing).
 	if err := root.Decode(c); err != nil {
-		return fmt.Errorf("config: %s: %w", path, err)
+		return fmt.Errorf("config: %s: %w", p.path, err)
 	}
 	return nil
 }
@@ -52,10 +54,22 @@ type valueError struct {
 func (e *valueError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
 
 // checkSchema walks the document root against the struct type t and
-// returns the first unknown key or value of the wrong kind, as a
-// configError naming its dotted key.
+// returns every unknown key or value of the wrong kind, each as a
+// configError naming its dotted key (configErrors when there are several).
 func checkSchema(root *yaml.Node, t reflect.Type, path string) error {
-	w := &schemaWalk{path: path, seen: map[schemaVisit]bool{}}
+	p := newProblems(path)
+	if err := walkSchema(root, t, p); err != nil {
+		return err
+	}
+	return p.err()
+}
+
+// walkSchema walks the document root against the struct type t, adding
+// each fault to p and setting the value at fault aside (a null, or a key
+// left out), so that the rest decodes. It returns an error only when the
+// document as a whole is wrong.
+func walkSchema(root *yaml.Node, t reflect.Type, p *problems) error {
+	w := &schemaWalk{p: p, seen: map[schemaVisit]bool{}}
 	n := root
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
@@ -63,12 +77,16 @@ func checkSchema(root *yaml.Node, t reflect.Type, path string) error {
 		}
 		n = n.Content[0]
 	}
-	return w.check(n, t, "")
+	if n = unalias(n); n != nil && !isNull(n) && n.Kind != yaml.MappingNode {
+		return fmt.Errorf("config: %s line %d: want %s, not a %s", p.path, n.Line, wantWords(t), nodeKind(n))
+	}
+	w.check(n, t, "")
+	return nil
 }
 
 // schemaWalk is one walk of a document.
 type schemaWalk struct {
-	path string // the file, for messages
+	p *problems // where faults and lines go
 	// seen holds the nodes already checked against a type: a node that
 	// aliases reach many times ("billion laughs") is checked once, and an
 	// alias that contains itself ends the walk instead of looping.
@@ -80,107 +98,123 @@ type schemaVisit struct {
 	t reflect.Type
 }
 
-// check checks node n, the value of key, against the Go type t.
-func (w *schemaWalk) check(n *yaml.Node, t reflect.Type, key string) error {
+// check checks node n, the value of key, against the Go type t; a value at
+// fault is reported and set aside.
+func (w *schemaWalk) check(n *yaml.Node, t reflect.Type, key string) {
 	n = unalias(n)
-	if n == nil || isNull(n) || t.Kind() == reflect.Interface {
-		return nil // null sets the zero value of any type; anything fits an interface
+	if n == nil {
+		return
+	}
+	if key != "" {
+		if _, ok := w.p.lines[key]; !ok {
+			w.p.lines[key] = n.Line
+		}
+	}
+	if isNull(n) || t.Kind() == reflect.Interface {
+		return // null sets the zero value of any type; anything fits an interface
 	}
 	v := schemaVisit{n, t}
 	if w.seen[v] {
-		return nil
+		return
 	}
 	w.seen[v] = true
-	switch wantKind(t) {
+	want := wantKind(t)
+	if n.Kind != want {
+		w.kindError(n, t, key)
+		return
+	}
+	switch want {
 	case yaml.MappingNode:
-		if n.Kind != yaml.MappingNode {
-			return w.kindError(n, t, key)
-		}
-		return w.mapping(n, t, key)
+		w.mapping(n, t, key)
 	case yaml.SequenceNode:
-		if n.Kind != yaml.SequenceNode {
-			return w.kindError(n, t, key)
-		}
 		for i, item := range n.Content {
-			if err := w.check(item, t.Elem(), fmt.Sprintf("%s[%d]", key, i)); err != nil {
-				return err
-			}
+			w.check(item, t.Elem(), fmt.Sprintf("%s[%d]", key, i))
 		}
-		return nil
+	default:
+		w.scalar(n, t, key)
 	}
-	if n.Kind != yaml.ScalarNode {
-		return w.kindError(n, t, key)
-	}
-	return w.scalar(n, t, key)
+}
+
+// setAside makes n a null: the decoder then leaves its value unset.
+func setAside(n *yaml.Node) {
+	*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
 }
 
 // scalar checks that the scalar n decodes into t. What a scalar may spell
 // (true, yes, 0x1F) is the decoder's to say: it decodes n alone, and only
 // whether that worked is used, never its message.
-func (w *schemaWalk) scalar(n *yaml.Node, t reflect.Type, key string) error {
+func (w *schemaWalk) scalar(n *yaml.Node, t reflect.Type, key string) {
 	err := n.Decode(reflect.New(t).Interface())
 	if err == nil {
-		return nil
+		return
 	}
 	var ve *valueError
 	if errors.As(err, &ve) {
-		return &configError{Key: keyOr(key), Msg: fmt.Sprintf("%v (%s line %d)", ve.err, w.path, ve.line)}
+		w.p.addAt(ve.line, keyOr(key), fmt.Sprintf("%v (%s line %d)", ve.err, w.p.path, ve.line))
+		setAside(n)
+		return
 	}
-	return w.kindError(n, t, key)
+	w.kindError(n, t, key)
 }
 
 // mapping checks the keys and values of the mapping n against t, a struct
-// (keys must be its fields) or a map.
-func (w *schemaWalk) mapping(n *yaml.Node, t reflect.Type, key string) error {
+// (keys must be its fields) or a map. Pairs at fault (an unknown key, a
+// key given twice, a merge of something else than mappings) are left out.
+func (w *schemaWalk) mapping(n *yaml.Node, t reflect.Type, key string) {
 	first := map[string]int{} // key → line, to refuse a key given twice
+	keep := n.Content[:0:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := unalias(n.Content[i]), n.Content[i+1]
 		if isMergeKey(k) {
-			if err := w.merge(v, t, key); err != nil {
-				return err
+			if w.merge(v, t, key) {
+				keep = append(keep, n.Content[i], v)
 			}
 			continue
 		}
 		name := keyName(k)
-		vt, err := w.valueType(k, t, key, name)
-		if err != nil {
-			return err
+		vt, ok := w.valueType(k, t, key, name)
+		if !ok {
+			continue
 		}
 		sub := joinKey(key, name)
 		if line, dup := first[name]; dup {
-			return &configError{Key: sub, Msg: fmt.Sprintf("given twice (%s lines %d and %d)", w.path, line, k.Line)}
+			w.p.addAt(k.Line, sub, fmt.Sprintf("given twice (%s lines %d and %d)", w.p.path, line, k.Line))
+			continue
 		}
 		first[name] = k.Line
-		if err := w.check(v, vt, sub); err != nil {
-			return err
-		}
+		w.check(v, vt, sub)
+		keep = append(keep, n.Content[i], v)
 	}
-	return nil
+	n.Content = keep
 }
 
 // valueType is the type of the value that the mapping key k (called name)
 // of type t, itself the value of parent, holds: the struct's field, or the
-// map's element once the key decodes into the map's key type.
-func (w *schemaWalk) valueType(k *yaml.Node, t reflect.Type, parent, name string) (reflect.Type, error) {
+// map's element once the key decodes into the map's key type. ok is false
+// (and the fault reported) when there is none.
+func (w *schemaWalk) valueType(k *yaml.Node, t reflect.Type, parent, name string) (reflect.Type, bool) {
 	if t.Kind() == reflect.Map {
-		if err := w.check(k, t.Key(), keyOr(parent)); err != nil {
-			return nil, err
+		if k.Kind != yaml.ScalarNode || k.Decode(reflect.New(t.Key()).Interface()) != nil {
+			w.kindError(k, t.Key(), keyOr(parent))
+			return nil, false
 		}
-		return t.Elem(), nil
+		return t.Elem(), true
 	}
 	f, ok := yamlField(t, name)
 	if !ok {
-		return nil, w.unknownKey(k, t, parent, name)
+		w.unknownKey(k, t, parent, name)
+		return nil, false
 	}
-	return f.Type, nil
+	return f.Type, true
 }
 
 // merge checks the value of a merge key (<<: *defaults): a mapping, or a
-// list of mappings, whose keys count as the enclosing mapping's own.
-func (w *schemaWalk) merge(v *yaml.Node, t reflect.Type, key string) error {
+// list of mappings, whose keys count as the enclosing mapping's own. ok is
+// false when it is something else (reported).
+func (w *schemaWalk) merge(v *yaml.Node, t reflect.Type, key string) (ok bool) {
 	v = unalias(v)
 	if v == nil {
-		return nil
+		return true
 	}
 	items := []*yaml.Node{v}
 	if v.Kind == yaml.SequenceNode {
@@ -188,36 +222,36 @@ func (w *schemaWalk) merge(v *yaml.Node, t reflect.Type, key string) error {
 	}
 	for _, m := range items {
 		if m = unalias(m); m.Kind != yaml.MappingNode {
-			return &configError{Key: joinKey(key, "<<"), Msg: fmt.Sprintf("want a mapping or a list of mappings to merge (%s line %d)", w.path, m.Line)}
-		}
-		if err := w.check(m, t, key); err != nil {
-			return err
+			w.p.addAt(m.Line, joinKey(key, "<<"), fmt.Sprintf("want a mapping or a list of mappings to merge (%s line %d)", w.p.path, m.Line))
+			return false
 		}
 	}
-	return nil
+	for _, m := range items {
+		w.check(unalias(m), t, key)
+	}
+	return true
 }
 
 // unknownKey names a key that is not a field of the struct t, with the
 // field it was probably meant to be.
-func (w *schemaWalk) unknownKey(k *yaml.Node, t reflect.Type, parent, name string) error {
+func (w *schemaWalk) unknownKey(k *yaml.Node, t reflect.Type, parent, name string) {
 	hint := ""
 	if near := nearestField(t, name); near != "" {
 		hint = fmt.Sprintf("; did you mean %s?", joinKey(parent, near))
 	}
-	return &configError{Key: joinKey(parent, name), Msg: fmt.Sprintf("unknown key (%s line %d)%s", w.path, k.Line, hint)}
+	w.p.addAt(k.Line, joinKey(parent, name), fmt.Sprintf("unknown key (%s line %d)%s", w.p.path, k.Line, hint))
 }
 
 // kindError says what the value of key should have been and what it is,
-// quoting the value only when it is short and cannot be a secret.
-func (w *schemaWalk) kindError(n *yaml.Node, t reflect.Type, key string) error {
+// quoting the value only when it is short and cannot be a secret, and
+// sets the value aside.
+func (w *schemaWalk) kindError(n *yaml.Node, t reflect.Type, key string) {
 	got := "a " + nodeKind(n)
 	if n.Kind == yaml.ScalarNode && !sensitiveKey(key) && len(n.Value) <= 64 {
 		got = strconv.Quote(n.Value)
 	}
-	if key == "" {
-		return fmt.Errorf("config: %s line %d: want %s, not %s", w.path, n.Line, wantWords(t), got)
-	}
-	return &configError{Key: key, Msg: fmt.Sprintf("want %s, not %s (%s line %d)", wantWords(t), got, w.path, n.Line)}
+	w.p.addAt(n.Line, keyOr(key), fmt.Sprintf("want %s, not %s (%s line %d)", wantWords(t), got, w.p.path, n.Line))
+	setAside(n)
 }
 
 // wantKind is the kind of node a value of type t is written as.

@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,6 +42,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	urls := devURLsOf(lns)
 	cfg, err := devConfig(opt, keys, lns, urls, getenv)
 	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
 		return err
 	}
 	cfg.DevMail = stdout // without claims.smtp, mails are printed here
@@ -102,6 +104,10 @@ func parseDevFlags(args []string, stderr io.Writer) (devOptions, error) {
 	fs.StringVar(&opt.hub, "hub", "127.0.0.1:4190", "the dev hub's listener")
 	fs.StringVar(&opt.app, "app", "127.0.0.1:4100", "the demo legacy app's listener")
 	fs.StringVar(&opt.mode, "mode", "", "initial mode: passthrough, offer or enforce (default: the stored one, else passthrough)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: hubgate dev [flags]\n\nStarts the dev hub (a fake Zaikio), a demo legacy app and hubgate in front of\nit, on loopback, with the store and keys in --data. Prints the URLs, the\ndemo logins, the admin token and a claim link per demo person.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	return opt, parseFlags(fs, args)
 }
 
@@ -184,11 +190,7 @@ func devConfig(opt devOptions, keys devSecrets, lns map[string]net.Listener, url
 	cfg.Legacy.Whoami = "/api/me"
 	cfg.Roles = map[string][]string{"owner": {"admin"}, "admin": {"admin"}, "member": {"user"}}
 	cfg.Log.Format = "console"
-	if err := applyEnv(reflect.ValueOf(cfg).Elem(), "HUBGATE", "", getenv); err != nil {
-		return nil, err
-	}
-	cfg.defaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.finish(getenv, newProblems("")); err != nil {
 		return nil, err
 	}
 	return cfg, nil

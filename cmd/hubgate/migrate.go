@@ -43,7 +43,7 @@ const migrateMaxBatch = 10_000
 func runMigrateStore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("migrate-store", stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, migrateStoreUsage)
+		fmt.Fprint(fs.Output(), migrateStoreUsage)
 		fs.PrintDefaults()
 	}
 	from := fs.String("from", "", "source store: bolt:///path/to/hubgate.db")

@@ -18,10 +18,10 @@ import (
 	"github.com/hubgate/hubgate/admin"
 )
 
-// The operator commands (claims, links, mode) talk to the admin API of a
-// running hubgate (DESIGN §4 "CLI"): --admin-url and --admin-token (or
-// their environment variables) say where and how, --json asks for machine
-// output instead of tables.
+// The operator commands (claims, links, mode, stats, audit, sessions) talk
+// to the admin API of a running hubgate (DESIGN §4 "CLI"): --admin-url and
+// --admin-token (or their environment variables) say where and how, --json
+// asks for machine output instead of tables.
 
 // defaultAdminURL is where `hubgate serve` listens for the admin API unless
 // configured otherwise (admin.listen).
@@ -30,7 +30,9 @@ const defaultAdminURL = "http://127.0.0.1:4181"
 const adminFlagsHelp = `
 Every operator command takes:
   --admin-url URL      admin API (env HUBGATE_ADMIN_URL, default ` + defaultAdminURL + `)
-  --admin-token TOKEN  admin bearer token (env HUBGATE_ADMIN_TOKEN; required)
+  --admin-token TOKEN  admin bearer token (env HUBGATE_ADMIN_TOKEN; required):
+                       admin.token or one of admin.tokens; a read token
+                       may only run commands that change nothing
   --json               print JSON instead of tables
 `
 
@@ -48,9 +50,7 @@ Commands:
 ` + adminFlagsHelp + `
 Run "hubgate claims COMMAND -h" for a command's flags.
 `
-	return dispatch(ctx, "claims", help, map[string]command{
-		"issue": claimsIssue, "import": claimsImport, "list": claimsList, "revoke": claimsRevoke,
-	}, args, getenv, stdout, stderr)
+	return dispatch(ctx, "claims", help, groups()["claims"], args, getenv, stdout, stderr)
 }
 
 // runLinks dispatches `hubgate links list|unlink|set`.
@@ -66,14 +66,11 @@ Commands:
 ` + adminFlagsHelp + `
 Run "hubgate links COMMAND -h" for a command's flags.
 `
-	return dispatch(ctx, "links", help, map[string]command{
-		"list": linksList, "unlink": linksUnlink, "set": linksSet,
-	}, args, getenv, stdout, stderr)
+	return dispatch(ctx, "links", help, groups()["links"], args, getenv, stdout, stderr)
 }
 
-// command is one operator subcommand.
-type command func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
-
+// dispatch runs the subcommand args[0] of the command name, or prints its
+// help.
 func dispatch(ctx context.Context, name, help string, cmds map[string]command, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, help)
@@ -149,6 +146,14 @@ type operator struct {
 // connect checks the admin flags (falling back to the environment) and
 // returns the operator. A missing token or a malformed URL is a usage error.
 func (f *adminFlags) connect(name string, getenv func(string) string, stdout, stderr io.Writer) (*operator, error) {
+	// A mistyped variable (HUBGATE_ADMIN_UR) would silently leave the
+	// default in force: say so, without failing (the server's own
+	// variables may be set in the same shell, and they are known).
+	p := newProblems("")
+	checkEnvNames(getenv, p)
+	for _, e := range p.errs {
+		fmt.Fprintf(stderr, "hubgate: warning: %s: %s\n", e.Key, e.Msg)
+	}
 	base := f.url
 	if base == "" {
 		base = getenv("HUBGATE_ADMIN_URL")
@@ -218,6 +223,8 @@ func (o *operator) explain(err error) error {
 	switch {
 	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
 		return fmt.Errorf("%s: %w: check --admin-token (or HUBGATE_ADMIN_TOKEN)", o.name, err)
+	case errors.As(err, &ae) && ae.Status == http.StatusForbidden && strings.Contains(ae.Message, "read-only"):
+		return fmt.Errorf("%s: %w: use an operator token (admin.token, or one of admin.tokens with role operator)", o.name, err)
 	case errors.As(err, &ae) && ae.Code == "invalid":
 		// The server names the field at fault; do not say "mode: mode: …".
 		if strings.HasPrefix(ae.Message, o.name+": ") {

@@ -34,15 +34,19 @@ type opEnv struct {
 	url string
 }
 
-func newOpEnv(t *testing.T) *opEnv {
+func newOpEnv(t *testing.T, edit ...func(*admin.Config)) *opEnv {
 	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "hubgate.db"), bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatalf("bolt.Open = %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	srv, err := admin.New(admin.Config{Token: testToken, Store: db, Claims: &claim.Service{Store: db},
-		PublicURL: testPublicURL, Logger: zerolog.Nop()})
+	cfg := admin.Config{Token: testToken, Store: db, Claims: &claim.Service{Store: db},
+		PublicURL: testPublicURL, Logger: zerolog.Nop()}
+	for _, f := range edit {
+		f(&cfg)
+	}
+	srv, err := admin.New(cfg)
 	if err != nil {
 		t.Fatalf("admin.New = %v", err)
 	}
@@ -565,7 +569,7 @@ func TestOperatorErrors(t *testing.T) {
 		{"claims without command", nil, []string{"claims"}, true, "claims: missing command"},
 		{"unknown claims command", nil, []string{"claims", "mint"}, true, `claims: unknown command "mint"`},
 		{"unknown links command", nil, []string{"links", "delete"}, true, `links: unknown command "delete"`},
-		{"help flag", nil, []string{"claims", "issue", "-h"}, true, ""},
+		{"help flag (exit 0, issue #14)", nil, []string{"claims", "issue", "-h"}, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -595,15 +599,16 @@ func TestOperatorHelp(t *testing.T) {
 		{"claims", "issue", "-h"}, {"claims", "import", "-h"}, {"claims", "list", "-h"}, {"claims", "revoke", "-h"},
 		{"links", "list", "-h"}, {"links", "unlink", "-h"}, {"links", "set", "-h"}, {"mode", "-h"},
 	} {
-		_, stderr, err := e.runEnv(e.env("HUBGATE_ADMIN_TOKEN", "secret-token-from-env"), args...)
-		if !isUsage(err) || err.Error() != "" {
-			t.Errorf("hubgate %q = %v; want the silent usage error of -h", args, err)
+		// -h succeeds (exit 0) and prints the help on stdout (issue #14).
+		stdout, stderr, err := e.runEnv(e.env("HUBGATE_ADMIN_TOKEN", "secret-token-from-env"), args...)
+		if err != nil {
+			t.Errorf("hubgate %q = %v; want nil: -h succeeds", args, err)
 		}
-		if !strings.HasPrefix(stderr, "Usage: hubgate "+strings.Join(args[:len(args)-1], " ")) ||
-			!strings.Contains(stderr, "-admin-token") || !strings.Contains(stderr, "-json") {
-			t.Errorf("hubgate %q help = %q; want usage and the admin flags", args, stderr)
+		if !strings.HasPrefix(stdout, "Usage: hubgate "+strings.Join(args[:len(args)-1], " ")) ||
+			!strings.Contains(stdout, "-admin-token") || !strings.Contains(stdout, "-json") {
+			t.Errorf("hubgate %q help = %q; want usage and the admin flags", args, stdout)
 		}
-		if strings.Contains(stderr, "secret-token-from-env") {
+		if strings.Contains(stdout+stderr, "secret-token-from-env") {
 			t.Errorf("hubgate %q help shows the token from the environment", args)
 		}
 	}

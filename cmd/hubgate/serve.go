@@ -73,7 +73,11 @@ var (
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
-	path := fs.String("config", getenv("HUBGATE_CONFIG"), "configuration file (YAML); env HUBGATE_CONFIG")
+	path := fs.String("config", getenv("HUBGATE_CONFIG"), "configuration `file` (YAML); env HUBGATE_CONFIG")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: hubgate serve --config FILE\n\nRuns the proxy on listen and the admin API on admin.listen until SIGTERM\n(SIGHUP re-reads roles and legacy paths). The README lists every key.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,6 +91,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	lw := newLogWriter(stderr)
 	defer lw.Close()
 	logger := newLogger(cfg, lw)
+	for _, w := range cfg.warnings() {
+		logger.Warn().Str("event", "config.warning").Msg(w)
+	}
 	switch {
 	case getenv("GOMEMLIMIT") != "":
 		logger.Info().Str("event", "memory.governor").Str("state", "off").Str("reason", "GOMEMLIMIT is set").Send()
@@ -145,7 +152,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return &configError{Key: "admin.listen", Msg: err.Error()}
 		}
 	} else {
-		logger.Warn().Str("event", "admin.disabled").Msg("admin API disabled: set admin.token (or HUBGATE_ADMIN_TOKEN) to enable it")
+		logger.Warn().Str("event", "admin.disabled").Msg("admin API disabled: set admin.token (or HUBGATE_ADMIN_TOKEN) or admin.tokens to enable it")
 	}
 	var extra []server
 	if devHub != nil {
@@ -305,7 +312,7 @@ type instance struct {
 	store   store
 	metrics *prometheus.Registry
 	proxy   *proxy.Server
-	admin   *admin.Server // nil when no admin token is configured
+	admin   *admin.Server // nil when no admin token is configured (admin.token, admin.tokens)
 	log     zerolog.Logger
 }
 
@@ -362,9 +369,9 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		return nil, &configError{Key: "(proxy)", Msg: err.Error()}
 	}
 	in := &instance{cfg: cfg, claims: claims, proxy: px, log: logger, store: st, metrics: reg}
-	if cfg.Admin.Token != "" {
+	if cfg.Admin.Token != "" || len(cfg.Admin.Tokens) > 0 {
 		in.admin, err = admin.New(admin.Config{
-			Token: cfg.Admin.Token, Store: st, Claims: claims, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
+			Token: cfg.Admin.Token, Tokens: cfg.adminTokens(), Store: st, Claims: claims, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
 			DefaultMode: migration.Mode(cfg.Mode), OnChange: func() { px.Refresh(context.Background()) },
 			Ready: px.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger,
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
