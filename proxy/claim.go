@@ -68,7 +68,7 @@ func (s *Server) inspectClaim(r *http.Request) (claim.Claim, error) {
 // Origin checked). The flow carries the token's hash, never the token.
 func (s *Server) startClaim() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.claimLimit.Allow(s.clientIP(r)) {
+		if !s.claimLimit.Allow(s.clientKey(r)) {
 			s.fail(w, r, &pageError{status: http.StatusTooManyRequests, key: "rate_limited"})
 			return
 		}
@@ -217,7 +217,7 @@ func (s *Server) orgClaimPage() http.HandlerFunc {
 // flow redeems it.
 func (s *Server) startOrgClaim() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.claimLimit.Allow(s.clientIP(r)) {
+		if !s.claimLimit.Allow(s.clientKey(r)) {
 			s.fail(w, r, &pageError{status: http.StatusTooManyRequests, key: "rate_limited"})
 			return
 		}
@@ -459,7 +459,7 @@ func (s *Server) startClaimBySession() http.HandlerFunc {
 			s.fail(w, r, &pageError{status: http.StatusNotFound, key: "not_found"})
 			return
 		}
-		if !s.claimLimit.Allow(s.clientIP(r)) {
+		if !s.claimLimit.Allow(s.clientKey(r)) {
 			s.fail(w, r, &pageError{status: http.StatusTooManyRequests, key: "rate_limited"})
 			return
 		}

@@ -31,7 +31,7 @@ func redirectCorpus(t *testing.T, e *env) []string {
 func redirectEnv(t *testing.T, mutate func(*proxy.Config)) *env {
 	return newEnv(t, func(c *proxy.Config) {
 		c.AllowedRedirectHosts = testAllowedHosts
-		c.ClaimRate = -1
+		c.Limits.FailedClaims = -1
 		if mutate != nil {
 			mutate(c)
 		}
