@@ -19,11 +19,11 @@ const limiterMax = 50000
 func (s *Server) newLimits() {
 	s.resendQueue = make(chan resendJob, 1024)
 	lim := s.cfg.Limits
-	s.resendByEmail = keyrate.PerMinute(lim.ResendPerEmail, limiterMax)
-	s.resendByClient = keyrate.PerMinute(lim.ResendPerClient, limiterMax)
-	s.claimLimit = keyrate.PerMinute(lim.FailedClaims, limiterMax)
-	s.flowLimit = keyrate.PerMinute(lim.FlowStarts, limiterMax)
-	s.callbackLimit = keyrate.PerMinute(lim.FailedCallbacks, limiterMax)
+	s.resendByEmail = keyrate.PerMinute(lim.ResendPerEmail, limiterMax, s.now)
+	s.resendByClient = keyrate.PerMinute(lim.ResendPerClient, limiterMax, s.now)
+	s.claimLimit = keyrate.PerMinute(lim.FailedClaims, limiterMax, s.now)
+	s.flowLimit = keyrate.PerMinute(lim.FlowStarts, limiterMax, s.now)
+	s.callbackLimit = keyrate.PerMinute(lim.FailedCallbacks, limiterMax, s.now)
 }
 
 // clientKey is r's client for per-client limits: its address (clientIP),
@@ -31,6 +31,18 @@ func (s *Server) newLimits() {
 // network share one budget.
 func (s *Server) clientKey(r *http.Request) string {
 	return keyrate.ClientKey(s.clientIP(r), s.cfg.Limits.IPv6Prefix)
+}
+
+// allowClaimStart spends one of the client's failed-claims tokens for a
+// claim start, or answers 429 and reports false when none is left. The
+// token comes back when the start reaches its flow (startFlow).
+func (s *Server) allowClaimStart(w http.ResponseWriter, r *http.Request) bool {
+	key := s.clientKey(r)
+	if s.claimLimit.Allow(key) {
+		return true
+	}
+	s.fail(w, r, tooMany(w, "failed claims", key))
+	return false
 }
 
 // tooMany is the "too many attempts" page (429, Retry-After) for a client

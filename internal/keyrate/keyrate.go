@@ -87,12 +87,17 @@ func New(every time.Duration, burst, maxKeys int) *Table {
 }
 
 // PerMinute returns a table of buckets that hold n tokens and refill n a
-// minute (n > 0), or nil — no limit — for n ≤ 0.
-func PerMinute(n, maxKeys int) *Table {
+// minute (n > 0), or nil — no limit — for n ≤ 0. now is the clock the
+// buckets refill by; nil means time.Now.
+func PerMinute(n, maxKeys int, now func() time.Time) *Table {
 	if n <= 0 {
 		return nil
 	}
-	return New(time.Minute/time.Duration(n), n, maxKeys)
+	t := New(time.Minute/time.Duration(n), n, maxKeys)
+	if now != nil {
+		t.now = now
+	}
+	return t
 }
 
 // Get returns key's bucket and marks key as used now.

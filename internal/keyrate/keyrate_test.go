@@ -163,14 +163,19 @@ func TestClientKey(t *testing.T) {
 }
 
 func TestPerMinute(t *testing.T) {
-	if PerMinute(0, 10) != nil || PerMinute(-1, 10) != nil {
+	if PerMinute(0, 10, nil) != nil || PerMinute(-1, 10, nil) != nil {
 		t.Error("PerMinute(n ≤ 0) is a table; want nil (no limit)")
 	}
-	tb := PerMinute(20, 10)
+	c := &fakeClock{t: time.Unix(1e9, 0)}
+	tb := PerMinute(20, 10, c.now)
 	for i := range 21 {
 		if got := tb.Allow("k"); got != (i < 20) {
 			t.Fatalf("PerMinute(20) try %d allowed = %v; want 20 at once, then no", i+1, got)
 		}
+	}
+	c.advance(3 * time.Second)
+	if !tb.Allow("k") || tb.Allow("k") {
+		t.Error("PerMinute(20) after 3 s: want exactly one more (its clock, not the wall clock)")
 	}
 }
 
