@@ -80,6 +80,17 @@ type Config struct {
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`
 	UpstreamTimeout      duration `yaml:"upstream_timeout"`
 	UpstreamMaxConns     int      `yaml:"upstream_max_conns"`
+	// Limits are the per-client budgets of the public pages, each a count
+	// per minute (proxy.Limits); zero means the default named, negative
+	// no limit.
+	Limits struct {
+		IPv6Prefix      int `yaml:"ipv6_prefix"`       // leading bits of an IPv6 address that make one client; 64
+		FlowStarts      int `yaml:"flow_starts"`       // sign-in and claim flows started and not finished; 120
+		FailedCallbacks int `yaml:"failed_callbacks"`  // callbacks that fail, counted before any hub call; 30
+		FailedClaims    int `yaml:"failed_claims"`     // claim starts that fail (dead or unknown link, form check); 20
+		ResendPerClient int `yaml:"resend_per_client"` // "send me my link" requests; 30
+		ResendPerEmail  int `yaml:"resend_per_email"`  // … for one email address; 5
+	} `yaml:"limits"`
 	// DevMail, set by `hubgate dev` only, receives the mails hubgate would
 	// send when no claims.smtp is configured (consoleMailer).
 	DevMail io.Writer `yaml:"-"`

@@ -35,6 +35,7 @@ func (c *Config) validate() error {
 		c.validateClaims,
 		c.validateAssertion,
 		c.validateNetwork,
+		c.validateLimits,
 		c.validateMemory,
 		c.validateLog,
 	} {
@@ -333,4 +334,13 @@ func redactURL(s string) string {
 		return "[unparsable url]"
 	}
 	return u.Redacted()
+}
+
+// validateLimits checks the per-client budgets: only the IPv6 prefix has a
+// range (every count is fine; negative turns a limit off).
+func (c *Config) validateLimits() error {
+	if p := c.Limits.IPv6Prefix; p != 0 && (p < 1 || p > 128) {
+		return &configError{Key: "limits.ipv6_prefix", Msg: fmt.Sprintf("%d: want a prefix length from 1 to 128 (default 64)", p)}
+	}
+	return nil
 }
