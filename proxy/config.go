@@ -155,7 +155,10 @@ type Config struct {
 // limit (tests, or a deployment that limits in front).
 type Limits struct {
 	// IPv6Prefix is how many leading bits of an IPv6 address make one
-	// client (1–128). Zero means 64: one subscriber's network.
+	// client (1–128). Zero means 64: one subscriber's network. A client
+	// holding a shorter prefix (a /48 is a common allocation) gets one
+	// budget per /64 in it; 56 or 48 bound such clients, at the cost of
+	// neighbours sharing a budget.
 	IPv6Prefix int
 	// FlowStarts bounds the redirect flows (sign-in, claims) a client
 	// starts that do not come back with a token the hub issued: a flow

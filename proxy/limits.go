@@ -8,8 +8,9 @@ import (
 )
 
 // limiterMax bounds the keys each limit table remembers (keyrate.Table:
-// least recently used keys with full buckets go first). About 150 bytes
-// a key.
+// of the least recently used keys, one with a full bucket goes first).
+// About 210 bytes a key, so a full table holds 10 MB; a new key costs a
+// few microseconds once a table is full.
 const limiterMax = 50000
 
 // newLimits sets up the per-client budgets (Config.Limits) and the resend
