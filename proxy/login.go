@@ -58,11 +58,11 @@ func (s *Server) callback() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		q := r.URL.Query()
-		key := s.clientKey(r)
-		if !s.callbackLimit.Allow(key) {
+		client := s.clientKey(r)
+		if !s.callbackLimit.Allow(client) {
 			// Before takeFlow: a person behind a busy address keeps the
 			// flow cookie and can reload the callback a minute later.
-			s.fail(w, r, tooMany(w, "failed callbacks", key))
+			s.fail(w, r, tooMany(w, "failed callbacks", client))
 			return
 		}
 		f, err := s.takeFlow(ctx, w, r, q.Get("state"))
@@ -96,8 +96,8 @@ func (s *Server) callback() http.HandlerFunc {
 			return
 		}
 		// The hub issued this code for this flow: a real sign-in or claim.
-		s.callbackLimit.Give(key)
-		s.flowLimit.Give(key)
+		s.callbackLimit.Give(client)
+		s.flowLimit.Give(client)
 		switch f.Purpose {
 		case purposeLogin:
 			s.finishLogin(w, r, f, tok, claims)
@@ -244,7 +244,7 @@ func (s *Server) logout() http.HandlerFunc {
 			s.log.Info().Str("event", "logout").Str("person", id.Person).Str("request_id", requestID(r)).Send()
 		}
 		s.sessions.Clear(w)
-		if rd := r.PostFormValue("rd"); rd != "" {
+		if rd := r.FormValue("rd"); rd != "" {
 			s.redirect(w, s.returnTo(rd))
 			return
 		}
