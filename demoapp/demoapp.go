@@ -112,12 +112,16 @@ func (a *App) current(r *http.Request) *User {
 	return nil
 }
 
+// page is the demo app's only page. Its "Sign out" button posts to
+// hubgate, which never signs out on a GET; the browser's Sec-Fetch-Site and
+// Origin headers prove that the post comes from this origin, so a legacy
+// page needs no form token of hubgate's.
 var page = template.Must(template.New("page").Parse(`<!doctype html><html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Legacy App</title>
 <link rel="stylesheet" href="/assets/style.css"></head><body><main>
 <h1>Legacy App <small>(demo)</small></h1>
 {{if .HubgateUser}}<p class="ok">Signed in through <b>Zaikio</b> as legacy user <b>{{.HubgateUser}}</b>{{with .Name}} ({{.}}){{end}}.</p>
-<p><a href="/_hubgate/logout?rd=/">Sign out</a></p>
+<form method="post" action="/_hubgate/logout"><input type="hidden" name="rd" value="/"><button id="signout">Sign out</button></form>
 {{else if .Legacy}}<p>Signed in with the <b>old password login</b> as <b>{{.Legacy.Name}}</b> (id {{.Legacy.ID}}).</p>
 <p><a class="btn" href="/_hubgate/claim">Link your Zaikio account</a></p>
 <form method="post" action="/logout"><button>Log out</button></form>

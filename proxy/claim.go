@@ -68,8 +68,7 @@ func (s *Server) inspectClaim(r *http.Request) (claim.Claim, error) {
 // Origin checked). The flow carries the token's hash, never the token.
 func (s *Server) startClaim() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.claimLimit.Allow(s.clientIP(r)) {
-			s.fail(w, r, &pageError{status: http.StatusTooManyRequests, key: "rate_limited"})
+		if !s.allowClaimStart(w, r) {
 			return
 		}
 		c, err := s.inspectClaim(r)
@@ -217,8 +216,7 @@ func (s *Server) orgClaimPage() http.HandlerFunc {
 // flow redeems it.
 func (s *Server) startOrgClaim() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.claimLimit.Allow(s.clientIP(r)) {
-			s.fail(w, r, &pageError{status: http.StatusTooManyRequests, key: "rate_limited"})
+		if !s.allowClaimStart(w, r) {
 			return
 		}
 		if err := s.checkCSRF(r, "claim-org"); err != nil {
@@ -459,8 +457,7 @@ func (s *Server) startClaimBySession() http.HandlerFunc {
 			s.fail(w, r, &pageError{status: http.StatusNotFound, key: "not_found"})
 			return
 		}
-		if !s.claimLimit.Allow(s.clientIP(r)) {
-			s.fail(w, r, &pageError{status: http.StatusTooManyRequests, key: "rate_limited"})
+		if !s.allowClaimStart(w, r) {
 			return
 		}
 		if err := s.checkCSRF(r, "claim-session"); err != nil {

@@ -169,7 +169,7 @@ func TestClaimPostNeedsCSRFAndOrigin(t *testing.T) {
 }
 
 func TestConcurrentRedemptionsLinkOnce(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.ClaimRate = -1 }) // 50 claims from one address
+	e := newEnv(t, func(c *proxy.Config) { c.Limits.FailedCallbacks = -1 }) // 50 callbacks at once from one address
 	is := e.issue(claim.KindPerson, "42", "")
 	const n = 50
 	type prepared struct {
@@ -496,7 +496,7 @@ func TestUndoClaim(t *testing.T) {
 }
 
 func TestClaimStartsAreRateLimited(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.ClaimRate = 5 })
+	e := newEnv(t, func(c *proxy.Config) { c.Limits.FlowStarts = 5 }) // claim flows started, none finished
 	is := e.issue(claim.KindPerson, "42", "")
 	b := e.browser()
 	page := b.get("/_hubgate/claim/" + is.Token.Reveal())

@@ -71,7 +71,7 @@ func auditRandomToken(t *testing.T, n int) string {
 // with a readable page that never repeats the token, starts no flow, and
 // leaves the store exactly as it was.
 func TestClaimLinkErrorPages(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.ClaimRate = -1 }) // many POSTs from one address
+	e := newEnv(t, func(c *proxy.Config) { c.Limits.FailedClaims = -1 }) // many POSTs from one address
 	ctx := context.Background()
 	e.putPeople(claim.Person{ID: "42", Email: "ann@legacy.example", Name: "Ann Example"})
 	expired, err := e.claims.Issue(ctx, claim.Request{Kind: claim.KindPerson, LegacyID: "42", TTL: time.Hour, CreatedBy: "test"})
@@ -249,7 +249,7 @@ func TestOrgClaimNamedClaimer(t *testing.T) {
 // that has no session), even with a CSRF token that browser legitimately
 // obtained for that very claim, and nothing is consumed or written.
 func TestOrgClaimStartRefusedForUnlinked(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Unlinked = proxy.UnlinkedPass; c.ClaimRate = -1 })
+	e := newEnv(t, func(c *proxy.Config) { c.Unlinked = proxy.UnlinkedPass; c.Limits.FailedClaims = -1 })
 	ctx := context.Background()
 	orgClaim := e.issue(claim.KindOrg, "100", "")
 	b := e.browser()
@@ -305,7 +305,7 @@ func TestOrgClaimStartRefusedForUnlinked(t *testing.T) {
 		start(t, http.StatusForbidden, "Link your own account first")
 	})
 	t.Run("signed out", func(t *testing.T) {
-		if r := b.get("/_hubgate/logout"); r.StatusCode >= 400 {
+		if r := b.logout(""); r.StatusCode >= 400 {
 			t.Fatalf("logout = %d", r.StatusCode)
 		}
 		start(t, http.StatusUnauthorized, "Please sign in")

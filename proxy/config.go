@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/internal/keyrate"
 	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/roles"
 	"github.com/hubgate/hubgate/session"
@@ -90,7 +91,10 @@ type Config struct {
 	// Per>Org.zaikio.organization.r.
 	OrgScope string
 	// AllowedRedirectHosts may appear in absolute return URLs besides the
-	// public host; ".example.com" allows subdomains. Zero: none.
+	// public origin: "example.com" that host, ".example.com" it and its
+	// subdomains, each with an optional ":port"; without one only the
+	// scheme's default port. Only https, or http when PublicURL is http
+	// (a return never downgrades). Zero: none.
 	AllowedRedirectHosts []string
 	// TrustedProxies are the peers whose X-Forwarded-* and Forwarded
 	// headers are believed. Zero: none (client values are dropped).
@@ -127,10 +131,9 @@ type Config struct {
 	Mailer Mailer
 	// AppName names the legacy app in mails. Empty means the public host.
 	AppName string
-	// ClaimRate limits claim starts per client address: at most ClaimRate
-	// per minute with bursts of as many. Zero means 20; negative means no
-	// limit (tests, or a deployment that limits in front).
-	ClaimRate int
+	// Limits are the per-client budgets of the public pages. Zero: the
+	// defaults Limits names.
+	Limits Limits
 	// PollInterval is how often mode and revocations are re-read from the
 	// store (other replicas' changes). Zero means 1 s.
 	PollInterval time.Duration
@@ -141,6 +144,57 @@ type Config struct {
 	Logger zerolog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+}
+
+// Limits are the per-client budgets of the public pages (DESIGN §3: limits
+// count abuse, not success, so that an office behind one address passes).
+// A client is an IPv4 address or an IPv6 prefix (IPv6Prefix), as the peer
+// or a trusted proxy names it. Each budget is a count per minute that a
+// client may also spend at once; when it is spent the client gets a 429
+// page until it refills. Zero means the default named; negative means no
+// limit (tests, or a deployment that limits in front).
+type Limits struct {
+	// IPv6Prefix is how many leading bits of an IPv6 address make one
+	// client (1–128). Zero means 64: one subscriber's network. A client
+	// holding a shorter prefix (a /48 is a common allocation) gets one
+	// budget per /64 in it; 56 or 48 bound such clients, at the cost of
+	// neighbours sharing a budget.
+	IPv6Prefix int
+	// FlowStarts bounds the redirect flows (sign-in, claims) a client
+	// starts that do not come back with a token the hub issued: a flow
+	// whose callback succeeds gives its start back. Zero means 120.
+	FlowStarts int
+	// FailedCallbacks bounds the callbacks that fail (no live flow in this
+	// browser, a code the hub refuses, a hub error): the budget is checked
+	// before any hub call, so forged callbacks cannot make hubgate spend
+	// its hub quota. Zero means 30.
+	FailedCallbacks int
+	// FailedClaims bounds the claim starts that fail (a dead, used or
+	// unknown token; a failed form check; no legacy session). Successful
+	// starts do not count. Zero means 20.
+	FailedClaims int
+	// ResendPerClient bounds "send me my link" requests per client. Zero
+	// means 30.
+	ResendPerClient int
+	// ResendPerEmail bounds "send me my link" requests per email address.
+	// Zero means 5.
+	ResendPerEmail int
+}
+
+// withDefaults returns lim with the zero values replaced by the defaults.
+func (lim Limits) withDefaults() Limits {
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{
+		{&lim.IPv6Prefix, keyrate.DefaultIPv6Prefix}, {&lim.FlowStarts, 120}, {&lim.FailedCallbacks, 30},
+		{&lim.FailedClaims, 20}, {&lim.ResendPerClient, 30}, {&lim.ResendPerEmail, 5},
+	} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	return lim
 }
 
 // withDefaults returns cfg with every zero value that has a default
@@ -181,6 +235,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	return cfg
 }
 
@@ -194,6 +249,9 @@ func (cfg Config) validate() (pub, up *url.URL, err error) {
 	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" || (pub.Path != "" && pub.Path != "/") ||
 		pub.RawQuery != "" || pub.ForceQuery || pub.Fragment != "" || pub.User != nil {
 		return nil, nil, fmt.Errorf("proxy: public url %q: want http(s)://host[:port] without a path", cfg.PublicURL)
+	}
+	if _, ok := portOf(pub); !ok {
+		return nil, nil, fmt.Errorf("proxy: public url %q: port: want 1 to 65535, plain decimal", cfg.PublicURL)
 	}
 	pub.Path = ""
 	up, err = url.Parse(cfg.Upstream)
@@ -217,6 +275,12 @@ func (cfg Config) validate() (pub, up *url.URL, err error) {
 	}
 	if cfg.BodyTimeout < 0 {
 		return nil, nil, fmt.Errorf("proxy: body timeout %s: want > 0", cfg.BodyTimeout)
+	}
+	if p := cfg.Limits.IPv6Prefix; p < 1 || p > 128 {
+		return nil, nil, fmt.Errorf("proxy: limits: ipv6 prefix /%d: want 1 to 128", p)
+	}
+	if err := validRedirectHosts(cfg.AllowedRedirectHosts); err != nil {
+		return nil, nil, err
 	}
 	if cfg.AssertionTTL < 10*time.Second || cfg.AssertionTTL > 60*time.Second {
 		return nil, nil, fmt.Errorf("proxy: assertion ttl %s: want between 10s and 60s", cfg.AssertionTTL)

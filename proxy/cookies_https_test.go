@@ -236,7 +236,7 @@ func TestCookiesOnHTTPSPublicURL(t *testing.T) {
 	}
 
 	// Logout deletes the session cookie with the same attributes.
-	out := b.get("/_hubgate/logout")
+	out := b.logout("")
 	lines := setCookieLines(out, "__Host-hubgate")
 	if len(lines) != 1 {
 		t.Fatalf("logout Set-Cookie for the session: %q; want one deletion", out.Header.Values("Set-Cookie"))

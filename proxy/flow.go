@@ -62,8 +62,18 @@ func (s *Server) flowCookieName(state string) string {
 	return s.cookiePrefix + "hubgate_flow_" + hex.EncodeToString(sum[:6])
 }
 
-// startFlow stores f in a flow cookie and sends the browser to the hub.
+// startFlow stores f in a flow cookie and sends the browser to the hub. It
+// spends one of the client's flow starts (given back when the flow's
+// callback succeeds); a claim flow that gets here gives back the
+// failed-claims token its handler spent: the claim start succeeded.
 func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, f flow, scopes []string, o zaikio.AuthOptions) error {
+	key := s.clientKey(r)
+	if !s.flowLimit.Allow(key) {
+		return tooMany(w, "flow starts", key)
+	}
+	if f.Purpose != purposeLogin {
+		s.claimLimit.Give(key)
+	}
 	f.State = newState()
 	f.Verifier = zaikio.NewVerifier()
 	f.Created = s.now().Unix()

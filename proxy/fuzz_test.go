@@ -28,7 +28,33 @@ import (
 
 const fuzzPublic = "app.example.com:8443"
 
-var fuzzAllowed = []string{".partner.example", "exact.example"}
+var (
+	fuzzPublicURL = &url.URL{Scheme: "https", Host: fuzzPublic}
+	fuzzAllowed   = []string{".partner.example", "exact.example", "ported.example:9443"}
+)
+
+// fuzzOriginOK is the fuzz target's own idea of where a return may lead:
+// the public origin (https, app.example.com, 8443) exactly, or over https an
+// allowed host on its port (443 when the entry names none). Scheme, host and
+// port all count: another port or scheme of our host is another origin.
+func fuzzOriginOK(u *url.URL) bool {
+	if u.Scheme != "https" {
+		return false
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if port == "" {
+		port = "443"
+	}
+	switch {
+	case host == "app.example.com":
+		return port == "8443"
+	case host == "exact.example", host == "partner.example", strings.HasSuffix(host, ".partner.example"):
+		return port == "443"
+	case host == "ported.example":
+		return port == "9443"
+	}
+	return false
+}
 
 // fuzzBrowserURL resolves a Location the way a browser would, erring towards
 // "another host" (see browserURL in security_test.go).
@@ -54,11 +80,14 @@ func fuzzBrowserURL(loc string) (*url.URL, error) {
 func FuzzReturnTo(f *testing.F) {
 	for _, s := range []string{"/", "/x?y#z", "//evil.com", "/\\evil.com", "https://app.example.com:8443/x", "https://a.partner.example/",
 		"https://evilpartner.example", "%2f%2fevil.com", "/%252f%252fevil.com", "javascript:alert(1)", "https:evil.com", "HTTPS://evil.com",
-		"/\t/evil.com", "https://app.example.com:8443@evil.com", "／／evil.com", "/%E2%88%95evil.com", "https://exact.example/"} {
+		"/\t/evil.com", "https://app.example.com:8443@evil.com", "／／evil.com", "/%E2%88%95evil.com", "https://exact.example/",
+		"https://app.example.com:9999/x", "http://app.example.com:8443/", "https://app.example.com/", "https://app.example.com:08443/",
+		"https://app.example.com:8443./", "https://ported.example:9443/", "https://ported.example/", "http://exact.example/",
+		"https://exact.example:8443/", "https://app.example.com:/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, rd string) {
-		got := returnTo(rd, fuzzPublic, fuzzAllowed)
+		got := returnTo(rd, fuzzPublicURL, fuzzAllowed)
 		if got != "/" && got != rd {
 			t.Fatalf("returnTo(%q) = %q; want / or the input", rd, got)
 		}
@@ -80,8 +109,8 @@ func FuzzReturnTo(f *testing.F) {
 		if u.User != nil {
 			t.Fatalf("returnTo(%q) = %q carries userinfo", rd, got)
 		}
-		if h := strings.ToLower(u.Hostname()); h != "app.example.com" && !hostAllowed(h, fuzzAllowed) {
-			t.Fatalf("returnTo(%q) = %q leads to %q", rd, got, u.Host)
+		if !fuzzOriginOK(u) {
+			t.Fatalf("returnTo(%q) = %q leads to %s://%s", rd, got, u.Scheme, u.Host)
 		}
 	})
 }
@@ -93,7 +122,7 @@ func fuzzServer(t testing.TB, mutate func(*Config)) *Server {
 		PublicURL: "https://" + fuzzPublic, Upstream: "http://legacy.internal", Hub: nopHub{}, Store: fuzzStore{},
 		SessionSecrets: [][]byte{bytes.Repeat([]byte("k"), 32)}, Transport: memUpstream{body: []byte("ok")},
 		Claims: &claim.Service{Store: fuzzStore{}}, PublicPaths: []string{"/assets/", "/docs"}, Mode: migration.Enforce,
-		WebhookSecret: []byte("webhook-secret"), ClaimRate: -1,
+		WebhookSecret: []byte("webhook-secret"), Limits: Limits{FailedClaims: -1},
 	}
 	if mutate != nil {
 		mutate(&cfg)

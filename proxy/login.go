@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hubgate/hubgate/internal/web"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
 )
@@ -32,7 +33,7 @@ func (s *Server) login() http.HandlerFunc {
 }
 
 func (s *Server) returnTo(rd string) string {
-	return returnTo(rd, s.public.Host, s.cfg.AllowedRedirectHosts)
+	return returnTo(rd, s.public, s.cfg.AllowedRedirectHosts)
 }
 
 // redirect answers 302 to a location that has already been validated.
@@ -47,10 +48,23 @@ func (s *Server) redirect(w http.ResponseWriter, loc string) {
 // errors into pages, exchanges the code with the PKCE verifier, verifies the
 // access token, and hands over to the flow's purpose. Nothing is linked,
 // consumed or signed in unless every step succeeds.
+//
+// The hub's token endpoint is called only for a live flow of this browser,
+// and only while the client has failed-callback budget: the budget is spent
+// first (so that parallel forged callbacks cannot outrun it) and given back,
+// with the flow's start, once the hub has accepted the code. Forged
+// callbacks cost the client its budget, never the app its hub quota.
 func (s *Server) callback() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		q := r.URL.Query()
+		client := s.clientKey(r)
+		if !s.callbackLimit.Allow(client) {
+			// Before takeFlow: a person behind a busy address keeps the
+			// flow cookie and can reload the callback a minute later.
+			s.fail(w, r, tooMany(w, "failed callbacks", client))
+			return
+		}
 		f, err := s.takeFlow(ctx, w, r, q.Get("state"))
 		if err != nil {
 			key := "bad_state"
@@ -81,6 +95,9 @@ func (s *Server) callback() http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
+		// The hub issued this code for this flow: a real sign-in or claim.
+		s.callbackLimit.Give(client)
+		s.flowLimit.Give(client)
 		switch f.Purpose {
 		case purposeLogin:
 			s.finishLogin(w, r, f, tok, claims)
@@ -177,11 +194,45 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, f flow, tok
 	s.redirect(w, s.returnTo(f.Return))
 }
 
-// logout ends the session: GET|POST /_hubgate/logout?rd=. The hub token is
+// logoutAction is the CSRF action of the sign-out form.
+const logoutAction = "logout"
+
+// logoutPage asks before signing out: GET /_hubgate/logout?rd=. A GET never
+// signs out (a link or an image on another site could, DESIGN §3): with a
+// session it shows a "Sign out" button, a form that posts to
+// /_hubgate/logout with our form token and the validated rd; without one
+// it goes to rd, or says that the browser is signed out.
+func (s *Server) logoutPage() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rd := r.URL.Query().Get("rd")
+		id := s.sessions.Decode(r)
+		if id == nil {
+			if rd != "" {
+				s.redirect(w, s.returnTo(rd))
+				return
+			}
+			s.render(w, r, http.StatusOK, "signedout", nil)
+			return
+		}
+		data := map[string]any{"CSRF": s.csrfToken(w, r, logoutAction), "Name": id.Name, "Email": id.Email, "Cancel": "/"}
+		if rd != "" {
+			data["RD"] = s.returnTo(rd)
+			data["Cancel"] = data["RD"]
+		}
+		s.render(w, r, http.StatusOK, "signedout", data)
+	}
+}
+
+// logout ends the session: POST /_hubgate/logout (rd=). The hub token is
 // revoked (Zaikio has no logout endpoint), the server-side record deleted and
-// the session id revoked on every replica.
+// the session id revoked on every replica. The post must come from us
+// (checkLogout); anything else changes nothing, cookies included.
 func (s *Server) logout() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.checkLogout(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if id := s.sessions.Decode(r); id != nil {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 			err := s.sessions.End(ctx, id, "zaikio:"+id.Person, "logout")
@@ -199,6 +250,25 @@ func (s *Server) logout() http.HandlerFunc {
 		}
 		s.render(w, r, http.StatusOK, "signedout", nil)
 	}
+}
+
+// checkLogout accepts a sign-out post from our own page (the form token of
+// web.Forms, which also refuses every cross-origin post), or from a page of
+// the legacy app — same origin, but unable to mint our token — when the
+// browser proves the origin: Sec-Fetch-Site: same-origin, or an Origin
+// header naming the public origin. Browsers set both themselves and no page
+// can forge them, so a cross-site form or script never signs anyone out;
+// a post that proves nothing (an old browser sends neither header) needs
+// the token.
+func (s *Server) checkLogout(r *http.Request) error {
+	err := s.checkCSRF(r, logoutAction)
+	if err == nil || !errors.Is(err, web.ErrFormToken) {
+		return err
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "same-origin" || r.Header.Get("Origin") == s.origin() {
+		return nil
+	}
+	return err
 }
 
 // me answers the current identity as JSON: GET /_hubgate/me.

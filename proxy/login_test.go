@@ -1,8 +1,10 @@
 package proxy_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -378,12 +380,28 @@ func TestHubOutageDuringRevalidationKeepsSessionForGrace(t *testing.T) {
 	}
 }
 
+// logout signs b out the way a person does: the sign-out page (GET
+// /_hubgate/logout?rd=), then its form (POST with the form token and rd).
+// Without a session the page is the answer.
+func (b *browser) logout(rd string) *response {
+	b.t.Helper()
+	page := b.get("/_hubgate/logout?rd=" + url.QueryEscape(rd))
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, `action="/_hubgate/logout"`) {
+		return page
+	}
+	form := url.Values{"csrf": {csrfOf(b.t, page.body)}}
+	if m := regexp.MustCompile(`name="rd" value="([^"]*)"`).FindStringSubmatch(page.body); m != nil {
+		form.Set("rd", html.UnescapeString(m[1]))
+	}
+	return b.post("/_hubgate/logout", form)
+}
+
 func TestLogoutRevokesAndKillsCopiedCookie(t *testing.T) {
 	e := newEnv(t, nil)
 	b := e.browser()
 	b.login(devhub.FrankID, "/")
 	copied := b.sessionCookie()
-	resp := b.get("/_hubgate/logout?rd=/bye")
+	resp := b.logout("/bye")
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/bye" {
 		t.Fatalf("logout = %d %q; want 302 /bye", resp.StatusCode, resp.Header.Get("Location"))
 	}

@@ -54,7 +54,7 @@ func (s *Server) resend() http.HandlerFunc {
 			return
 		}
 		email := strings.ToLower(addr.Address)
-		if !s.resendByClient.Allow(s.clientIP(r)) || !s.resendByEmail.Allow(email) {
+		if !s.resendByClient.Allow(s.clientKey(r)) || !s.resendByEmail.Allow(email) {
 			s.fail(w, r, &pageError{status: http.StatusTooManyRequests, key: "rate_limited"})
 			return
 		}

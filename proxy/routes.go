@@ -11,7 +11,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_hubgate/login", s.login())
 	mux.HandleFunc("GET /_hubgate/callback", s.callback())
-	mux.HandleFunc("GET /_hubgate/logout", s.logout())
+	mux.HandleFunc("GET /_hubgate/logout", s.logoutPage())
 	mux.HandleFunc("POST /_hubgate/logout", s.limitBody(s.logout()))
 	mux.HandleFunc("GET /_hubgate/me", s.me())
 	mux.HandleFunc("GET /_hubgate/healthz", s.healthz())

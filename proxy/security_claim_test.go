@@ -87,7 +87,7 @@ func TestSecurityNoLinkByEmailEquality(t *testing.T) {
 // the store file; neither the hub redirect nor the success page repeats a
 // token; a used token links nothing more.
 func TestSecurityClaimTokensStrongHashedSingleUse(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.ClaimRate = -1 })
+	e := newEnv(t, func(c *proxy.Config) { c.Limits.FailedClaims = -1 })
 	seen := map[string]bool{}
 	var toks []claim.Token
 	for i := 0; i < 500; i++ {
@@ -153,7 +153,7 @@ func TestSecurityClaimTokensStrongHashedSingleUse(t *testing.T) {
 // covers the basic cases for claim links.)
 func TestSecurityStateChangingPostsNeedCSRF(t *testing.T) {
 	e := newEnv(t, func(c *proxy.Config) {
-		c.ClaimRate = -1
+		c.Limits.FailedClaims = -1
 		c.Whoami = "/api/me"
 		c.Mode = migration.Offer
 	})

@@ -209,11 +209,12 @@ func TestSecuritySessionRotatedAtLink(t *testing.T) {
 	}
 }
 
-// TestSecurityLogoutKillsSessionOnEveryReplica: logout (GET or POST) ends
-// the server-side session; another replica on the same store refuses a
-// copy of the cookie after its next poll.
+// TestSecurityLogoutKillsSessionOnEveryReplica: logout (the sign-out
+// page's form, or a POST from a page of our origin) ends the server-side
+// session; another replica on the same store refuses a copy of the cookie
+// after its next poll.
 func TestSecurityLogoutKillsSessionOnEveryReplica(t *testing.T) {
-	for _, method := range []string{"GET", "POST"} {
+	for _, method := range []string{"form", "POST"} {
 		t.Run(method, func(t *testing.T) {
 			e := newEnv(t, nil)
 			replica, err := proxy.New(proxy.Config{
@@ -245,8 +246,8 @@ func TestSecurityLogoutKillsSessionOnEveryReplica(t *testing.T) {
 			if got := ask(); got != http.StatusOK {
 				t.Fatalf("the other replica before logout = %d; want 200", got)
 			}
-			if method == "GET" {
-				b.get("/_hubgate/logout")
+			if method == "form" {
+				b.logout("")
 			} else {
 				b.post("/_hubgate/logout", url.Values{})
 			}
@@ -382,5 +383,121 @@ func TestSecurityHealthChecksAndUserAgentsNeverSkipAuth(t *testing.T) {
 	before := e.up.count()
 	if r := e.browser().get("/_hubgate/healthz", "User-Agent", "kube-probe/1.30"); r.StatusCode != http.StatusOK || e.up.count() != before {
 		t.Errorf("/_hubgate/healthz = %d, reached upstream %v; want 200 from hubgate", r.StatusCode, e.up.count() != before)
+	}
+}
+
+// TestSecurityLogoutOnlyByPostFromOurOrigin: signing out changes state, so
+// a GET never does it (before, GET /_hubgate/logout signed out: any page
+// could sign a visitor out with a link or an image), and a POST does it
+// only from our sign-out page (its form token) or from a page of our own
+// origin that the browser vouches for (Sec-Fetch-Site: same-origin, or
+// Origin naming the public origin): never cross-site, never from another
+// port of the same host, never when nothing proves the origin. A sign-out
+// that goes through ends the session everywhere (the hub token revoked, a
+// copied cookie refused).
+func TestSecurityLogoutOnlyByPostFromOurOrigin(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	b.login(devhub.FrankID, "/")
+	copied := b.sessionCookie()
+	signedIn := func(what string) {
+		t.Helper()
+		if !strings.Contains(b.identity(), devhub.FrankID) {
+			t.Fatalf("%s signed the browser out", what)
+		}
+		if n := len(e.hub.RevokedTokenIDs()); n != 0 {
+			t.Fatalf("%s revoked %d hub tokens", what, n)
+		}
+	}
+	noSessionDeletion := func(what string, r *response) {
+		t.Helper()
+		for _, c := range r.Cookies() {
+			if c.Name == "hubgate" {
+				t.Errorf("%s sets the session cookie: %s", what, c)
+			}
+		}
+	}
+
+	// GET, from anywhere, in every form: the sign-out page at most.
+	for _, hdr := range [][]string{
+		nil,
+		{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"},
+		{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Dest", "image"},
+		{"Sec-Fetch-Site", "same-origin", "Origin", e.srv.URL},
+	} {
+		for _, target := range []string{"/_hubgate/logout", "/_hubgate/logout?rd=%2Fbye", "/_hubgate/logout?csrf=x"} {
+			r := b.get(target, hdr...)
+			what := fmt.Sprintf("GET %s %q", target, hdr)
+			if r.StatusCode != http.StatusOK || !strings.Contains(r.body, `<form method="post" action="/_hubgate/logout">`) {
+				t.Errorf("%s = %d; want 200 and the sign-out button\n%s", what, r.StatusCode, r.body)
+			}
+			noSessionDeletion(what, r)
+			signedIn(what)
+		}
+	}
+	page := b.get("/_hubgate/logout?rd=%2Fbye")
+	token := csrfOf(t, page.body)
+
+	// POSTs that must change nothing.
+	post := func(form url.Values, hdr ...string) *response {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/_hubgate/logout", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		return b.do(req)
+	}
+	otherPort := "http://" + mustURL(e.srv.URL).Hostname() + ":1"
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		hdr  []string
+	}{
+		{"cross-site form", url.Values{}, []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}},
+		{"cross-site form with a stolen token", url.Values{"csrf": {token}}, []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}},
+		{"cross-site, old browser", url.Values{}, []string{"Origin", "https://evil.example"}},
+		{"same site, other port", url.Values{}, []string{"Origin", otherPort, "Sec-Fetch-Site", "same-site"}},
+		{"same site, other port, with a token", url.Values{"csrf": {token}}, []string{"Origin", otherPort, "Sec-Fetch-Site", "same-site"}},
+		{"sandboxed page (Origin null)", url.Values{}, []string{"Origin", "null", "Sec-Fetch-Site", "cross-site"}},
+		{"nothing proves the origin, no token", url.Values{}, nil},
+		{"nothing proves the origin, wrong token", url.Values{"csrf": {"x" + token}}, nil},
+		{"user-initiated but cross-site", url.Values{}, []string{"Sec-Fetch-Site", "none", "Origin", "https://evil.example"}},
+	} {
+		r := post(tc.form, tc.hdr...)
+		if r.StatusCode != http.StatusForbidden {
+			t.Errorf("POST logout, %s = %d; want 403", tc.name, r.StatusCode)
+		}
+		noSessionDeletion("POST logout, "+tc.name, r)
+		signedIn("POST logout, " + tc.name)
+	}
+
+	// Our sign-out page's form (no Origin, no Sec-Fetch-*: the token
+	// alone) signs out and ends the session everywhere.
+	r := post(url.Values{"csrf": {token}, "rd": {"/bye"}})
+	if r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/bye" {
+		t.Fatalf("POST logout with our form token = %d to %q; want 302 to /bye\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+	if b.identity() != "" {
+		t.Error("still signed in after the sign-out form")
+	}
+	if n := len(e.hub.RevokedTokenIDs()); n != 1 {
+		t.Errorf("hub revoked %d tokens; want 1", n)
+	}
+	thief := e.browser()
+	thief.setCookie("hubgate", copied)
+	if thief.identity() != "" {
+		t.Error("a copy of the cookie still works after the sign-out")
+	}
+
+	// A page of the legacy app (same origin, no token of ours) signs out
+	// with a form or fetch(): the browser vouches for the origin.
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "same-origin"}, {"Origin", e.srv.URL}} {
+		b.login(devhub.FrankID, "/")
+		if r := post(url.Values{}, hdr...); r.StatusCode != http.StatusOK || !strings.Contains(r.body, "You are signed out") {
+			t.Errorf("POST logout from our origin (%q) = %d; want 200, signed out\n%s", hdr, r.StatusCode, r.body)
+		}
+		if b.identity() != "" {
+			t.Errorf("still signed in after a POST from our origin (%q)", hdr)
+		}
 	}
 }

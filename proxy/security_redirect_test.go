@@ -2,8 +2,11 @@ package proxy_test
 
 import (
 	"fmt"
+	"html"
+	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -13,14 +16,20 @@ import (
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
-// Allowed redirect hosts of the redirect tests: one suffix rule, one exact.
-var testAllowedHosts = []string{".partner.example", "exact.example"}
+// Allowed redirect hosts of the redirect tests: one suffix rule, one exact,
+// one exact with a port.
+var testAllowedHosts = []string{".partner.example", "exact.example", "ported.example:8443"}
 
 // redirectCorpus loads testdata/open-redirects.txt for e.
 func redirectCorpus(t *testing.T, e *env) []string {
 	t.Helper()
+	host, port, err := net.SplitHostPort(e.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ps := loadCorpus(t, "open-redirects.txt", map[string]string{
-		"{public}": e.addr(), "{allowed}": ".partner.example", "{allowed_bare}": "partner.example",
+		"{public}": e.addr(), "{host}": host, "{port}": port,
+		"{allowed}": ".partner.example", "{allowed_bare}": "partner.example", "{ported_bare}": "ported.example",
 	})
 	if len(ps) < 300 {
 		t.Fatalf("open-redirect corpus has %d payloads; want at least 300", len(ps))
@@ -31,7 +40,7 @@ func redirectCorpus(t *testing.T, e *env) []string {
 func redirectEnv(t *testing.T, mutate func(*proxy.Config)) *env {
 	return newEnv(t, func(c *proxy.Config) {
 		c.AllowedRedirectHosts = testAllowedHosts
-		c.ClaimRate = -1
+		c.Limits.FailedClaims = -1
 		if mutate != nil {
 			mutate(c)
 		}
@@ -98,24 +107,107 @@ func TestSecurityOpenRedirectLogin(t *testing.T) {
 	})
 }
 
+var rdFieldRE = regexp.MustCompile(`name="rd" value="([^"]*)"`)
+
 // TestSecurityOpenRedirectLogout: the corpus as rd of GET and POST
-// /_hubgate/logout.
+// /_hubgate/logout. The sign-out page (GET, signed in) carries rd into its
+// form and its "Cancel" link: both must stay on the origin, and the page
+// never signs out. The POST redirects (signed in for the first payload,
+// signed out after).
 func TestSecurityOpenRedirectLogout(t *testing.T) {
 	e := redirectEnv(t, nil)
 	o := e.origin(testAllowedHosts...)
-	b := e.browser()
-	b.login(devhub.FrankID, "/")
-	for i, p := range redirectCorpus(t, e) {
-		var resp *response
-		if i%2 == 0 {
-			resp = b.get("/_hubgate/logout?rd=" + url.QueryEscape(p))
-		} else {
-			resp = b.post("/_hubgate/logout", url.Values{"rd": {p}})
+	asker, poster := e.browser(), e.browser()
+	asker.login(devhub.FrankID, "/")
+	poster.login(devhub.ErikaID, "/")
+	for _, p := range redirectCorpus(t, e) {
+		page := asker.get("/_hubgate/logout?rd=" + url.QueryEscape(p))
+		if page.StatusCode != http.StatusOK {
+			t.Errorf("GET logout?rd=%q = %d; want the sign-out page", p, page.StatusCode)
 		}
+		checkLocation(t, o, fmt.Sprintf("GET logout rd=%q", p), page)
+		links := pageLinks(page.body)
+		if m := rdFieldRE.FindStringSubmatch(page.body); m != nil {
+			links = append(links, html.UnescapeString(m[1]))
+		}
+		for _, l := range links {
+			if why := o.why(l); why != "" {
+				t.Errorf("sign-out page for rd=%q carries %q: %s", p, l, why)
+			}
+		}
+		resp := poster.post("/_hubgate/logout", url.Values{"rd": {p}})
 		if resp.StatusCode >= 500 {
-			t.Errorf("logout rd=%q = %d", p, resp.StatusCode)
+			t.Errorf("POST logout rd=%q = %d", p, resp.StatusCode)
 		}
-		checkLocation(t, o, fmt.Sprintf("logout rd=%q", p), resp)
+		checkLocation(t, o, fmt.Sprintf("POST logout rd=%q", p), resp)
+	}
+	if !strings.Contains(asker.identity(), devhub.FrankID) {
+		t.Error("the sign-out page signed the browser out")
+	}
+}
+
+// TestSecurityRedirectKeepsSchemeHostAndPort: an absolute return URL keeps
+// the public origin — scheme, host and port — or names an allowed host on
+// its own port (the entry's, else the scheme's default) without
+// downgrading to http; over http and https public URLs, through the real
+// handler. Before, the host alone was compared: our host on any port, and
+// with either scheme, was accepted. The corpus (and FuzzReturnTo) could not
+// see it: no payload named our host with another port (the {public}
+// placeholder always carries ours), and the corpus's origin check compared
+// host:port but not the scheme. (redirect_test.go covers public URLs
+// without a port, where :443 may be written or not.)
+func TestSecurityRedirectKeepsSchemeHostAndPort(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "https"}[tls], func(t *testing.T) {
+			mutate := func(c *proxy.Config) { c.AllowedRedirectHosts = testAllowedHosts }
+			var e *env
+			var b *browser
+			if tls {
+				e = newTLSEnv(t, mutate)
+				b = e.tlsBrowser()
+			} else {
+				e = newEnv(t, mutate)
+				b = e.browser()
+			}
+			e.hub.AutoApprove(devhub.FrankID, "")
+			start := b.get("/_hubgate/login?rd=%2F")
+			if done := b.get(b.get(start.Header.Get("Location")).Header.Get("Location")); done.StatusCode != http.StatusFound {
+				t.Fatalf("sign-in = %d\n%s", done.StatusCode, done.body)
+			}
+			pub := mustURL(e.srv.URL)
+			other := map[string]string{"http": "https", "https": "http"}[pub.Scheme]
+			cases := []struct {
+				rd   string
+				kept bool
+			}{
+				{e.srv.URL + "/x", true},
+				{other + "://" + pub.Host + "/x", false},
+				{pub.Scheme + "://" + pub.Hostname() + ":1/x", false},
+				{pub.Scheme + "://" + pub.Host + "0/x", false},
+				{pub.Scheme + "://" + pub.Hostname() + "/x", false},
+				{pub.Scheme + "://" + pub.Hostname() + ":" + pub.Port() + "/x", true},
+				{pub.Scheme + "://" + pub.Hostname() + ":0" + pub.Port() + "/x", false}, // only the plain form
+				{"https://partner.example/x", true},
+				{"https://partner.example:443/x", true},
+				{"https://partner.example:8443/x", false},
+				{"https://ported.example:8443/x", true},
+				{"https://ported.example/x", false},
+				{"https://ported.example:9443/x", false},
+				{"http://partner.example/x", !tls}, // never a downgrade
+				{"http://ported.example:8443/x", !tls},
+				{"http://partner.example:443/x", false},
+			}
+			for _, tc := range cases {
+				resp := b.get("/_hubgate/login?rd=" + url.QueryEscape(tc.rd))
+				got := resp.Header.Get("Location")
+				if tc.kept && got != tc.rd {
+					t.Errorf("login?rd=%q (public %s) Location %q; want it kept", tc.rd, e.srv.URL, got)
+				}
+				if !tc.kept && got != "/" {
+					t.Errorf("login?rd=%q (public %s) Location %q; want / (another origin)", tc.rd, e.srv.URL, got)
+				}
+			}
+		})
 	}
 }
 

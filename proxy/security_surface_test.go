@@ -88,7 +88,7 @@ func TestSecurityReflectedValuesEscaped(t *testing.T) {
 	e := newEnv(t, func(c *proxy.Config) {
 		c.Mode = migration.Offer
 		c.Unlinked = proxy.UnlinkedDeny
-		c.ClaimRate = -1
+		c.Limits.FailedClaims = -1
 		c.TrustedProxies = trustLoopback()
 	})
 	o := e.origin()

@@ -111,21 +111,61 @@ func (o originCheck) why(loc string) string {
 	if u.User != nil {
 		return "carries userinfo"
 	}
-	if strings.EqualFold(u.Host, o.public.Host) {
+	// An origin is scheme, host and port (RFC 6454): the same host on
+	// another port or scheme is another origin. (This check once compared
+	// the Host header form only, scheme ignored, so https://{public}/
+	// passed for an http public URL.)
+	h, port := strings.ToLower(u.Hostname()), originPort(u)
+	if u.Scheme == o.public.Scheme && h == strings.ToLower(o.public.Hostname()) && port == originPort(o.public) && port != "" {
 		return ""
 	}
-	h := strings.ToLower(u.Hostname())
-	for _, a := range o.allowed {
-		a = strings.ToLower(a)
-		if sub, ok := strings.CutPrefix(a, "."); ok {
-			if h == sub || strings.HasSuffix(h, "."+sub) {
+	// Allowed hosts: https (http only when the public URL is http), on the
+	// entry's port or, without one, the scheme's default port.
+	if u.Scheme == "https" || o.public.Scheme == "http" {
+		for _, a := range o.allowed {
+			a = strings.ToLower(a)
+			ap := defaultPort(u.Scheme)
+			if i := strings.LastIndexByte(a, ':'); i >= 0 {
+				a, ap = a[:i], a[i+1:]
+			}
+			if port != ap || port == "" {
+				continue
+			}
+			if sub, ok := strings.CutPrefix(a, "."); ok {
+				if h == sub || strings.HasSuffix(h, "."+sub) {
+					return ""
+				}
+			} else if h == a {
 				return ""
 			}
-		} else if h == a {
-			return ""
 		}
 	}
-	return "leaves the origin for " + u.Host
+	return "leaves the origin for " + u.Scheme + "://" + u.Host
+}
+
+// originPort is u's port the way a browser reads it: decimal, leading zeros
+// allowed, the scheme's default when none is given; "" when a browser would
+// not accept it.
+func originPort(u *url.URL) string {
+	p := u.Port()
+	if p == "" {
+		return defaultPort(u.Scheme)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 || strings.HasPrefix(p, "+") {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func defaultPort(scheme string) string {
+	switch scheme {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }
 
 var linkRE = regexp.MustCompile(`(?i)\s(?:href|action|src|formaction)="([^"]*)"`)

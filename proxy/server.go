@@ -78,7 +78,7 @@ type Server struct {
 	mode  atomic.Pointer[migration.Mode]
 	pol   atomic.Pointer[Policy]
 
-	claimLimit *keyrate.Table // claim POSTs per client address
+	claimLimit *keyrate.Table // failed claim starts per client (limits.go)
 	forms      *web.Forms     // CSRF defence of our form posts
 	slots      chan struct{}  // upstream concurrency bound (nil: none)
 	// originReferer replaces a Referer naming one of our pages (scrubReferer).
@@ -87,6 +87,8 @@ type Server struct {
 	resendQueue    chan resendJob
 	resendByEmail  *keyrate.Table // "send me my link" per address
 	resendByClient *keyrate.Table // … and per client address
+	flowLimit      *keyrate.Table // unfinished redirect flows per client
+	callbackLimit  *keyrate.Table // failed callbacks per client
 	metrics        *metrics
 
 	handler http.Handler
@@ -182,21 +184,6 @@ func (s *Server) newAssertions() (*assertion.Signer, error) {
 		Store: s.store, Sealer: sealer, Issuer: s.public.String(), Audience: s.cfg.AssertionAudience,
 		TTL: s.cfg.AssertionTTL, Logger: s.log, Now: s.now,
 	}), nil
-}
-
-// newLimits sets up the rate limits and the resend queue.
-func (s *Server) newLimits() {
-	s.resendQueue = make(chan resendJob, 1024)
-	// limiterMax bounds the keys each table remembers.
-	const limiterMax = 50000
-	s.resendByEmail = keyrate.New(time.Minute/5, 5, limiterMax)
-	s.resendByClient = keyrate.New(time.Minute/30, 30, limiterMax)
-	switch {
-	case s.cfg.ClaimRate == 0:
-		s.claimLimit = keyrate.New(time.Minute/20, 20, limiterMax)
-	case s.cfg.ClaimRate > 0:
-		s.claimLimit = keyrate.New(time.Minute/time.Duration(s.cfg.ClaimRate), s.cfg.ClaimRate, limiterMax)
-	}
 }
 
 func splitScopes(s string) []string {

@@ -95,6 +95,16 @@ func TestBrowserMigration(t *testing.T) {
 	w.wantContains("legacy app", `p.ok`, "Signed in through Zaikio as legacy user 1")
 	w.shot("legacy-app")
 
+	// The legacy app's "Sign out" posts a plain form to hubgate (a GET
+	// would not sign out): same origin, so accepted without hubgate's form
+	// token. Signed out in enforce mode, the app's start page leads to the
+	// Zaikio sign-in.
+	w.do("sign out in the legacy app",
+		chromedp.Click(chromedp.CSS(`#signout`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[name=person]`)))
+	w.wantURL("Zaikio sign-in after signing out", dev.hub+"/oauth/authorize")
+	w.shot("signed-out")
+
 	// A visitor without a session who opens the legacy login lands on the
 	// Zaikio sign-in (a fresh browser context has no cookies).
 	visitor := w.incognito()

@@ -83,9 +83,20 @@ type Config struct {
 		Audience string   `yaml:"audience"` // the assertion's aud; empty: the upstream URL
 	} `yaml:"assertion"`
 	TrustedProxies       []string `yaml:"trusted_proxies"`        // CIDRs or addresses whose X-Forwarded-* and X-Original-URI are believed; empty: none
-	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"` // extra hosts return URLs may lead to; ".example.com" for subdomains
+	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"` // extra hosts return URLs may lead to; ".example.com" for subdomains, host:port for another port
 	UpstreamTimeout      duration `yaml:"upstream_timeout"`       // wait for the upstream's response headers; zero: 60s
 	UpstreamMaxConns     int      `yaml:"upstream_max_conns"`     // requests forwarded at once, beyond which they wait (WebSockets exempt); zero: 128, negative: no bound
+	// Limits are the per-client budgets of the public pages, each a count
+	// per minute (proxy.Limits); zero means the default named, negative
+	// no limit.
+	Limits struct {
+		IPv6Prefix      int `yaml:"ipv6_prefix"`       // leading bits of an IPv6 address that make one client; zero: 64
+		FlowStarts      int `yaml:"flow_starts"`       // sign-in and claim flows started and not finished, per client and minute; zero: 120
+		FailedCallbacks int `yaml:"failed_callbacks"`  // callbacks that fail, counted before any hub call; zero: 30
+		FailedClaims    int `yaml:"failed_claims"`     // claim starts that fail (dead or unknown link, form check); zero: 20
+		ResendPerClient int `yaml:"resend_per_client"` // "send me my link" requests per client and minute; zero: 30
+		ResendPerEmail  int `yaml:"resend_per_email"`  // "send me my link" requests per email address and minute; zero: 5
+	} `yaml:"limits"`
 	// DevMail, set by `hubgate dev` only, receives the mails hubgate would
 	// send when no claims.smtp is configured (consoleMailer).
 	DevMail io.Writer `yaml:"-"`

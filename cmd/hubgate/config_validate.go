@@ -47,6 +47,7 @@ func (c *Config) check(p *problems) {
 		c.validateClaims,
 		c.validateAssertion,
 		c.validateNetwork,
+		c.validateLimits,
 		c.validateMemory,
 		c.validateLog,
 	} {
@@ -431,4 +432,12 @@ func maskURL(s, mask string) string {
 		u.User = url.UserPassword(u.User.Username(), placeholder)
 	}
 	return strings.ReplaceAll(u.String(), placeholder, mask)
+}
+
+// validateLimits checks the per-client budgets: only the IPv6 prefix has a
+// range (every count is fine; negative turns a limit off).
+func (c *Config) validateLimits(p *problems) {
+	if n := c.Limits.IPv6Prefix; n != 0 && (n < 1 || n > 128) {
+		p.addf("limits.ipv6_prefix", "%d: want a prefix length from 1 to 128 (default 64)", n)
+	}
 }

@@ -361,6 +361,8 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
 		AllowedRedirectHosts: cfg.AllowedRedirectHosts, TrustedProxies: tp,
 		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), UpstreamMaxConns: cfg.UpstreamMaxConns, Logger: accessLog,
+		Limits: proxy.Limits{IPv6Prefix: cfg.Limits.IPv6Prefix, FlowStarts: cfg.Limits.FlowStarts, FailedCallbacks: cfg.Limits.FailedCallbacks,
+			FailedClaims: cfg.Limits.FailedClaims, ResendPerClient: cfg.Limits.ResendPerClient, ResendPerEmail: cfg.Limits.ResendPerEmail},
 		BodyTimeout:   time.Duration(cfg.Timeouts.Body),
 		WebhookSecret: []byte(cfg.Provider.WebhookSecret), Assertion: cfg.Assertion.Enabled, Mailer: mailer, Metrics: reg,
 		AssertionTTL: time.Duration(cfg.Assertion.TTL), AssertionAudience: cfg.Assertion.Audience,
