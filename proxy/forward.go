@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -147,10 +148,11 @@ func (s *Server) newReverseProxy() *httputil.ReverseProxy {
 		tr = newTransport(s.cfg.UpstreamTimeout)
 	}
 	return &httputil.ReverseProxy{
-		Rewrite:      s.rewrite,
-		Transport:    tr,
-		BufferPool:   bufferPool{},
-		ErrorHandler: s.upstreamError,
+		Rewrite:        s.rewrite,
+		Transport:      tr,
+		BufferPool:     bufferPool{},
+		ErrorHandler:   s.upstreamError,
+		ModifyResponse: s.switched,
 	}
 }
 
@@ -180,8 +182,10 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		out.URL.Path = strings.TrimSuffix(s.upstream.Path, "/") + out.URL.Path
 		out.URL.RawPath = ""
 	}
-	// The Host header stays the public one: the legacy app was served there.
-	out.Host = in.Host
+	// The Host header is never the client's: a legacy app that builds
+	// links from it (password reset mails, redirects) would otherwise
+	// send people to a host of the client's choosing.
+	out.Host = s.upstreamHost()
 
 	// Forwarding headers: ReverseProxy removed the client's X-Forwarded-For,
 	// -Host and -Proto before Rewrite, dropForwarding removes the rest of the
@@ -208,7 +212,14 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	if out.Header["X-Forwarded-Host"] == nil {
-		out.Header["X-Forwarded-Host"] = []string{in.Host}
+		// The public host, never the client's Host: a trusted proxy's
+		// statement (above) is the only other source.
+		out.Header["X-Forwarded-Host"] = []string{s.public.Host}
+	}
+	// Trailers of a streamed (chunked) body are announced to the upstream
+	// under the client's names: none of them may be an identity header.
+	if out.Trailer != nil {
+		stripIdentityHeaders(out.Trailer)
 	}
 	// Identity headers were set on the incoming request by the gate after
 	// stripping; copy them again so that a client's "Connection: X-Hubgate-…"
@@ -223,6 +234,16 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	}
 	s.stripOwnCookies(out.Header)
 	s.scrubReferer(out.Header)
+}
+
+// upstreamHost is the Host header of upstream requests (Config.UpstreamHost):
+// the public host (with its port, as browsers send it) by default, or the
+// upstream's own.
+func (s *Server) upstreamHost() string {
+	if s.cfg.UpstreamHost == UpstreamHostUpstream {
+		return s.upstream.Host
+	}
+	return s.public.Host
 }
 
 // scrubReferer keeps hubgate's own URLs out of the upstream: a request that
@@ -344,6 +365,13 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 		w.WriteHeader(499)
 		return
 	}
+	// A *url.Error names the upstream URL with its query: the legacy
+	// app's secrets (reset tokens) have no place in the log. Keep the
+	// operation and the cause, and the masked path.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = &upstreamFailure{op: ue.Op, path: maskPath(r.URL.Path), err: ue.Err}
+	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		s.fail(w, r, &pageError{status: http.StatusGatewayTimeout, key: "upstream_timeout", err: err})
@@ -351,6 +379,17 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	}
 	s.fail(w, r, &pageError{status: http.StatusBadGateway, key: "upstream_down", err: err})
 }
+
+// upstreamFailure is an upstream round trip's error without the URL.
+type upstreamFailure struct {
+	op, path string
+	err      error
+}
+
+func (e *upstreamFailure) Error() string {
+	return "upstream " + e.op + " " + e.path + ": " + e.err.Error()
+}
+func (e *upstreamFailure) Unwrap() error { return e.err }
 
 // bufferPool recycles the 32 KiB copy buffers of the reverse proxy.
 type bufferPool struct{}
