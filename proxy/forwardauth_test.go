@@ -62,7 +62,7 @@ func TestForwardAuthClosesLegacyLoginInEverySpelling(t *testing.T) {
 	signedIn := e.browser()
 	signedIn.login(devhub.FrankID, "/")
 	anon := e.browser()
-	for _, target := range legacyLoginSpellings {
+	for _, target := range legacyLoginSpellings(t) {
 		for _, b := range []*browser{anon, signedIn} {
 			for method, want := range map[string][]int{
 				"POST": {http.StatusForbidden}, "put": {http.StatusForbidden},
@@ -86,7 +86,7 @@ func TestForwardAuthRefusesOwnSpellings(t *testing.T) {
 		e := newEnv(t, func(c *proxy.Config) { c.Mode = mode; c.TrustedProxies = trustLoopback() })
 		b := e.browser()
 		b.login(devhub.FrankID, "/")
-		for _, target := range append(ownSpellings("tok3n"), "/_hubgate/claim/tok3n", "/_hubgate/login", "/_hubgate/auth", "/_hubgate") {
+		for _, target := range append(ownSpellings(t, "tok3n"), "/_hubgate/claim/tok3n", "/_hubgate/login", "/_hubgate/auth", "/_hubgate") {
 			resp := b.get("/_hubgate/auth", "X-Original-URI", target)
 			if resp.StatusCode != http.StatusForbidden {
 				t.Errorf("%s: forward-auth for %s = %d; want 403", mode, target, resp.StatusCode)

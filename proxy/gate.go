@@ -108,7 +108,7 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 		case known && !orig.ok:
 			s.authDenied(w, mode, http.StatusForbidden, `{"error":"bad_path"}`)
 			return
-		case known && ownSpelling(orig.path):
+		case known && (orig.own || ownSpelling(orig.path)):
 			s.authDenied(w, mode, http.StatusForbidden, `{"error":"not_found"}`)
 			return
 		}
@@ -151,6 +151,10 @@ type originalRequest struct {
 	url    *url.URL // the original target, path normalized
 	path   string   // the normalized path
 	ok     bool     // false: the target does not parse or normalize
+	// own: the target, before it is cleaned, is one of hubgate's paths,
+	// which the gate hands to its routes and never forwards ("/_hubgate/../x"
+	// is a redirect there, not the app's /x).
+	own bool
 }
 
 // original reads the original request of a forward-auth subrequest; known
@@ -170,6 +174,7 @@ func (s *Server) original(r *http.Request) (o originalRequest, known bool) {
 	if err != nil {
 		return o, true
 	}
+	o.own = ours(u.Path)
 	probe := &http.Request{URL: u}
 	if o.path, o.ok = normalizePath(probe); !o.ok {
 		return o, true
