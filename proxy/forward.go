@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -365,13 +364,6 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 		w.WriteHeader(499)
 		return
 	}
-	// A *url.Error names the upstream URL with its query: the legacy
-	// app's secrets (reset tokens) have no place in the log. Keep the
-	// operation and the cause, and the masked path.
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = &upstreamFailure{op: ue.Op, path: maskPath(r.URL.Path), err: ue.Err}
-	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		s.fail(w, r, &pageError{status: http.StatusGatewayTimeout, key: "upstream_timeout", err: err})
@@ -379,17 +371,6 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	}
 	s.fail(w, r, &pageError{status: http.StatusBadGateway, key: "upstream_down", err: err})
 }
-
-// upstreamFailure is an upstream round trip's error without the URL.
-type upstreamFailure struct {
-	op, path string
-	err      error
-}
-
-func (e *upstreamFailure) Error() string {
-	return "upstream " + e.op + " " + e.path + ": " + e.err.Error()
-}
-func (e *upstreamFailure) Unwrap() error { return e.err }
 
 // bufferPool recycles the 32 KiB copy buffers of the reverse proxy.
 type bufferPool struct{}

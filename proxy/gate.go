@@ -54,7 +54,7 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 				s.redirectToLogin(w, r, "/")
 				return
 			}
-			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "legacy_closed", data: s.claimHints(), err: fmt.Errorf("legacy login %s %s closed in enforce mode", r.Method, p)})
+			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "legacy_closed", data: s.claimHints(), err: fmt.Errorf("legacy login %s %s closed in enforce mode", r.Method, maskPath(p))})
 			return
 		}
 		if id == nil && !openedBy(r.URL, p, pol.PublicPaths) {
@@ -62,7 +62,7 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 				s.redirectToLogin(w, r, r.URL.RequestURI())
 				return
 			}
-			s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", err: fmt.Errorf("no session for %s %s in enforce mode", r.Method, p)})
+			s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", err: fmt.Errorf("no session for %s %s in enforce mode", r.Method, maskPath(p))})
 			return
 		}
 	}

@@ -56,8 +56,9 @@ func TestSecurityOwnPathsNeverForwarded(t *testing.T) {
 // claim token in every spelling of the claim route, a callback code and
 // state, and a secret in the query of an upstream request that fails: none
 // of them may appear. (Before, "/x/..;/_hubgate/claim/<token>" put the
-// token into the bad_path line's error, and a failed upstream request
-// logged its URL with the query.)
+// token into the bad_path line's error, other spellings into the
+// signin_required line's error and, with the upstream down, into the
+// upstream_down line's path: "/_hubgate\claim\<token>" was not masked.)
 func TestSecurityTokensNeverLogged(t *testing.T) {
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
