@@ -79,10 +79,13 @@ type Config struct {
 	// Mode is the initial mode when the store holds none. Zero: passthrough.
 	Mode migration.Mode
 	// LoginPaths are the legacy login endpoints (exact paths, or prefixes
-	// ending in "/"). Zero: none.
+	// ending in "/"), closed in enforce mode in every spelling an upstream
+	// framework routes to them: letter case, trailing slash, ";params",
+	// ".format" (see paths.go). Zero: none.
 	LoginPaths []string
 	// PublicPaths never require a session (exact paths, or prefixes ending
-	// in "/"). Zero: none.
+	// in "/"), matched exactly as written, letter for letter (see
+	// paths.go). Zero: none.
 	PublicPaths []string
 	// Whoami is a legacy endpoint (path on Upstream) that names the legacy
 	// user of the browser's legacy session; it enables GET /_hubgate/claim.
