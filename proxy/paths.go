@@ -77,7 +77,9 @@ func closedBy(p string, rules []string) bool {
 
 // looseMatch reports whether p matches one closing rule. Rule and path are
 // compared segment by segment after the same reading (";params" cut, empty
-// segments skipped, "/" and "\" as separators).
+// segments skipped, "/" and "\" as separators); only the last segments of
+// both may differ by a ".format" suffix, and p may go on after the rule's
+// last segment when the rule is a prefix or names a file (path info).
 func looseMatch(p, rule string) bool {
 	prefix := strings.HasSuffix(rule, "/")
 	ri, pi := 0, 0
@@ -89,19 +91,26 @@ func looseMatch(p, rule string) bool {
 			return !pok || prefix
 		case !pok: // p is shorter than the rule
 			return false
+		case q[0] < 0x80 && r[0] < 0x80 && lowerASCII(q[0]) != lowerASCII(r[0]):
+			return false // the common case, decided by one byte (bareName keeps it)
+		case !foldEqual(q, r):
+			// Only two last segments may still match, by their bare names.
+			if !foldEqual(bareName(q), bareName(r)) {
+				return false
+			}
+			return !more(rule, rEnd) && !more(p, pEnd)
 		}
 		ri, pi = rEnd, pEnd
-		_, _, rMore := nextSegment(rule, ri)
-		_, _, pMore := nextSegment(p, pi)
-		switch {
-		case !rMore && !pMore: // both at their last segment: ".format" may follow
-			return foldEqual(bareName(q), bareName(r))
-		case !rMore: // p goes on: under a prefix, or a path info after a file
-			return (prefix || hasExtension(r)) && foldEqual(q, r)
-		case !foldEqual(q, r):
-			return false
+		if !more(rule, ri) { // the rule's last segment: p equals it, or goes on
+			return !more(p, pi) || prefix || hasExtension(r)
 		}
 	}
+}
+
+// more reports whether s holds another segment at or after i.
+func more(s string, i int) bool {
+	_, _, ok := nextSegment(s, i)
+	return ok
 }
 
 // nextSegment returns the first segment of s at or after i that is not
