@@ -33,8 +33,9 @@ import (
 // forwards to it too): it counts every request that reaches it and keeps
 // the raw targets.
 type recordingApp struct {
-	mu      sync.Mutex // guards targets
+	mu      sync.Mutex // guards targets and last
 	targets []string
+	last    *http.Request
 	srv     *httptest.Server
 }
 
@@ -43,6 +44,7 @@ func newRecordingApp(t *testing.T) *recordingApp {
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
 		a.targets = append(a.targets, r.RequestURI)
+		a.last = r.Clone(context.Background())
 		a.mu.Unlock()
 		fmt.Fprint(w, "legacy app")
 	}))
@@ -227,6 +229,35 @@ func TestNginxExampleWithHubgate(t *testing.T) {
 						t.Errorf("%s %s (session %v) = %d reached the legacy login in enforce mode", method, target, c != "", status)
 					}
 				}
+			}
+		}
+	})
+
+	t.Run("the app never gets the client's Host", func(t *testing.T) {
+		for _, c := range []string{"", cookie} {
+			conn, err := tls.Dial("tcp", nginxAddr, &tls.Config{ServerName: "app.example.com", InsecureSkipVerify: true}) //nolint:gosec // self-signed test certificate
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := "GET /assets/app.css HTTP/1.1\r\nHost: evil.example\r\nX-Forwarded-Host: evil.example\r\nConnection: close\r\n"
+			if c != "" {
+				raw += "Cookie: " + c + "\r\n"
+			}
+			fmt.Fprint(conn, raw+"\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			conn.Close()
+			app.mu.Lock()
+			r := app.last
+			app.mu.Unlock()
+			if resp.StatusCode != http.StatusOK || r == nil {
+				t.Fatalf("GET /assets/app.css with Host: evil.example = %d; want the public file", resp.StatusCode)
+			}
+			if r.Host != "app.example.com" || r.Header.Get("X-Forwarded-Host") != "app.example.com" {
+				t.Errorf("the app got Host %q, X-Forwarded-Host %q; want app.example.com (the server's name, never the client's)", r.Host, r.Header.Values("X-Forwarded-Host"))
 			}
 		}
 	})

@@ -159,6 +159,13 @@ func TestNginxExample(t *testing.T) {
 	if !strings.Contains(conf, "return 302 /_hubgate/login?rd=$request_uri;") {
 		t.Errorf("@hubgate_login: want return 302 /_hubgate/login?rd=$request_uri")
 	}
+	for _, l := range strings.Split(conf, "\n") {
+		if d := strings.TrimSpace(l); strings.HasPrefix(d, "proxy_set_header Host ") || strings.HasPrefix(d, "proxy_set_header X-Forwarded-Host ") {
+			if !strings.HasSuffix(d, " $server_name;") {
+				t.Errorf("%q: want $server_name, never the client's $host", d)
+			}
+		}
+	}
 	if !strings.Contains(conf, "underscores_in_headers off;") {
 		t.Errorf("want underscores_in_headers off stated explicitly")
 	}
