@@ -157,7 +157,7 @@ func (s *Server) newReverseProxy() *httputil.ReverseProxy {
 
 // newTransport is tuned for one busy upstream: idle keep-alive connections
 // kept up to the bound (Go's default keeps 2 per host, so most requests would
-// dial; concurrency is bounded before forwarding, see serveUpstream),
+// dial; concurrency is bounded before forwarding, see forward in slots.go),
 // bounded dial and header waits, and no transparent gzip (the client's
 // Accept-Encoding is passed through untouched).
 func newTransport(headerTimeout time.Duration) *http.Transport {
