@@ -100,13 +100,19 @@ func directives(block string) []string {
 	return out
 }
 
-// The nginx example handles every identity header: captured from hubgate's
-// answer and set (= client values replaced) on the protected location,
-// removed on the public one.
+// ownLocation is the example's location for every spelling of /_hubgate.
+const ownLocation = `~* "^/_hubgate(?:[/;\x5c]|$)"`
+
+// The nginx example handles every identity header (captured from hubgate's
+// answer and set, replacing client values, on the one location that
+// reaches the app), sends every request but hubgate's through the auth
+// subrequest (no location turns auth_request off: nginx chooses locations
+// on its normalized $uri but forwards the raw target), and routes every
+// letter-case spelling of /_hubgate to hubgate.
 func TestNginxExample(t *testing.T) {
 	conf := readFile(t, filepath.Join(repoRoot(t), "deploy", "nginx", "hubgate-forward-auth.conf"))
 	main := directives(locationBlock(t, conf, "/"))
-	public := directives(locationBlock(t, conf, "/assets/"))
+	own := directives(locationBlock(t, conf, ownLocation))
 	auth := directives(locationBlock(t, conf, "= /_hubgate/auth"))
 	for _, h := range identityHeaders(t) {
 		v := "$hubgate_" + strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(h, "X-Hubgate-")), "-", "_")
@@ -119,9 +125,6 @@ func TestNginxExample(t *testing.T) {
 		if !slices.Contains(main, "proxy_set_header "+h+" "+v) {
 			t.Errorf("location /: want proxy_set_header %s %s", h, v)
 		}
-		if !slices.Contains(public, "proxy_set_header "+h+` ""`) {
-			t.Errorf("location /assets/: want proxy_set_header %s \"\" (strip the client's)", h)
-		}
 	}
 	for _, want := range []string{"auth_request /_hubgate/auth", "error_page 401 = @hubgate_login", "proxy_pass http://legacy_app"} {
 		if !slices.Contains(main, want) {
@@ -133,11 +136,35 @@ func TestNginxExample(t *testing.T) {
 			t.Errorf("location = /_hubgate/auth: want %s", want)
 		}
 	}
-	if !slices.Contains(public, "auth_request off") {
-		t.Errorf("location /assets/: want auth_request off")
+	if !slices.Contains(own, "proxy_pass http://hubgate") {
+		t.Errorf("location %s: want proxy_pass http://hubgate", ownLocation)
+	}
+	// Only three locations reach anything, and only "/" reaches the app.
+	locs := regexp.MustCompile(`(?m)^\s*location\s+(.*?)\s*\{`).FindAllStringSubmatch(conf, -1)
+	var specs []string
+	for _, m := range locs {
+		specs = append(specs, m[1])
+	}
+	if want := []string{ownLocation, "= /_hubgate/auth", "/", "@hubgate_login"}; !slices.Equal(specs, want) {
+		t.Errorf("locations %q; want %q (a public-path location with auth_request off is the bypass this example avoids)", specs, want)
+	}
+	if strings.Count(conf, "proxy_pass http://legacy_app;") != 1 {
+		t.Errorf("want exactly one proxy_pass to the app (in location /, behind auth_request)")
+	}
+	for _, l := range strings.Split(conf, "\n") {
+		if d := strings.TrimSpace(l); !strings.HasPrefix(d, "#") && strings.Contains(d, "auth_request off") {
+			t.Errorf("auth_request off in %q: every request for the app goes through hubgate", d)
+		}
 	}
 	if !strings.Contains(conf, "return 302 /_hubgate/login?rd=$request_uri;") {
 		t.Errorf("@hubgate_login: want return 302 /_hubgate/login?rd=$request_uri")
+	}
+	for _, l := range strings.Split(conf, "\n") {
+		if d := strings.TrimSpace(l); strings.HasPrefix(d, "proxy_set_header Host ") || strings.HasPrefix(d, "proxy_set_header X-Forwarded-Host ") {
+			if !strings.HasSuffix(d, " $server_name;") {
+				t.Errorf("%q: want $server_name, never the client's $host", d)
+			}
+		}
 	}
 	if !strings.Contains(conf, "underscores_in_headers off;") {
 		t.Errorf("want underscores_in_headers off stated explicitly")
@@ -147,18 +174,12 @@ func TestNginxExample(t *testing.T) {
 // The nginx example, run by a real nginx against a stub hubgate and a stub
 // legacy app: sign-in redirect, identity headers only from hubgate (client
 // spoofs in any spelling replaced or dropped), renewed cookies passed on,
-// public paths stripped, the auth endpoint internal.
+// public paths decided by hubgate's answer with the client's identity
+// headers stripped, the auth endpoint internal, other spellings of
+// /_hubgate at hubgate. TestNginxExampleWithHubgate runs the same example
+// against a real hubgate.
 func TestNginxForwardAuth(t *testing.T) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
-			t.Skip("nginx not installed (apt-get install nginx-light; ./validate --install does it)")
-		}
-		nginx = "/usr/sbin/nginx"
-	}
-	if testing.Short() {
-		t.Skip("starts nginx")
-	}
+	nginx := findNginx(t)
 	headers := identityHeaders(t)
 
 	type seen struct {
@@ -195,13 +216,15 @@ func TestNginxForwardAuth(t *testing.T) {
 				http.SetCookie(w, &http.Cookie{Name: "__Host-hubgate", Value: "renewed", Path: "/", Secure: true, HttpOnly: true})
 			case c != nil && c.Value == "anonymous":
 				w.Header().Set("X-Hubgate-Mode", "passthrough")
+			case strings.HasPrefix(r.Header.Get("X-Original-Uri"), "/assets/"): // a public path
+				w.Header().Set("X-Hubgate-Mode", "enforce")
 			default:
 				w.WriteHeader(http.StatusUnauthorized)
 			}
 		case "/_hubgate/login":
 			fmt.Fprint(w, "hubgate login")
 		default:
-			http.NotFound(w, r)
+			http.Error(w, "hubgate: not found", http.StatusNotFound)
 		}
 	}))
 	defer hub.Close()
@@ -211,72 +234,8 @@ func TestNginxForwardAuth(t *testing.T) {
 	}))
 	defer app.Close()
 
-	dir := t.TempDir()
-	certFile, keyFile := writeSelfSigned(t, dir, "app.example.com")
 	httpsPort, httpPort := freePort(t), freePort(t)
-	conf := readFile(t, filepath.Join(repoRoot(t), "deploy", "nginx", "hubgate-forward-auth.conf"))
-	for _, r := range []struct{ old, new string }{
-		{"server 127.0.0.1:4180;", "server " + hub.Listener.Addr().String() + ";"},
-		{"server 127.0.0.1:3000;", "server " + app.Listener.Addr().String() + ";"},
-		{"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", httpsPort)},
-		{"listen [::]:443 ssl http2;", ""},
-		{"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", httpPort)},
-		{"listen [::]:80;", ""},
-		{"/etc/nginx/tls/app.example.com.crt", certFile},
-		{"/etc/nginx/tls/app.example.com.key", keyFile},
-	} {
-		if strings.Count(conf, r.old) != 1 {
-			t.Fatalf("nginx example: want exactly one %q to adapt for the test", r.old)
-		}
-		conf = strings.Replace(conf, r.old, r.new, 1)
-	}
-	site := filepath.Join(dir, "site.conf")
-	if err := os.WriteFile(site, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;" // workers must read the test's temp files
-	}
-	main := fmt.Sprintf(`%s
-daemon off;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log info;
-events {}
-http {
-    access_log off;
-    client_body_temp_path %[2]s/body;
-    proxy_temp_path %[2]s/proxy;
-    fastcgi_temp_path %[2]s/fastcgi;
-    uwsgi_temp_path %[2]s/uwsgi;
-    scgi_temp_path %[2]s/scgi;
-    include %[3]s;
-}
-`, user, dir, site)
-	mainConf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(mainConf, []byte(main), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(nginx, "-t", "-p", dir, "-c", mainConf).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	cmd := exec.Command(nginx, "-p", dir, "-c", mainConf)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}()
-	waitListening(t, fmt.Sprintf("127.0.0.1:%d", httpsPort), filepath.Join(dir, "error.log"))
+	startNginx(t, nginx, hub.Listener.Addr().String(), app.Listener.Addr().String(), httpsPort, httpPort)
 
 	client := &http.Client{
 		Timeout:       10 * time.Second,
@@ -374,7 +333,7 @@ http {
 		}
 	})
 
-	t.Run("public path: no auth, identity stripped", func(t *testing.T) {
+	t.Run("public path: hubgate decides, identity stripped", func(t *testing.T) {
 		if resp := get("/assets/app.css", spoof); resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET /assets/app.css = %d", resp.StatusCode)
 		}
@@ -382,9 +341,28 @@ http {
 		if r == nil {
 			t.Fatal("the legacy app was not reached")
 		}
+		if ar := last(&hubSeen, "/_hubgate/auth"); ar == nil || ar.Header.Get("X-Original-Uri") != "/assets/app.css" {
+			t.Errorf("hubgate was not asked about the public path")
+		}
 		for k := range r.Header {
-			if strings.HasPrefix(strings.ToLower(strings.ReplaceAll(k, "_", "-")), "x-hubgate-") {
-				t.Errorf("app got %s = %q on a public path", k, r.Header[k])
+			if strings.HasPrefix(strings.ToLower(strings.ReplaceAll(k, "_", "-")), "x-hubgate-") && (k != "X-Hubgate-Mode" || r.Header.Get(k) != "enforce") {
+				t.Errorf("app got %s = %q on a public path; want only hubgate's X-Hubgate-Mode", k, r.Header[k])
+			}
+		}
+	})
+
+	t.Run("every spelling of /_hubgate goes to hubgate", func(t *testing.T) {
+		for _, p := range []string{"/_Hubgate/claim/t0ken", "/_HUBGATE", "/_hubgate;x/claim/t0ken", "/%5FHubgate/claim/t0ken", "/x/../_hubGate/login"} {
+			resp := get(p, nil)
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s = %d; want the stub hubgate's 404", p, resp.StatusCode)
+			}
+		}
+		appSeen.mu.Lock()
+		defer appSeen.mu.Unlock()
+		for path := range appSeen.reqs {
+			if strings.Contains(strings.ToLower(path), "hubgate") {
+				t.Errorf("the app got %s", path)
 			}
 		}
 	})
@@ -419,6 +397,94 @@ http {
 			t.Errorf("http GET /x = %d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	})
+}
+
+// findNginx returns nginx's path, or skips the test.
+func findNginx(t *testing.T) string {
+	t.Helper()
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
+			t.Skip("nginx not installed (apt-get install nginx-light; ./validate --install does it)")
+		}
+		nginx = "/usr/sbin/nginx"
+	}
+	if testing.Short() {
+		t.Skip("starts nginx")
+	}
+	return nginx
+}
+
+// startNginx runs the shipped example (deploy/nginx/hubgate-forward-auth.conf)
+// with a real nginx until the test ends: only its listen addresses, its
+// upstream servers (hubgate and the app) and its certificate are adapted.
+func startNginx(t *testing.T, nginx, hubgateAddr, appAddr string, httpsPort, httpPort int) {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSigned(t, dir, "app.example.com")
+	conf := readFile(t, filepath.Join(repoRoot(t), "deploy", "nginx", "hubgate-forward-auth.conf"))
+	for _, r := range []struct{ old, new string }{
+		{"server 127.0.0.1:4180;", "server " + hubgateAddr + ";"},
+		{"server 127.0.0.1:3000;", "server " + appAddr + ";"},
+		{"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", httpsPort)},
+		{"listen [::]:443 ssl http2;", ""},
+		{"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", httpPort)},
+		{"listen [::]:80;", ""},
+		{"/etc/nginx/tls/app.example.com.crt", certFile},
+		{"/etc/nginx/tls/app.example.com.key", keyFile},
+	} {
+		if strings.Count(conf, r.old) != 1 {
+			t.Fatalf("nginx example: want exactly one %q to adapt for the test", r.old)
+		}
+		conf = strings.Replace(conf, r.old, r.new, 1)
+	}
+	site := filepath.Join(dir, "site.conf")
+	if err := os.WriteFile(site, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // workers must read the test's temp files
+	}
+	main := fmt.Sprintf(`%s
+daemon off;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log info;
+events {}
+http {
+    access_log off;
+    client_body_temp_path %[2]s/body;
+    proxy_temp_path %[2]s/proxy;
+    fastcgi_temp_path %[2]s/fastcgi;
+    uwsgi_temp_path %[2]s/uwsgi;
+    scgi_temp_path %[2]s/scgi;
+    include %[3]s;
+}
+`, user, dir, site)
+	mainConf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(mainConf, []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(nginx, "-t", "-p", dir, "-c", mainConf).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	cmd := exec.Command(nginx, "-p", dir, "-c", mainConf)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", httpsPort), filepath.Join(dir, "error.log"))
 }
 
 func waitListening(t *testing.T, addr, errorLog string) {

@@ -134,6 +134,7 @@ func TestTraefikExample(t *testing.T) {
 			if r.Priority <= 100 {
 				t.Errorf("router %s: priority %d must beat the legacy router", name, r.Priority)
 			}
+			checkOwnPathRegexp(t, name, r.Rule)
 		default:
 			if !slices.Equal(r.Middlewares, []string{login, fa}) {
 				t.Errorf("router %s middlewares %q: want [%s %s] (errors outside forwardAuth)", name, r.Middlewares, login, fa)
@@ -142,5 +143,35 @@ func TestTraefikExample(t *testing.T) {
 	}
 	if e.Service == "" || !strings.Contains(h.Services[e.Service].LoadBalancer.Servers[0].URL, strings.TrimSuffix(strings.TrimSuffix(f.Address, "/_hubgate/auth"), "/")) {
 		t.Errorf("the errors middleware's service must be hubgate (%q)", e.Service)
+	}
+}
+
+// checkOwnPathRegexp: the hubgate router takes every letter-case and
+// ";params" spelling of /_hubgate (Traefik matches PathPrefix case-
+// sensitively, so "/_Hubgate/claim/<token>" would otherwise go to the app
+// through forward auth, which hubgate refuses with 403), and nothing of the
+// app's. Traefik matches on the decoded, sanitized path and uses Go's
+// regexp, so the paths below are what it would see.
+func checkOwnPathRegexp(t *testing.T, router, rule string) {
+	t.Helper()
+	m := regexp.MustCompile("PathRegexp\\(`([^`]*)`\\)").FindStringSubmatch(rule)
+	if m == nil {
+		t.Errorf("router %s: want a PathRegexp for the other spellings of /_hubgate (PathPrefix is case-sensitive)", router)
+		return
+	}
+	re, err := regexp.Compile(m[1])
+	if err != nil {
+		t.Fatalf("router %s: PathRegexp: %v", router, err)
+	}
+	for _, p := range []string{"/_hubgate/login", "/_hubgate", "/_Hubgate/claim/t0ken", "/_HUBGATE", "/_HUBGATE/", "/_hubGate/auth",
+		"/_hubgate;x/claim/t0ken", "/_Hubgate;jsessionid=1/claim/t0ken", "/_hubgate\\claim\\t0ken"} {
+		if !re.MatchString(p) {
+			t.Errorf("router %s: %s goes to the app", router, p)
+		}
+	}
+	for _, p := range []string{"/_hubgatex", "/x/_hubgate/", "/assets/_hubgate", "/hubgate", "/"} {
+		if re.MatchString(p) {
+			t.Errorf("router %s: takes the app's %s", router, p)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -81,23 +82,68 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// logPath is the path as logged: claim tokens are masked (a token in a log is
-// a usable secret), the query is left out (it may hold codes and states).
-//
-// Any spelling that can reach the claim route (or its redirect) is masked:
-// "//_hubgate/claim/…", "/_hubgate/./claim/…", "/_hubgate/Claim/…".
-func logPath(r *http.Request) string {
-	p := r.URL.Path
-	if strings.HasPrefix(p, "/_hubgate/claim/") {
-		return "/_hubgate/claim/[token]"
+// logPath is r's path as logged: masked (maskPath), without the query
+// (which may hold codes, states and the legacy app's secrets).
+func logPath(r *http.Request) string { return maskPath(r.URL.Path) }
+
+// maxLogPath bounds a logged path.
+const maxLogPath = 256
+
+// maskPath returns a path fit for a log line. A claim token in a log is a
+// usable secret, so under hubgate's namespace only a route name is kept:
+// "/_hubgate/claim/<token>" is logged as "/_hubgate/claim/[masked]". Any
+// other spelling that mentions hubgate, in any letter case or under more
+// layers of percent-encoding ("/_Hubgate/claim/…", "/x/..;/_hubgate/claim/…",
+// "/%5fhubgate/…"), keeps only what comes before the segment that names
+// it. Other paths are logged as they are, cut at maxLogPath bytes.
+func maskPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/_hubgate/"); ok {
+		name, tail, more := strings.Cut(rest, "/")
+		switch {
+		case !routeName(name):
+			return "/_hubgate/[masked]"
+		case more && tail != "":
+			return "/_hubgate/" + name + "/[masked]"
+		}
+		return p
 	}
-	if indexFold(p, "_hubgate") >= 0 {
-		if i := indexFold(p, "claim/"); i >= 0 {
-			return p[:min(i+len("claim/"), 256)] + "[token]"
+	if i := indexFold(p, "hubgate"); i >= 0 {
+		j := strings.IndexByte(p[i:], '/')
+		if j < 0 {
+			return p[:min(i, maxLogPath)] + "[masked]"
+		}
+		return p[:min(i+j, maxLogPath)] + "/[masked]"
+	}
+	d := p
+	for range 3 {
+		if strings.IndexByte(d, '%') < 0 {
+			break
+		}
+		next, err := url.PathUnescape(d)
+		if err != nil || next == d {
+			break
+		}
+		if d = next; indexFold(d, "hubgate") >= 0 {
+			return "/[masked]"
 		}
 	}
-	if len(p) > 256 {
-		return p[:256] + "…"
+	if len(p) > maxLogPath {
+		return p[:maxLogPath] + "…"
 	}
 	return p
+}
+
+// routeName reports whether seg may name one of hubgate's routes (short,
+// lower-case letters, "-" and "."): a claim token (43 characters of
+// base64url) never does.
+func routeName(seg string) bool {
+	if seg == "" || len(seg) > 20 {
+		return false
+	}
+	for i := 0; i < len(seg); i++ {
+		if c := seg[i]; (c < 'a' || c > 'z') && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
 }

@@ -69,13 +69,17 @@ func (nopStore) Revocations(context.Context, time.Time) ([]session.Revocation, e
 // PutSession accepts the record of the benchmarks' one session.
 func (nopStore) PutSession(context.Context, session.Record, uint64) error { return nil }
 
-func benchServer(b *testing.B) (*Server, *http.Cookie) {
+func benchServer(b *testing.B, mutate ...func(*Config)) (*Server, *http.Cookie) {
 	b.Helper()
-	s, err := New(Config{
+	cfg := Config{
 		PublicURL: "https://app.example.com", Upstream: "http://legacy.internal", Hub: nopHub{}, Store: nopStore{},
 		SessionSecrets: [][]byte{bytes.Repeat([]byte("k"), 32)}, Transport: memUpstream{body: bytes.Repeat([]byte("x"), 1024)},
 		Claims: &claim.Service{Store: nopStore{}},
-	})
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -149,4 +153,14 @@ func BenchmarkHandler(b *testing.B) {
 	}
 	b.Run("bare", func(b *testing.B) { run(b, bare, false) })
 	b.Run("hubgate", func(b *testing.B) { run(b, s, true) })
+	// The same in enforce mode with login and public rules, as deployed:
+	// the path rules are on the request path.
+	rules, rc := benchServer(b, func(c *Config) {
+		c.Mode = migration.Enforce
+		c.LoginPaths = []string{"/login", "/users/sign_in", "/admin/login/"}
+		c.PublicPaths = []string{"/assets/", "/favicon.ico"}
+	})
+	rules.log = rules.log.Level(-1)
+	c = rc
+	b.Run("hubgate-rules", func(b *testing.B) { run(b, rules, true) })
 }

@@ -33,6 +33,17 @@ const (
 	UnlinkedPass Unlinked = "pass"
 )
 
+// UpstreamHost names the Host header that upstream requests carry.
+type UpstreamHost string
+
+// Upstream Host choices.
+const (
+	// UpstreamHostPublic: the public URL's host and port.
+	UpstreamHostPublic UpstreamHost = "public"
+	// UpstreamHostUpstream: the upstream URL's host and port.
+	UpstreamHostUpstream UpstreamHost = "upstream"
+)
+
 // Config configures a Server. PublicURL, Upstream, Hub, Store and
 // SessionSecrets are required; every other zero value has the meaning its
 // comment gives.
@@ -69,10 +80,13 @@ type Config struct {
 	// Mode is the initial mode when the store holds none. Zero: passthrough.
 	Mode migration.Mode
 	// LoginPaths are the legacy login endpoints (exact paths, or prefixes
-	// ending in "/"). Zero: none.
+	// ending in "/"), closed in enforce mode in every spelling an upstream
+	// framework routes to them: letter case, trailing slash, ";params",
+	// ".format" (see paths.go). Zero: none.
 	LoginPaths []string
 	// PublicPaths never require a session (exact paths, or prefixes ending
-	// in "/"). Zero: none.
+	// in "/"), matched exactly as written, letter for letter (see
+	// paths.go). Zero: none.
 	PublicPaths []string
 	// Whoami is a legacy endpoint (path on Upstream) that names the legacy
 	// user of the browser's legacy session; it enables GET /_hubgate/claim.
@@ -109,10 +123,17 @@ type Config struct {
 	// UpstreamMaxConns bounds the requests forwarded at once (and so the
 	// connections to the upstream); requests beyond it wait for a slot.
 	// It keeps memory flat when thousands of clients are connected, and
-	// spares the legacy app a thundering herd. Upgrades (WebSocket) take no
-	// slot; raise it for apps that hold requests open (long polling, SSE).
+	// spares the legacy app a thundering herd. A WebSocket holds its slot
+	// only until the upstream accepts it (101); raise the bound for apps
+	// that hold requests open (long polling, SSE).
 	// Zero means 128; negative means no bound.
 	UpstreamMaxConns int
+	// UpstreamHost is the Host header upstream requests carry:
+	// UpstreamHostPublic (the host and port of PublicURL, where the legacy
+	// app is served) or UpstreamHostUpstream (the host and port of
+	// Upstream, for apps that route by their internal name). Never the
+	// client's Host. Zero means UpstreamHostPublic.
+	UpstreamHost UpstreamHost
 	// Transport talks to the upstream. Nil means a pooled transport tuned for
 	// one busy upstream.
 	Transport http.RoundTripper
@@ -218,6 +239,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Unlinked == "" {
 		cfg.Unlinked = UnlinkedDeny
 	}
+	if cfg.UpstreamHost == "" {
+		cfg.UpstreamHost = UpstreamHostPublic
+	}
 	if cfg.PersonScope == "" {
 		cfg.PersonScope = zaikio.PersonScope
 	}
@@ -257,6 +281,9 @@ func (cfg Config) validate() (pub, up *url.URL, err error) {
 	up, err = url.Parse(cfg.Upstream)
 	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
 		return nil, nil, fmt.Errorf("proxy: upstream %q: want http(s)://host[:port]", cfg.Upstream)
+	}
+	if cfg.UpstreamHost != UpstreamHostPublic && cfg.UpstreamHost != UpstreamHostUpstream {
+		return nil, nil, fmt.Errorf("proxy: upstream host %q: want public or upstream", cfg.UpstreamHost)
 	}
 	if cfg.Hub == nil {
 		return nil, nil, errors.New("proxy: no hub")

@@ -20,19 +20,23 @@
 // serveUpstream (gate.go):
 //
 //  1. The path is normalized; a path that only some servers would read as a
-//     traversal fails closed.
+//     traversal fails closed, and another spelling of /_hubgate (other
+//     letter case, ";params", …) is not found: it is never forwarded.
 //  2. The proxy asks package session its one question, Authenticate: the
 //     identity of the request's session, or nil. The session decodes its
 //     cookie, checks it against the revocation set and, when due,
 //     revalidates it with the hub (through the Refresher this package
 //     implements in identity.go).
 //  3. The gate of the current mode (DESIGN §2) decides: forward, show the
-//     offer page, send the browser to sign in, or refuse.
+//     offer page, send the browser to sign in, or refuse. Login paths match
+//     in every spelling an upstream routes to them, public paths only as
+//     written (paths.go).
 //  4. The identity's prepared header values and the mode are set
 //     (forward.go), and in assertion mode the signed assertion that package
 //     assertion makes.
 //  5. The body is guarded against slow clients (upload.go), the request
-//     waits for an upstream slot, and httputil.ReverseProxy forwards it with
+//     waits for an upstream slot (slots.go: only an accepted WebSocket gives
+//     it back early), and httputil.ReverseProxy forwards it with
 //     Rewrite (forward.go): the upstream's URL, the public Host, forwarding
 //     headers believed only from trusted proxies, hubgate's cookies and our
 //     pages' Referer removed.

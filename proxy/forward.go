@@ -147,16 +147,17 @@ func (s *Server) newReverseProxy() *httputil.ReverseProxy {
 		tr = newTransport(s.cfg.UpstreamTimeout)
 	}
 	return &httputil.ReverseProxy{
-		Rewrite:      s.rewrite,
-		Transport:    tr,
-		BufferPool:   bufferPool{},
-		ErrorHandler: s.upstreamError,
+		Rewrite:        s.rewrite,
+		Transport:      tr,
+		BufferPool:     bufferPool{},
+		ErrorHandler:   s.upstreamError,
+		ModifyResponse: s.switched,
 	}
 }
 
 // newTransport is tuned for one busy upstream: idle keep-alive connections
 // kept up to the bound (Go's default keeps 2 per host, so most requests would
-// dial; concurrency is bounded before forwarding, see serveUpstream),
+// dial; concurrency is bounded before forwarding, see forward in slots.go),
 // bounded dial and header waits, and no transparent gzip (the client's
 // Accept-Encoding is passed through untouched).
 func newTransport(headerTimeout time.Duration) *http.Transport {
@@ -180,8 +181,10 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		out.URL.Path = strings.TrimSuffix(s.upstream.Path, "/") + out.URL.Path
 		out.URL.RawPath = ""
 	}
-	// The Host header stays the public one: the legacy app was served there.
-	out.Host = in.Host
+	// The Host header is never the client's: a legacy app that builds
+	// links from it (password reset mails, redirects) would otherwise
+	// send people to a host of the client's choosing.
+	out.Host = s.upstreamHost()
 
 	// Forwarding headers: ReverseProxy removed the client's X-Forwarded-For,
 	// -Host and -Proto before Rewrite, dropForwarding removes the rest of the
@@ -208,7 +211,14 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	if out.Header["X-Forwarded-Host"] == nil {
-		out.Header["X-Forwarded-Host"] = []string{in.Host}
+		// The public host, never the client's Host: a trusted proxy's
+		// statement (above) is the only other source.
+		out.Header["X-Forwarded-Host"] = []string{s.public.Host}
+	}
+	// Trailers of a streamed (chunked) body are announced to the upstream
+	// under the client's names: none of them may be an identity header.
+	if out.Trailer != nil {
+		stripIdentityHeaders(out.Trailer)
 	}
 	// Identity headers were set on the incoming request by the gate after
 	// stripping; copy them again so that a client's "Connection: X-Hubgate-…"
@@ -223,6 +233,16 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	}
 	s.stripOwnCookies(out.Header)
 	s.scrubReferer(out.Header)
+}
+
+// upstreamHost is the Host header of upstream requests (Config.UpstreamHost):
+// the public host (with its port, as browsers send it) by default, or the
+// upstream's own.
+func (s *Server) upstreamHost() string {
+	if s.cfg.UpstreamHost == UpstreamHostUpstream {
+		return s.upstream.Host
+	}
+	return s.public.Host
 }
 
 // scrubReferer keeps hubgate's own URLs out of the upstream: a request that

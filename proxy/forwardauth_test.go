@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/hubgate/hubgate/migration"
@@ -45,6 +46,54 @@ func TestForwardAuthClosesLegacyLogin(t *testing.T) {
 		}
 		if tc.status == http.StatusOK && tc.b == signedIn && resp.Header.Get(proxy.HeaderPerson) != devhub.FrankID {
 			t.Errorf("%s: passed without the identity headers", tc.name)
+		}
+	}
+}
+
+// TestForwardAuthClosesLegacyLoginInEverySpelling: forward-auth matches the
+// legacy login like the gate, in every spelling an upstream routes to it and
+// with a session too (before, "/Login" or "/login.json" passed with one).
+func TestForwardAuthClosesLegacyLoginInEverySpelling(t *testing.T) {
+	e := newEnv(t, func(c *proxy.Config) {
+		c.Mode = migration.Enforce
+		c.LoginPaths = []string{"/login"}
+		c.TrustedProxies = trustLoopback()
+	})
+	signedIn := e.browser()
+	signedIn.login(devhub.FrankID, "/")
+	anon := e.browser()
+	for _, target := range legacyLoginSpellings(t) {
+		for _, b := range []*browser{anon, signedIn} {
+			for method, want := range map[string][]int{
+				"POST": {http.StatusForbidden}, "put": {http.StatusForbidden},
+				"GET": {http.StatusUnauthorized, http.StatusForbidden}, // 403: a spelling the gate refuses (400)
+			} {
+				resp := b.get("/_hubgate/auth", "X-Forwarded-Uri", target, "X-Forwarded-Method", method)
+				if !slices.Contains(want, resp.StatusCode) {
+					t.Errorf("forward-auth for %s %s (session %v) = %d; want %v", method, target, b == signedIn, resp.StatusCode, want)
+				}
+			}
+		}
+	}
+}
+
+// TestForwardAuthRefusesOwnSpellings: forward-auth never approves a request
+// for any spelling of /_hubgate/ (the proxy in front must route those to
+// hubgate; if its location matching misses one, the app still never gets
+// it), in every mode and with a session.
+func TestForwardAuthRefusesOwnSpellings(t *testing.T) {
+	for _, mode := range []migration.Mode{migration.Passthrough, migration.Offer, migration.Enforce} {
+		e := newEnv(t, func(c *proxy.Config) { c.Mode = mode; c.TrustedProxies = trustLoopback() })
+		b := e.browser()
+		b.login(devhub.FrankID, "/")
+		for _, target := range append(ownSpellings(t, "tok3n"), "/_hubgate/claim/tok3n", "/_hubgate/login", "/_hubgate/auth", "/_hubgate") {
+			resp := b.get("/_hubgate/auth", "X-Original-URI", target)
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s: forward-auth for %s = %d; want 403", mode, target, resp.StatusCode)
+			}
+			if resp.Header.Get(proxy.HeaderPerson) != "" {
+				t.Errorf("%s: forward-auth for %s answered identity headers", mode, target)
+			}
 		}
 	}
 }

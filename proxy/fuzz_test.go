@@ -216,7 +216,7 @@ func FuzzNormalizePath(f *testing.F) {
 		if !ok || again != p {
 			t.Fatalf("normalizePath not idempotent on %q: %q then %q, %v", target, p, again, ok)
 		}
-		if publicPath(req.URL, p, pub) {
+		if openedBy(req.URL, p, pub) {
 			for _, form := range []string{p, req.URL.EscapedPath()} {
 				if !strings.HasPrefix(form, "/assets/") && form != "/assets" && form != "/docs" {
 					t.Fatalf("%q judged public, but the upstream gets %q", target, form)

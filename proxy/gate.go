@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -21,17 +22,26 @@ var modeHeaders = map[migration.Mode][]string{
 const offerSkipCookie = "hubgate_offer_skip"
 
 // serveUpstream applies the gate of the current mode to a request for the
-// legacy app and forwards what passes.
+// legacy app and forwards what passes. Paths are decided on their
+// normalized form: a path that does not normalize is refused (400) in every
+// mode, a spelling of /_hubgate/ that the route mux did not take is not
+// found (404) and never forwarded, the legacy login is matched in every
+// spelling an upstream routes to it, public paths only as written (see
+// paths.go).
 func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	p, ok := normalizePath(r)
 	if !ok {
-		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_path", err: fmt.Errorf("path %q does not normalize", r.URL.EscapedPath())})
+		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_path", err: errBadPath})
+		return
+	}
+	if ownSpelling(p) {
+		s.fail(w, r, &pageError{status: http.StatusNotFound, key: "not_found", err: errOwnSpelling})
 		return
 	}
 	id := s.sessions.Authenticate(w, r)
 	mode := s.Mode()
 	pol := s.policy()
-	login := matchPath(p, pol.LoginPaths)
+	login := closedBy(p, pol.LoginPaths)
 	switch mode {
 	case migration.Offer:
 		if login && (r.Method == http.MethodGet || r.Method == http.MethodHead) && cookieValue(r, s.cookiePrefix+offerSkipCookie) == "" && id == nil {
@@ -44,15 +54,15 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 				s.redirectToLogin(w, r, "/")
 				return
 			}
-			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "legacy_closed", data: s.claimHints(), err: fmt.Errorf("legacy login %s %s closed in enforce mode", r.Method, p)})
+			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "legacy_closed", data: s.claimHints(), err: fmt.Errorf("legacy login %s %s closed in enforce mode", r.Method, maskPath(p))})
 			return
 		}
-		if id == nil && !publicPath(r.URL, p, pol.PublicPaths) {
+		if id == nil && !openedBy(r.URL, p, pol.PublicPaths) {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				s.redirectToLogin(w, r, r.URL.RequestURI())
 				return
 			}
-			s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", err: fmt.Errorf("no session for %s %s in enforce mode", r.Method, p)})
+			s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", err: fmt.Errorf("no session for %s %s in enforce mode", r.Method, maskPath(p))})
 			return
 		}
 	}
@@ -62,56 +72,58 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 			r.Header[HeaderAssertion] = a
 		}
 	}
-	// Upgrades (WebSocket) live for long: they take no slot and their
-	// streams are not guarded.
-	if isUpgrade(r) {
-		s.proxy.ServeHTTP(w, r)
-		return
-	}
-	if !s.guardBody(w, r) {
-		return
-	}
-	if s.slots != nil {
-		// Wait for an upstream slot before the reverse proxy clones the
-		// request: a waiting request then holds a shallow stack and no copy.
-		select {
-		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-		case <-r.Context().Done():
-			return
-		}
-	}
-	s.forwardGuarded(w, r)
+	s.forward(w, r)
 }
+
+var (
+	// The path is in the log line's (masked) path field; the error does
+	// not repeat it, so that it cannot carry a claim token past the mask.
+	errBadPath     = errors.New("path does not normalize")
+	errOwnSpelling = errors.New("path spells /_hubgate/ otherwise than its routes: never forwarded")
+)
 
 // forwardAuth is the forward-auth endpoint for nginx auth_request and
 // Traefik forwardAuth: GET /_hubgate/auth. It decides like the gate, from
 // the original request (X-Original-URI / X-Forwarded-Uri and
 // X-Original-Method / X-Forwarded-Method, believed from trusted_proxies
-// only): 200 with the identity headers when the request may pass; in
-// enforce mode 401 without a session (unless the path is public), and for
-// the legacy login paths 401 for GET/HEAD (the proxy sends the browser to
-// sign in) and 403 for other methods (the legacy login is closed), session
-// or not.
+// only), and answers 200 with the identity headers when the request may
+// pass. Otherwise, in every mode: 403 for an original path that does not
+// normalize (the gate's 400; nginx passes only 401 and 403 from an auth
+// subrequest to the client and turns any other status into 500) and for
+// any spelling of /_hubgate/ (the proxy in front routes those to hubgate,
+// never to the app). In enforce mode also: for the legacy login paths, in
+// any spelling and session or not, 401 for GET/HEAD (the proxy sends the
+// browser to sign in) and 403 for other methods (the legacy login is
+// closed); 401 without a session unless the path is public. Without a
+// usable original request (no header, or a peer that is not trusted) no
+// path rule applies: the answer depends on the session alone.
 func (s *Server) forwardAuth() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := s.sessions.Authenticate(w, r)
 		mode := s.Mode()
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
+		orig, known := s.original(r)
+		switch {
+		case known && !orig.ok:
+			s.authDenied(w, mode, http.StatusForbidden, `{"error":"bad_path"}`)
+			return
+		case known && (orig.own || ownSpelling(orig.path)):
+			s.authDenied(w, mode, http.StatusForbidden, `{"error":"not_found"}`)
+			return
+		}
 		if mode == migration.Enforce {
 			pol := s.policy()
-			method, u, p, ok := s.original(r)
-			login := ok && matchPath(p, pol.LoginPaths)
+			login := known && closedBy(orig.path, pol.LoginPaths)
 			switch {
-			case login && method != http.MethodGet && method != http.MethodHead:
-				s.authDenied(w, http.StatusForbidden, `{"error":"legacy_login_closed"}`)
+			case login && orig.method != http.MethodGet && orig.method != http.MethodHead:
+				s.authDenied(w, mode, http.StatusForbidden, `{"error":"legacy_login_closed"}`)
 				return
 			case login:
-				s.authDenied(w, http.StatusUnauthorized, `{"error":"signin_required","login_url":"/_hubgate/login"}`)
+				s.authDenied(w, mode, http.StatusUnauthorized, `{"error":"signin_required","login_url":"/_hubgate/login"}`)
 				return
-			case id == nil && !(ok && publicPath(u, p, pol.PublicPaths)):
-				s.authDenied(w, http.StatusUnauthorized, `{"error":"signin_required","login_url":"/_hubgate/login"}`)
+			case id == nil && !(known && openedBy(orig.url, orig.path, pol.PublicPaths)):
+				s.authDenied(w, mode, http.StatusUnauthorized, `{"error":"signin_required","login_url":"/_hubgate/login"}`)
 				return
 			}
 		}
@@ -125,45 +137,57 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 	}
 }
 
-func (s *Server) authDenied(w http.ResponseWriter, status int, body string) {
+func (s *Server) authDenied(w http.ResponseWriter, mode migration.Mode, status int, body string) {
 	h := w.Header()
-	h[HeaderMode] = modeHeaders[migration.Enforce]
+	h[HeaderMode] = modeHeaders[mode]
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body + "\n"))
 }
 
-// original returns the method, URL and normalized path of the request a
-// forward-auth subrequest asks about; ok is false when the peer is not a
-// trusted proxy or names no valid URI. The method defaults to GET.
-func (s *Server) original(r *http.Request) (method string, u *url.URL, p string, ok bool) {
+// originalRequest is the request a forward-auth subrequest asks about.
+type originalRequest struct {
+	method string   // upper case; GET when not named
+	url    *url.URL // the original target, path normalized
+	path   string   // the normalized path
+	ok     bool     // false: the target does not parse or normalize
+	// own: the target, before it is cleaned, is one of hubgate's paths,
+	// which the gate hands to its routes and never forwards ("/_hubgate/../x"
+	// is a redirect there, not the app's /x).
+	own bool
+}
+
+// original reads the original request of a forward-auth subrequest; known
+// is false when the peer is not a trusted proxy or names no URI.
+func (s *Server) original(r *http.Request) (o originalRequest, known bool) {
 	if !s.trusted(remoteIP(r)) {
-		return "", nil, "", false
+		return o, false
 	}
 	orig := r.Header.Get("X-Original-URI")
 	if orig == "" {
 		orig = r.Header.Get("X-Forwarded-Uri")
 	}
 	if orig == "" {
-		return "", nil, "", false
+		return o, false
 	}
 	u, err := url.ParseRequestURI(orig)
 	if err != nil {
-		return "", nil, "", false
+		return o, true
 	}
+	o.own = ours(u.Path)
 	probe := &http.Request{URL: u}
-	p, ok = normalizePath(probe)
-	if !ok {
-		return "", nil, "", false
+	if o.path, o.ok = normalizePath(probe); !o.ok {
+		return o, true
 	}
-	method = strings.ToUpper(r.Header.Get("X-Original-Method"))
-	if method == "" {
-		method = strings.ToUpper(r.Header.Get("X-Forwarded-Method"))
+	o.url = probe.URL
+	o.method = strings.ToUpper(r.Header.Get("X-Original-Method"))
+	if o.method == "" {
+		o.method = strings.ToUpper(r.Header.Get("X-Forwarded-Method"))
 	}
-	if method == "" {
-		method = http.MethodGet
+	if o.method == "" {
+		o.method = http.MethodGet
 	}
-	return method, probe.URL, p, true
+	return o, true
 }
 
 // claimHints are the ways to claim an account that an error page can offer.
@@ -182,34 +206,10 @@ func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request, rd stri
 	w.WriteHeader(http.StatusFound)
 }
 
-// matchPath reports whether p equals an entry, or starts with an entry that
-// ends in "/". Matching is on the normalized path only, never the query.
-func matchPath(p string, list []string) bool {
-	for _, e := range list {
-		if p == e || (strings.HasSuffix(e, "/") && strings.HasPrefix(p, e)) || (p+"/" == e) {
-			return true
-		}
-	}
-	return false
-}
-
-// publicPath reports whether the normalized path p matches a public rule.
-// When the request keeps encoded slashes (RawPath set), the escaped form that
-// the upstream receives must match too: "/assets%2Fsecret" decodes to
-// "/assets/secret", but an upstream that routes on the raw path sees one
-// segment "assets%2Fsecret", which is no file under /assets/ (and may well be
-// a protected route such as "/:page"). Public rules never see the query.
-func publicPath(u *url.URL, p string, list []string) bool {
-	if !matchPath(p, list) {
-		return false
-	}
-	return u.RawPath == "" || matchPath(u.EscapedPath(), list)
-}
-
 // normalizePath cleans r's path ("//", "/./", "/../") so that the gate
 // decides on exactly the path the upstream receives, and rewrites r to
 // forward that path. Encoded slashes stay encoded in what is forwarded but are
-// decided on in their decoded form (see publicPath). It returns false when
+// decided on in their decoded form (see openedBy). It returns false when
 // the path cannot be made sense of (fail closed): control characters, or a
 // dot segment that only some servers see — "..;" (Tomcat and Spring drop
 // ";params" before resolving dot segments), "..\" (IIS and others treat a
@@ -303,21 +303,6 @@ func dotSegment(p string) bool {
 		}
 		if seg == "." || seg == ".." {
 			return true
-		}
-	}
-	return false
-}
-
-// isUpgrade reports whether r asks to switch protocols (WebSocket).
-func isUpgrade(r *http.Request) bool {
-	if r.Header.Get("Upgrade") == "" {
-		return false
-	}
-	for _, v := range r.Header["Connection"] {
-		for _, tok := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
-				return true
-			}
 		}
 	}
 	return false

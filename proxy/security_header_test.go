@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -109,38 +110,70 @@ func TestSecurityIdentityHeaderSmuggling(t *testing.T) {
 }
 
 // TestSecurityIdentityHeadersInTrailers: a chunked request that declares
-// X-Hubgate-* trailers gets none of their values to the upstream.
+// X-Hubgate-* trailers gets none of them to the upstream, neither as
+// trailers nor as headers. The body is large (1 MiB, sent in chunks), so
+// that it streams through the body guard to the upstream instead of being
+// read up front: with the 4-byte body this test used to send, the guard read
+// the whole body and forwarded it with a Content-Length and no trailers at
+// all, so the chunked path never ran.
 func TestSecurityIdentityHeadersInTrailers(t *testing.T) {
-	got := make(chan http.Header, 1)
+	type seen struct {
+		n        int64
+		chunked  bool
+		header   http.Header
+		trailer  http.Header
+		declared []string
+	}
+	got := make(chan seen, 1)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		h := r.Header.Clone()
-		for k, v := range r.Trailer {
-			h["Trailer:"+k] = v
+		var s seen
+		for k := range r.Trailer {
+			s.declared = append(s.declared, k)
 		}
-		got <- h
+		s.n, _ = io.Copy(io.Discard, r.Body)
+		s.chunked = slices.Contains(r.TransferEncoding, "chunked")
+		s.header, s.trailer = r.Header.Clone(), r.Trailer.Clone()
+		got <- s
 	}))
 	t.Cleanup(up.Close)
 	e := newEnv(t, func(c *proxy.Config) { c.Upstream = up.URL })
+	const size = 1 << 20
 	pr, pw := io.Pipe()
 	go func() {
-		_, _ = pw.Write([]byte("body"))
+		chunk := bytes.Repeat([]byte("b"), 32<<10)
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+		}
 		pw.Close()
 	}()
 	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/upload", pr)
 	req.ContentLength = -1
-	req.Trailer = http.Header{"X-Hubgate-User": {"evil"}, "X_hubgate_roles": {"7:admin"}}
+	req.Trailer = http.Header{"X-Hubgate-User": {"evil"}, "X_hubgate_roles": {"7:admin"}, "X-Legacy-Checksum": {"abc"}}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	for k, vs := range <-got {
-		if isHubgateLike(strings.TrimPrefix(k, "Trailer:")) {
-			for _, v := range vs {
-				if v == "evil" || v == "7:admin" {
-					t.Errorf("upstream received %s = %q from a client trailer", k, v)
-				}
+	s := <-got
+	if s.n != size || !s.chunked {
+		t.Fatalf("upstream read %d bytes (chunked %v); want %d streamed chunked: the test must exercise the streaming path", s.n, s.chunked, size)
+	}
+	for _, k := range s.declared {
+		if isHubgateLike(k) {
+			t.Errorf("upstream was announced trailer %s", k)
+		}
+	}
+	for k, vs := range s.trailer {
+		if isHubgateLike(k) {
+			t.Errorf("upstream received trailer %s = %q", k, vs)
+		}
+	}
+	for k, vs := range s.header {
+		for _, v := range vs {
+			if v == "evil" || v == "7:admin" {
+				t.Errorf("upstream received %s = %q from a client trailer", k, v)
 			}
 		}
 	}
@@ -305,5 +338,65 @@ func TestSecurityForwardedHeadersFromTrustedProxies(t *testing.T) {
 	}
 	if got := strings.Join(h2["X-Forwarded-Proto"], ","); got != "http" {
 		t.Errorf("untrusted: upstream X-Forwarded-Proto = %q; want http", got)
+	}
+}
+
+// TestSecurityUpstreamHostNeverClientChosen: the upstream never receives a
+// Host or X-Forwarded-Host the client chose (a legacy app that builds
+// password-reset links from them would mail a link to the client's host).
+// Host is the public host, or the upstream's own with UpstreamHost
+// "upstream"; X-Forwarded-Host is the public host, or what a trusted proxy
+// states. Before, both carried the client's Host, from any peer.
+func TestSecurityUpstreamHostNeverClientChosen(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		trusted    bool
+		upstream   bool
+		xfh        string // X-Forwarded-Host sent
+		wantHost   string // "public", "upstream"
+		wantXFHost string // "public" or a literal
+	}{
+		{"untrusted peer", false, false, "evil.example", "public", "public"},
+		{"untrusted peer, no X-Forwarded-Host", false, false, "", "public", "public"},
+		{"trusted proxy", true, false, "app.example", "public", "app.example"},
+		{"trusted proxy, no X-Forwarded-Host", true, false, "", "public", "public"},
+		{"upstream host", false, true, "evil.example", "upstream", "public"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *proxy.Config) {
+				if tc.trusted {
+					c.TrustedProxies = trustLoopback()
+				}
+				if tc.upstream {
+					c.UpstreamHost = proxy.UpstreamHostUpstream
+				}
+			})
+			hosts := map[string]string{"public": e.addr(), "upstream": strings.TrimPrefix(e.up.srv.URL, "http://")}
+			for _, method := range []string{"GET", "POST"} {
+				raw := method + " /account/reset HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 0\r\nConnection: close\r\n"
+				if tc.xfh != "" {
+					raw += "X-Forwarded-Host: " + tc.xfh + "\r\n"
+				}
+				before := e.up.count()
+				resp := rawResponse(t, e.addr(), raw+"\r\n")
+				if resp.StatusCode != http.StatusOK || e.up.count() == before {
+					t.Fatalf("%s /account/reset = %d; want forwarded", method, resp.StatusCode)
+				}
+				r := e.up.last(t)
+				if want := hosts[tc.wantHost]; r.Host != want {
+					t.Errorf("%s: upstream Host = %q; want %q (%s)", method, r.Host, want, tc.wantHost)
+				}
+				want, ok := hosts[tc.wantXFHost]
+				if !ok {
+					want = tc.wantXFHost
+				}
+				if got := r.Header.Values("X-Forwarded-Host"); len(got) != 1 || got[0] != want {
+					t.Errorf("%s: upstream X-Forwarded-Host = %q; want %q", method, got, want)
+				}
+			}
+		})
+	}
+	if _, err := proxy.New(proxy.Config{PublicURL: "https://app.example.com", Upstream: "http://127.0.0.1:3000", UpstreamHost: "client"}); err == nil || !strings.Contains(err.Error(), "upstream host") {
+		t.Errorf("proxy.New with UpstreamHost %q = %v; want an error naming the upstream host", "client", err)
 	}
 }

@@ -85,7 +85,8 @@ type Config struct {
 	TrustedProxies       []string `yaml:"trusted_proxies"`        // CIDRs or addresses whose X-Forwarded-* and X-Original-URI are believed; empty: none
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"` // extra hosts return URLs may lead to; ".example.com" for subdomains, host:port for another port
 	UpstreamTimeout      duration `yaml:"upstream_timeout"`       // wait for the upstream's response headers; zero: 60s
-	UpstreamMaxConns     int      `yaml:"upstream_max_conns"`     // requests forwarded at once, beyond which they wait (WebSockets exempt); zero: 128, negative: no bound
+	UpstreamMaxConns     int      `yaml:"upstream_max_conns"`     // requests forwarded at once, beyond which they wait (an accepted WebSocket frees its slot); zero: 128, negative: no bound
+	UpstreamHost         string   `yaml:"upstream_host"`          // the Host header upstream requests carry: public (public_url's host:port) or upstream (the upstream URL's); never the client's; empty: public
 	// Limits are the per-client budgets of the public pages, each a count
 	// per minute (proxy.Limits); zero means the default named, negative
 	// no limit.

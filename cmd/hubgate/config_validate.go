@@ -47,7 +47,7 @@ func (c *Config) check(p *problems) {
 		c.validateClaims,
 		c.validateAssertion,
 		c.validateNetwork,
-		c.validateLimits,
+		c.validateLimits, c.validateUpstreamHost,
 		c.validateMemory,
 		c.validateLog,
 	} {
@@ -436,6 +436,14 @@ func maskURL(s, mask string) string {
 
 // validateLimits checks the per-client budgets: only the IPv6 prefix has a
 // range (every count is fine; negative turns a limit off).
+func (c *Config) validateUpstreamHost(p *problems) {
+	switch proxy.UpstreamHost(c.UpstreamHost) {
+	case "", proxy.UpstreamHostPublic, proxy.UpstreamHostUpstream:
+	default:
+		p.addf("upstream_host", "%q: want public or upstream", c.UpstreamHost)
+	}
+}
+
 func (c *Config) validateLimits(p *problems) {
 	if n := c.Limits.IPv6Prefix; n != 0 && (n < 1 || n > 128) {
 		p.addf("limits.ipv6_prefix", "%d: want a prefix length from 1 to 128 (default 64)", n)

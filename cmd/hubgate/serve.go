@@ -360,7 +360,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		Unlinked: proxy.Unlinked(cfg.Unlinked), ProvisionURL: cfg.Legacy.ProvisionURL,
 		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
 		AllowedRedirectHosts: cfg.AllowedRedirectHosts, TrustedProxies: tp,
-		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), UpstreamMaxConns: cfg.UpstreamMaxConns, Logger: accessLog,
+		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), UpstreamMaxConns: cfg.UpstreamMaxConns, UpstreamHost: proxy.UpstreamHost(cfg.UpstreamHost), Logger: accessLog,
 		Limits: proxy.Limits{IPv6Prefix: cfg.Limits.IPv6Prefix, FlowStarts: cfg.Limits.FlowStarts, FailedCallbacks: cfg.Limits.FailedCallbacks,
 			FailedClaims: cfg.Limits.FailedClaims, ResendPerClient: cfg.Limits.ResendPerClient, ResendPerEmail: cfg.Limits.ResendPerEmail},
 		BodyTimeout:   time.Duration(cfg.Timeouts.Body),
