@@ -133,8 +133,10 @@ func spreadOf(sessionID string) time.Duration {
 // was unlinked after id was validated (an Unlink entry). Map lookups only,
 // and none at all while nothing was unlinked: it runs on every request.
 func (rs *revocationSet) unlinked(id *Identity) bool {
-	if t, ok := rs.users[id.User]; ok && id.User != "" && id.Validated.Before(t) {
-		return true
+	if len(rs.users) > 0 && id.User != "" {
+		if t, ok := rs.users[id.User]; ok && id.Validated.Before(t) {
+			return true
+		}
 	}
 	if len(rs.orgs) == 0 {
 		return false

@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Sessions/List", testListSessions},
 		{"Sessions/DeleteExpired", testDeleteExpiredSessions},
 		{"Revocations", testRevocations},
+		{"Revocations/Unlink", testUnlinkRevocations},
 		{"FirstDelivery", testFirstDelivery},
 		{"SigningKeys", testSigningKeys},
 	}
