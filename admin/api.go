@@ -121,7 +121,8 @@ type EventPage struct {
 // (columns id,email,url,status, and mail with send=true). Status is
 // "issued", "skipped_linked" or "error: <reason>"; URL is set only when
 // issued. Mail is empty without send=true, else one of MailSent,
-// MailSkippedNoEmail, MailNotSent or MailFailedPrefix + reason.
+// MailSkippedNoEmail, MailSkippedSharedEmail, MailNotSent or
+// MailFailedPrefix + reason.
 type ImportResult struct {
 	ID     string
 	Email  string

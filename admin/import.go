@@ -25,7 +25,9 @@ const importBatch = 1000
 // With send=true it then mails each issued claim link to its person (query
 // lang=en|de, default en) through Config.Mailer, all over one connection,
 // and the answer gains a fifth column, mail: sent, skipped_no_email,
-// not_sent (no claim issued) or "failed: <reason>". Without a mailer,
+// skipped_shared_email (the address belongs to more than one legacy person:
+// no mail, audited), not_sent (no claim issued) or "failed: <reason>".
+// Without a mailer,
 // send=true is refused before anything is read or minted.
 func (s *Server) importClaims() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +95,7 @@ func (s *Server) importClaims() http.HandlerFunc {
 			Str("format", string(format)).Int("rows", len(rows)).Int("issued", n.issued).
 			Int("skipped", n.skipped).Int("errors", n.errors)
 		if send {
-			ev = ev.Int("mailed", m.sent).Int("mail_failed", m.failed).Int("no_email", m.noEmail)
+			ev = ev.Int("mailed", m.sent).Int("mail_failed", m.failed).Int("no_email", m.noEmail).Int("shared_email", m.shared)
 		}
 		ev.Dur("dur_ms", time.Since(start)).Send()
 	}

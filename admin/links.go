@@ -74,7 +74,7 @@ func (s *Server) putLink(kind claim.Kind) http.HandlerFunc {
 		}
 		s.log.Info().Str("event", "link.create").Str("actor", actor).Str("request_id", requestID(r)).
 			Str("kind", string(kind)).Str("legacy", id).Str("zaikio", zid).Send()
-		s.revalidate(ctx, r, kind, id, zid, false, actor)
+		s.revalidate(ctx, r, kind, zid, actor)
 		writeJSON(w, http.StatusCreated, linkJSON(l))
 	}
 }
@@ -96,31 +96,47 @@ func (s *Server) deleteLink(kind claim.Kind) http.HandlerFunc {
 		}
 		s.log.Info().Str("event", "link.delete").Str("actor", actor).Str("request_id", requestID(r)).
 			Str("kind", string(kind)).Str("legacy", id).Str("zaikio", l.ZaikioID).Send()
-		s.revalidate(ctx, r, kind, id, l.ZaikioID, true, actor)
+		s.unlinked(ctx, r, kind, id, actor)
 		writeJSON(w, http.StatusOK, linkJSON(l))
 	}
 }
 
-// revalidate makes the sessions a link change affects re-read their
-// identity on their next request, instead of asserting the old identity
-// until their regular revalidation: for a person link, that person's
-// sessions; for an organization link removed, the sessions holding that
-// legacy organization; for one added, every session (the store does not
-// know the organization's members; each session falls due within 30 s). The
-// link change stands even if this fails; the failure is logged.
-func (s *Server) revalidate(ctx context.Context, r *http.Request, kind claim.Kind, legacyID, zaikioID string, removed bool, actor string) {
+// unlinked takes a legacy person or organization that was just unlinked out
+// of every session that carries it, on its next request, on every replica,
+// whether or not the hub answers (session.Unlink: this replica applies it at
+// once through OnChange, the others at their next poll of the revocation
+// list). Asking the sessions to revalidate would not do: with the hub down,
+// a session keeps its identity for its grace period. The revocation is
+// added after the link is gone, so that no revalidation can rebuild the old
+// identity after it. The unlink stands even if this fails; the failure is
+// logged.
+func (s *Server) unlinked(ctx context.Context, r *http.Request, kind claim.Kind, legacyID, actor string) {
+	now := s.now()
+	s.addRevocation(ctx, r, session.Revocation{Kind: session.Unlink, Subject: string(kind) + ":" + legacyID, At: now,
+		Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: actor, Reason: "link removed"})
+}
+
+// revalidate makes the sessions a new link affects re-read their identity
+// on their next request, instead of going without it until their regular
+// revalidation: for a person link, that person's sessions; for an
+// organization link, every session (the store does not know the
+// organization's members; each session falls due within 30 s). The link
+// stands even if this fails; the failure is logged.
+func (s *Server) revalidate(ctx context.Context, r *http.Request, kind claim.Kind, zaikioID, actor string) {
 	subject := zaikioID
 	if kind == claim.KindOrg {
 		subject = "*"
-		if removed {
-			subject = "org:" + legacyID
-		}
 	}
 	now := s.now()
-	rv := session.Revocation{Kind: session.Revalidate, Subject: subject, At: now,
-		Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: actor, Reason: "link changed"}
+	s.addRevocation(ctx, r, session.Revocation{Kind: session.Revalidate, Subject: subject, At: now,
+		Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: actor, Reason: "link changed"})
+}
+
+// addRevocation stores rv and tells this replica (OnChange); a failure is
+// logged.
+func (s *Server) addRevocation(ctx context.Context, r *http.Request, rv session.Revocation) {
 	if err := s.cfg.Store.AddRevocation(ctx, rv); err != nil {
-		s.log.Error().Err(err).Str("event", "session.revalidate").Str("request_id", requestID(r)).Str("subject", subject).Send()
+		s.log.Error().Err(err).Str("event", "session."+string(rv.Kind)).Str("request_id", requestID(r)).Str("subject", rv.Subject).Send()
 		return
 	}
 	s.changed()

@@ -106,24 +106,28 @@ func TestLinks(t *testing.T) {
 
 			// Link changes make the affected sessions revalidate: for person
 			// links, one entry per Zaikio person: zid 1 (linked), zid 2
-			// (linked, unlinked, linked again: the latest wins); for org
-			// links, "*" for the orgs linked (their members are unknown)
-			// and org:2 for the one unlinked.
+			// (linked, unlinked, linked again); for org links, "*" for the
+			// orgs linked (their members are unknown). The one unlinked is
+			// taken out of every session that carries it, hub up or down
+			// (an Unlink entry, which also makes those sessions revalidate).
 			rvs, err := e.db.Revocations(t.Context(), t0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want = map[claim.Kind][]string{claim.KindPerson: {zid(1), zid(2)}, claim.KindOrg: {"*", "org:2"}}[kind.kind]
+			want = map[claim.Kind][]string{
+				claim.KindPerson: {"revalidate " + zid(1), "revalidate " + zid(2), "unlink person:2"},
+				claim.KindOrg:    {"revalidate *", "unlink org:2"},
+			}[kind.kind]
 			var subjects []string
 			for _, rv := range rvs {
-				if rv.Kind == session.Revalidate {
-					subjects = append(subjects, rv.Subject)
+				if rv.Kind == session.Revalidate || rv.Kind == session.Unlink {
+					subjects = append(subjects, string(rv.Kind)+" "+rv.Subject)
 				}
 			}
 			slices.Sort(subjects)
 			slices.Sort(want)
 			if diff := cmp.Diff(want, subjects); diff != "" {
-				t.Errorf("revalidation subjects (-want +got):\n%s\n%+v", diff, rvs)
+				t.Errorf("revalidation and unlink subjects (-want +got):\n%s\n%+v", diff, rvs)
 			}
 			if got := int(e.changes.Load()); got != 4 {
 				t.Errorf("OnChange called %d times; want 4 (once per link change)", got)

@@ -67,6 +67,11 @@ type Directory interface {
 	// PutPeople inserts or replaces entries (by id) and appends ev when
 	// ev.Action != "".
 	PutPeople(ctx context.Context, people []claim.Person, ev claim.Event) error
+	// EmailHolders returns, for each address of emails that at least one
+	// legacy person holds (compared lower-cased), the ids of every person
+	// holding it in byte order, keyed by the lower-cased address: mails go
+	// only to addresses with a single holder.
+	EmailHolders(ctx context.Context, emails []string) (map[string][]string, error)
 }
 
 // Counts are the numbers of /api/v1/stats and the dashboard.
@@ -94,8 +99,9 @@ type Modes interface {
 	SetMode(ctx context.Context, mode migration.Mode, ev claim.Event) error
 }
 
-// Revocations end sessions (an operator's revoke) or make them re-read
-// their identity (after a link change).
+// Revocations end sessions (an operator's revoke), take an unlinked person
+// or organization out of them, or make them re-read their identity (after
+// a link is made).
 type Revocations interface {
 	// AddRevocation stores rv (same Kind+Subject: the later At wins).
 	AddRevocation(ctx context.Context, rv session.Revocation) error

@@ -1,6 +1,9 @@
 package claim
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Event is one entry of the audit log. It lives here because this
 // package's rules produce most entries (links, claims) inside the stores'
@@ -28,6 +31,7 @@ const (
 	ActionPeopleImport  = "people.import"  // the legacy directory was imported
 	ActionModeSet       = "mode.set"       // the migration mode was switched
 	ActionSessionRevoke = "session.revoke" // an operator revoked a person's sessions
+	ActionMailWithheld  = "mail.withheld"  // a claim link was not mailed: its address is shared (MailWithheldEvent)
 )
 
 // subject names a legacy person or organization in the audit log:
@@ -44,4 +48,14 @@ func LinkEvent(l Link) Event {
 func UnlinkEvent(l Link, actor string, at time.Time) Event {
 	return Event{Time: at, Actor: actor, Action: ActionLinkDelete,
 		Subject: subject(l.Kind, l.LegacyID), Detail: "was zaikio " + l.ZaikioID}
+}
+
+// MailWithheldEvent is the audit entry for a claim link that was not mailed
+// because its address belongs to more than one legacy person (holders, by
+// id): whichever of them the link named, the others would receive it. The
+// entry names the holders, never the address or a token. via says which
+// sender withheld it ("send me my link", "import").
+func MailWithheldEvent(holders []string, via, actor string, at time.Time) Event {
+	return Event{Time: at, Actor: actor, Action: ActionMailWithheld, Subject: "directory",
+		Detail: "claim link not mailed (" + via + "): the address belongs to legacy persons " + strings.Join(holders, ", ")}
 }

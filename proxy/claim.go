@@ -84,17 +84,16 @@ func (s *Server) startClaim() http.HandlerFunc {
 			s.startOrgFlow(w, r, c)
 			return
 		}
-		s.startPersonFlow(w, r, c)
+		p, _ := s.store.Person(r.Context(), c.LegacyID) // a person not in the directory: no prefill
+		s.startPersonFlow(w, r, c, p)
 	}
 }
 
 // startPersonFlow sends the browser to the hub to pick (or create) the Zaikio
-// account for person claim c, with the account chooser and sign-up prefill.
-func (s *Server) startPersonFlow(w http.ResponseWriter, r *http.Request, c claim.Claim) {
-	o := zaikio.AuthOptions{SelectAccount: true}
-	if p, err := s.store.Person(r.Context(), c.LegacyID); err == nil {
-		o.FirstName, o.LastName, o.Email = p.FirstName(), p.LastName(), p.Email
-	}
+// account for person claim c, with the account chooser and the sign-up
+// prefilled from p (the claim's legacy person).
+func (s *Server) startPersonFlow(w http.ResponseWriter, r *http.Request, c claim.Claim, p claim.Person) {
+	o := zaikio.AuthOptions{SelectAccount: true, FirstName: p.FirstName(), LastName: p.LastName(), Email: p.Email}
 	f := flow{Purpose: purposeClaimPerson, Claim: c.Hash.String(), Return: "/"}
 	if err := s.startFlow(w, r, f, s.personScope, o); err != nil {
 		s.fail(w, r, err)
@@ -304,12 +303,17 @@ func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, 
 	if o, err := s.hub.Organization(ctx, tok.AccessToken); err == nil && o.Name != "" {
 		orgName = o.Name
 	}
-	// Rotate the session: a new id with the new organization in it.
-	_ = s.sessions.End(ctx, id, "zaikio:"+f.Person, "rotated at link")
+	// Rotate the session: a new id with the new organization in it, holding
+	// the tokens just rotated. The old session is retired without revoking
+	// them: they are the new session's now (revoking them would sign the
+	// person out at the hub's revoked_access_token webhook).
 	nid, err := s.startSession(ctx, w, p, t)
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if err := s.sessions.Retire(ctx, id, "zaikio:"+f.Person, "rotated at link"); err != nil {
+		s.log.Error().Err(err).Str("event", "session.retire").Str("person", f.Person).Str("request_id", requestID(r)).Send()
 	}
 	s.renderClaimed(w, r, nid, link, orgName, "")
 }
@@ -323,6 +327,15 @@ func (s *Server) revokeQuietly(accessToken string) {
 			s.log.Debug().Err(err).Str("event", "hub.revoke").Send()
 		}
 	}()
+}
+
+// unlinkRevocation is the revocation that takes an unlinked legacy person or
+// organization out of every session on every replica (session.Unlink); it
+// is kept as long as a session validated before it can live.
+func (s *Server) unlinkRevocation(kind claim.Kind, legacyID, actor, reason string) session.Revocation {
+	now := s.now()
+	return session.Revocation{Kind: session.Unlink, Subject: string(kind) + ":" + legacyID, At: now,
+		Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: actor, Reason: reason}
 }
 
 func intersect(a, b []string) []string {
@@ -370,7 +383,12 @@ func (s *Server) undoClaim() http.HandlerFunc {
 			return
 		}
 		s.log.Info().Str("event", "claim.undone").Str("kind", string(kind)).Str("legacy", legacy).Str("person", id.Person).Send()
-		// The session's identity no longer holds: end it.
+		// Every other session carrying the link (other browsers, other
+		// replicas) drops it on its next request, hub up or down.
+		if err := s.sessions.Revoke(ctx, s.unlinkRevocation(kind, legacy, "zaikio:"+id.Person, "link undone")); err != nil {
+			s.log.Error().Err(err).Str("event", "session.unlink").Str("kind", string(kind)).Str("legacy", legacy).Str("request_id", requestID(r)).Send()
+		}
+		// This session's identity no longer holds: end it.
 		_ = s.sessions.End(ctx, id, "zaikio:"+id.Person, "link undone")
 		s.sessions.Clear(w)
 		s.fail(w, r, &pageError{status: http.StatusOK, key: "undone"})
@@ -379,8 +397,13 @@ func (s *Server) undoClaim() http.HandlerFunc {
 
 // whoami asks the legacy app who the browser's legacy session belongs to, by
 // calling legacy.whoami on the upstream with the browser's cookies (minus
-// hubgate's). The answer is JSON: {"id": "42", "email": …, "name": …,
-// "orgs": ["7"]} (id may be a number); anything but 200 means "not signed in".
+// hubgate's). The answer is JSON: {"id": "42", "email": …, "name": …} (id
+// may be a number); anything but 200 means "not signed in". The answer
+// proves who is signed in, for this request only: the legacy person's
+// email, name and organizations are the operator's directory's (DESIGN §3,
+// "the directory is the operator's"), and a legacy user can often edit their
+// own profile. So the email and name are used only to show and prefill, and
+// an "orgs" member is not read at all.
 func (s *Server) whoami(ctx context.Context, r *http.Request) (claim.Person, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -406,7 +429,6 @@ func (s *Server) whoami(ctx context.Context, r *http.Request) (claim.Person, err
 		ID    json.RawMessage `json:"id"`
 		Email string          `json:"email"`
 		Name  string          `json:"name"`
-		Orgs  []string        `json:"orgs"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&v); err != nil {
 		return claim.Person{}, fmt.Errorf("whoami: decode: %w", err)
@@ -415,13 +437,7 @@ func (s *Server) whoami(ctx context.Context, r *http.Request) (claim.Person, err
 	if !claim.ValidLegacyID(legacyID) {
 		return claim.Person{}, fmt.Errorf("whoami: id %s does not fit [A-Za-z0-9._@-]{1,128}", v.ID)
 	}
-	var orgs []string
-	for _, o := range v.Orgs {
-		if claim.ValidLegacyID(o) {
-			orgs = append(orgs, o)
-		}
-	}
-	return claim.Person{ID: legacyID, Email: v.Email, Name: v.Name, Orgs: orgs}, nil
+	return claim.Person{ID: legacyID, Email: v.Email, Name: v.Name}, nil
 }
 
 // claimBySession shows the confirmation for a legacy person proven by the
@@ -441,6 +457,7 @@ func (s *Server) claimBySession() http.HandlerFunc {
 			s.fail(w, r, &pageError{status: http.StatusConflict, key: "already_linked", err: fmt.Errorf("legacy %s already linked to %s", p.ID, l.ZaikioID)})
 			return
 		}
+		p = s.directoryFirst(r.Context(), p)
 		s.render(w, r, http.StatusOK, "claim", map[string]any{
 			"Kind": "person", "LegacyID": p.ID, "Name": p.Name, "Email": p.Email,
 			"Action": "/_hubgate/claim", "CSRF": s.csrfToken(w, r, "claim-session"),
@@ -474,30 +491,31 @@ func (s *Server) startClaimBySession() http.HandlerFunc {
 			s.fail(w, r, &pageError{status: http.StatusConflict, key: "already_linked"})
 			return
 		}
-		// Keep the directory current with what the legacy app says, so the
-		// org offer after the claim knows this person's organizations.
-		if old, err := s.store.Person(ctx, p.ID); err == nil {
-			if p.Email == "" {
-				p.Email = old.Email
-			}
-			if p.Name == "" {
-				p.Name = old.Name
-			}
-			if p.Orgs == nil {
-				p.Orgs = old.Orgs
-			}
-		}
-		if err := s.putPerson(ctx, p); err != nil {
+		// The directory is not written: the claim names the legacy person
+		// the session proved, with the directory's email (if any), and the
+		// org offer after it comes from the directory alone.
+		dir, err := s.store.Person(ctx, p.ID)
+		if err != nil && !errors.Is(err, claim.ErrNotFound) {
 			s.fail(w, r, err)
 			return
 		}
-		is, err := s.claims.Issue(ctx, claim.Request{Kind: claim.KindPerson, LegacyID: p.ID, Email: p.Email, TTL: time.Hour, CreatedBy: "legacy-session"})
+		is, err := s.claims.Issue(ctx, claim.Request{Kind: claim.KindPerson, LegacyID: p.ID, Email: dir.Email, TTL: time.Hour, CreatedBy: "legacy-session"})
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.startPersonFlow(w, r, is.Claim)
+		s.startPersonFlow(w, r, is.Claim, s.directoryFirst(ctx, p))
 	}
+}
+
+// directoryFirst is the legacy person p to show and prefill: the directory's
+// entry when the directory has one, else p as the legacy session's whoami
+// answer named it (for this request only).
+func (s *Server) directoryFirst(ctx context.Context, p claim.Person) claim.Person {
+	if dir, err := s.store.Person(ctx, p.ID); err == nil {
+		return dir
+	}
+	return p
 }
 
 func withLoginHint(err error, loginPaths []string) error {

@@ -469,8 +469,21 @@ func TestClaimBySession(t *testing.T) {
 	if l, err := e.link(claim.KindPerson, "55"); err != nil || l.ZaikioID != devhub.AdaID {
 		t.Errorf("link 55 = %+v, %v", l, err)
 	}
-	if !strings.Contains(done.body, `value="org-55"`) {
-		t.Errorf("success page does not offer the org whoami named:\n%s", done.body)
+	// The directory is the operator's: an organization only the whoami
+	// answer names is not offered (55 is not in the directory at all).
+	if strings.Contains(done.body, `value="org-55"`) {
+		t.Errorf("success page offers an org only whoami named:\n%s", done.body)
+	}
+
+	// A person the directory knows is offered the directory's organizations.
+	e.putPeople(claim.Person{ID: "56", Name: "Directory 56", Orgs: []string{"org-dir"}})
+	b = e.browser()
+	b.jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: "legacy_session", Value: "56", Path: "/"}})
+	page = b.get("/_hubgate/claim")
+	resp = b.post("/_hubgate/claim", url.Values{"csrf": {csrfOf(t, page.body)}})
+	done = b.get(b.hubReturn(resp.Header.Get("Location"), devhub.FrankID, ""))
+	if done.StatusCode != http.StatusOK || !strings.Contains(done.body, `value="org-dir"`) || strings.Contains(done.body, `value="org-56"`) {
+		t.Errorf("success page for a person in the directory = %d; want org-dir (the directory's) offered, not org-56 (whoami's)\n%s", done.StatusCode, done.body)
 	}
 }
 

@@ -51,7 +51,9 @@
 // itself (package assertion) and never decides claim or role rules (claim,
 // roles). It keeps nothing durable of its own: links, claims, the directory,
 // the mode, sessions and revocations live in the Store, whose pieces are
-// declared in store.go. It never writes an error's text to a browser, never
+// declared in store.go. It never writes the legacy directory (a whoami
+// answer proves who is signed in at the legacy app for one request, and is
+// never stored). It never writes an error's text to a browser, never
 // forwards a client's X-Hubgate- header, and never serves the admin API,
 // which has its own listener (package admin).
 package proxy

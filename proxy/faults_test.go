@@ -447,12 +447,6 @@ func (f *flakyStore) Person(ctx context.Context, id string) (claim.Person, error
 	}
 	return f.Store.Person(ctx, id)
 }
-func (f *flakyStore) PutPeople(ctx context.Context, ps []claim.Person, ev claim.Event) error {
-	if err := f.hit("PutPeople"); err != nil {
-		return err
-	}
-	return f.Store.PutPeople(ctx, ps, ev)
-}
 func (f *flakyStore) PutLink(ctx context.Context, l claim.Link) error {
 	if err := f.hit("PutLink"); err != nil {
 		return err

@@ -84,14 +84,27 @@ func (s *Server) runResend(ctx context.Context) {
 }
 
 // sendClaimLink mints a fresh claim for the unclaimed legacy person with
-// this email, if there is one, and mails it. Unknown and already linked
-// addresses get nothing (and the asker can't tell).
+// this email, if there is exactly one, and mails it. Unknown and already
+// linked addresses get nothing (and the asker can't tell). An address two
+// or more legacy persons share gets nothing either: whichever of them the
+// link named, the others could claim that account with it. That is logged
+// and audited with the holders' ids (never the address or a token), for
+// the operator to fix the directory.
 func (s *Server) sendClaimLink(ctx context.Context, job resendJob) error {
-	p, err := s.store.PersonByEmail(ctx, job.email)
-	if errors.Is(err, claim.ErrNotFound) {
+	holders, err := s.store.EmailHolders(ctx, []string{job.email})
+	if err != nil {
+		return err
+	}
+	ids := holders[strings.ToLower(job.email)]
+	switch {
+	case len(ids) == 0:
 		s.log.Info().Str("event", "resend.unknown").Send()
 		return nil
+	case len(ids) > 1:
+		s.log.Warn().Str("event", "resend.withheld").Strs("users", ids).Msg("address shared by several legacy persons: no claim link mailed")
+		return s.store.AppendEvent(ctx, claim.MailWithheldEvent(ids, "send me my link", "resend", s.now()))
 	}
+	p, err := s.store.Person(ctx, ids[0])
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ type Store interface {
 	assertion.Store // assertion signing keys
 	Links
 	Directory
+	Audit
 	Deliveries
 	Modes
 	// Ping checks that the store answers (readiness).
@@ -47,15 +48,24 @@ type Links interface {
 
 // Directory is the operator's legacy directory: who a legacy person is and
 // which organizations they own (claim pages, "send me my link", the org
-// offer after a claim).
+// offer after a claim). The proxy only reads it: only the import and the
+// admin API write it (DESIGN §3, "the directory is the operator's").
 type Directory interface {
 	// Person returns one legacy person (claim.ErrNotFound).
 	Person(ctx context.Context, id string) (claim.Person, error)
-	// PersonByEmail finds a legacy person by email, case-insensitively.
-	PersonByEmail(ctx context.Context, email string) (claim.Person, error)
-	// PutPeople inserts or replaces entries (by id), appending ev when
-	// ev.Action != "".
-	PutPeople(ctx context.Context, people []claim.Person, ev claim.Event) error
+	// EmailHolders returns, for each address of emails that at least one
+	// legacy person holds (compared lower-cased), the ids of every person
+	// holding it in byte order, keyed by the lower-cased address. An empty
+	// address is held by nobody.
+	EmailHolders(ctx context.Context, emails []string) (map[string][]string, error)
+}
+
+// Audit is the audit log, appended to when a rule withholds something
+// from someone (a claim link not mailed to an address two legacy persons
+// share).
+type Audit interface {
+	// AppendEvent appends ev (the store assigns Seq).
+	AppendEvent(ctx context.Context, ev claim.Event) error
 }
 
 // Deliveries remember single-use ids across replicas: webhook deliveries

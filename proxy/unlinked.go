@@ -98,11 +98,6 @@ func (s *Server) provision(ctx context.Context, p *zaikio.Person) error {
 	return nil
 }
 
-// putPerson stores one directory entry.
-func (s *Server) putPerson(ctx context.Context, p claim.Person) error {
-	return s.store.PutPeople(ctx, []claim.Person{p}, claim.Event{})
-}
-
 // mustURL parses a URL that config validation has already checked.
 func mustURL(s string) *url.URL {
 	u, err := url.Parse(s)

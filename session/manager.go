@@ -116,7 +116,8 @@ func or(d, def time.Duration) time.Duration {
 // the hot path: one cookie lookup, a cache hit (or one decode+verify), an
 // expiry check and a revocation check in memory. Only when a revalidation
 // is due does it reach the store and the hub (single-flight per session);
-// then, and when the session is revoked, it may set the cookie on w.
+// then, and when the session is revoked or carries something unlinked, it
+// may set the cookie on w.
 func (m *Manager) Authenticate(w http.ResponseWriter, r *http.Request) *Identity {
 	id := m.Decode(r)
 	if id == nil {
@@ -131,10 +132,41 @@ func (m *Manager) Authenticate(w http.ResponseWriter, r *http.Request) *Identity
 		m.Clear(w)
 		return nil
 	}
-	if announced := rs.stale(id, now); announced || now.Sub(id.Validated) >= m.every {
-		return m.revalidate(w, r, id, announced)
+	// An unlinked legacy person or organization leaves the identity here,
+	// before anything else, so that no outcome of the revalidation below (a
+	// hub that does not answer included) hands it out again.
+	dropped := rs.unlinked(id)
+	if dropped {
+		id = rs.without(id)
+	}
+	if announced := dropped || rs.stale(id, now); announced || now.Sub(id.Validated) >= m.every {
+		nid := m.revalidate(w, r, id, announced)
+		switch {
+		case nid == nil:
+			return nil
+		case nid == id:
+			if dropped {
+				m.keepCookie(w, r, id)
+			}
+			return id
+		}
+		// The stored identity another request or replica built may predate
+		// the unlinking.
+		if rs := m.revoked.Load(); rs.unlinked(nid) {
+			nid = rs.without(nid)
+			m.keepCookie(w, r, nid)
+		}
+		return nid
 	}
 	return id
+}
+
+// keepCookie writes id into the session cookie, logging a failure: the
+// request goes on with id either way.
+func (m *Manager) keepCookie(w http.ResponseWriter, r *http.Request, id *Identity) {
+	if err := m.setCookie(w, id); err != nil {
+		m.event(r, slog.LevelError, "session.cookie", err)
+	}
 }
 
 // Decode returns the identity r's session cookie carries, verified and
@@ -204,6 +236,15 @@ func (m *Manager) End(ctx context.Context, id *Identity, actor, reason string) e
 		}
 		cancel()
 	}
+	return m.Retire(ctx, id, actor, reason)
+}
+
+// Retire ends the session like End but leaves its hub tokens alone: for a
+// session whose tokens live on in the session that replaces it (a link
+// rotates the session id and hands the tokens Rotate returned to the new
+// session). Revoking them would end the successor as well, as soon as the
+// hub's revoked_access_token webhook names the token.
+func (m *Manager) Retire(ctx context.Context, id *Identity, actor, reason string) error {
 	if err := m.store.DeleteSession(ctx, id.SessionID); err != nil {
 		return err
 	}

@@ -13,7 +13,11 @@ type revocationSet struct {
 	persons  map[string]time.Time // sessions created before this are revoked (millisecond precision, as in the cookie)
 	staleBy  map[string]time.Time // sessions validated before this must revalidate: by person or "*"
 	orgStale map[string]time.Time // the same by legacy org (subject "org:<legacy org>")
-	all      []Revocation
+	// users and orgs are the Unlink entries: an identity validated before
+	// the time noted drops that legacy person (User) or organization.
+	users map[string]time.Time
+	orgs  map[string]time.Time
+	all   []Revocation
 }
 
 func newRevocationSet(rvs []Revocation) *revocationSet {
@@ -41,6 +45,22 @@ func newRevocationSet(rvs []Revocation) *revocationSet {
 			m, key := &rs.staleBy, rv.Subject
 			if org, ok := strings.CutPrefix(rv.Subject, "org:"); ok {
 				m, key = &rs.orgStale, org
+			}
+			if *m == nil {
+				*m = map[string]time.Time{}
+			}
+			if rv.At.After((*m)[key]) {
+				(*m)[key] = rv.At
+			}
+		case Unlink:
+			m, key := &rs.users, ""
+			if user, ok := strings.CutPrefix(rv.Subject, "person:"); ok {
+				key = user
+			} else if org, ok := strings.CutPrefix(rv.Subject, "org:"); ok {
+				m, key = &rs.orgs, org
+			}
+			if key == "" {
+				continue
 			}
 			if *m == nil {
 				*m = map[string]time.Time{}
@@ -79,6 +99,9 @@ func (rs *revocationSet) revoked(id *Identity) bool {
 const staleSpread = 30 * time.Second
 
 func (rs *revocationSet) stale(id *Identity, now time.Time) bool {
+	if rs.unlinked(id) {
+		return true
+	}
 	if len(rs.staleBy) > 0 {
 		if t, ok := rs.staleBy[id.Person]; ok && id.Validated.Before(t) {
 			return true
@@ -104,4 +127,66 @@ func spreadOf(sessionID string) time.Duration {
 		h = (h ^ uint32(sessionID[i])) * 16777619
 	}
 	return time.Duration(h%uint32(staleSpread/time.Millisecond)) * time.Millisecond
+}
+
+// unlinked reports whether id carries a legacy person or organization that
+// was unlinked after id was validated (an Unlink entry). Map lookups only,
+// and none at all while nothing was unlinked: it runs on every request.
+func (rs *revocationSet) unlinked(id *Identity) bool {
+	if len(rs.users) > 0 && id.User != "" {
+		if t, ok := rs.users[id.User]; ok && id.Validated.Before(t) {
+			return true
+		}
+	}
+	if len(rs.orgs) == 0 {
+		return false
+	}
+	for org := range strings.SplitSeq(id.Orgs, ",") {
+		if rs.orgUnlinked(org, id.Validated) {
+			return true
+		}
+	}
+	for role := range strings.SplitSeq(id.Roles, ",") {
+		if org, _, ok := strings.Cut(role, ":"); ok && rs.orgUnlinked(org, id.Validated) {
+			return true
+		}
+	}
+	return false
+}
+
+func (rs *revocationSet) orgUnlinked(org string, validated time.Time) bool {
+	t, ok := rs.orgs[org]
+	return ok && org != "" && validated.Before(t)
+}
+
+// without returns a copy of id without what was unlinked after id was
+// validated: User emptied if its legacy person was unlinked; the unlinked
+// organizations removed from Orgs, and their "<legacy org>:<local role>"
+// entries (the X-Hubgate-Roles format, DESIGN §4) from Roles. Everything
+// else, the validation time included, stays: the copy is exactly what a
+// revalidation would build from the same hub answer with the links as they
+// are now, and a later revalidation refreshes it as usual.
+func (rs *revocationSet) without(id *Identity) *Identity {
+	nid := &Identity{
+		SessionID: id.SessionID, Person: id.Person, JTI: id.JTI, User: id.User, Email: id.Email, Name: id.Name,
+		Created: id.Created, Validated: id.Validated, Expires: id.Expires,
+	}
+	if t, ok := rs.users[id.User]; ok && id.Validated.Before(t) {
+		nid.User = ""
+	}
+	var orgs, roles []string
+	for org := range strings.SplitSeq(id.Orgs, ",") {
+		if org != "" && !rs.orgUnlinked(org, id.Validated) {
+			orgs = append(orgs, org)
+		}
+	}
+	for role := range strings.SplitSeq(id.Roles, ",") {
+		org, _, _ := strings.Cut(role, ":")
+		if role != "" && !rs.orgUnlinked(org, id.Validated) {
+			roles = append(roles, role)
+		}
+	}
+	nid.Orgs, nid.Roles = strings.Join(orgs, ","), strings.Join(roles, ",")
+	nid.prepare()
+	return nid
 }

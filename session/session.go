@@ -104,6 +104,14 @@ const (
 	// "*" names everyone, "org:<legacy org>" every session holding that
 	// organization.
 	Revalidate RevocationKind = "revalidate"
+	// Unlink takes a legacy person or organization that was unlinked out of
+	// every identity validated before At that still carries it (Subject
+	// "person:<legacy id>" or "org:<legacy org id>"). On its next request,
+	// on every replica and whether or not the hub answers, such a session
+	// drops it — User emptied, or the organization removed from Orgs and
+	// Roles — and then revalidates as if announced. The session goes on
+	// with what remains unless its revalidation ends it.
+	Unlink RevocationKind = "unlink"
 )
 
 // Revocation is one entry of the revocation list, which every replica holds

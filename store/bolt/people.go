@@ -122,6 +122,29 @@ func (db *DB) PersonByEmail(ctx context.Context, email string) (claim.Person, er
 	return p, err
 }
 
+// EmailHolders returns, for each address of emails that at least one legacy
+// person holds (compared lower-cased), the ids of every person holding it in
+// byte order, keyed by the lower-cased address. An empty address is held by
+// nobody.
+func (db *DB) EmailHolders(ctx context.Context, emails []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	err := db.view(ctx, "email holders", func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketPeopleEmail).Cursor()
+		for _, email := range emails {
+			email = strings.ToLower(email)
+			if email == "" || hasNUL(email) || out[email] != nil {
+				continue
+			}
+			prefix := pair(email, "")
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				out[email] = append(out[email], string(k[len(prefix):]))
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // People lists the directory ordered by id after `after`, at most limit
 // (≤ 0: all).
 func (db *DB) People(ctx context.Context, after string, limit int) ([]claim.Person, error) {

@@ -104,6 +104,37 @@ WHERE email_lower = $1 AND email_lower <> '' ORDER BY seq DESC LIMIT 1`, strings
 	return p, wrap("person by email", err)
 }
 
+// EmailHolders returns, for each address of emails that at least one legacy
+// person holds (compared lower-cased), the ids of every person holding it in
+// byte order, keyed by the lower-cased address. An empty address is held by
+// nobody.
+func (db *DB) EmailHolders(ctx context.Context, emails []string) (map[string][]string, error) {
+	lower := make([]string, 0, len(emails))
+	for _, e := range emails {
+		if e != "" && !hasNUL(e) {
+			lower = append(lower, strings.ToLower(e))
+		}
+	}
+	out := map[string][]string{}
+	if len(lower) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT email_lower, id FROM people
+WHERE email_lower = ANY($1) AND email_lower <> '' ORDER BY email_lower, id`, lower)
+	if err != nil {
+		return nil, wrap("email holders", err)
+	}
+	var email, id string
+	_, err = pgx.ForEachRow(rows, []any{&email, &id}, func() error {
+		out[email] = append(out[email], id)
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("email holders", err)
+	}
+	return out, nil
+}
+
 // People lists the directory ordered by id (byte order) after `after`, at
 // most limit (≤ 0: all).
 func (db *DB) People(ctx context.Context, after string, limit int) ([]claim.Person, error) {

@@ -130,6 +130,43 @@ func testPersonByEmail(t *testing.T, s Store) {
 	}
 }
 
+// testEmailHolders: every holder of an address, whatever its spelling, in
+// id byte order; replacing a person moves their address; nobody holds an
+// empty or unknown address.
+func testEmailHolders(t *testing.T, s Store) {
+	ctx := t.Context()
+	putPeople(t, s,
+		claim.Person{ID: "p9", Email: "Ann@Example.com"},
+		claim.Person{ID: "p10", Email: "ann@EXAMPLE.COM"},
+		claim.Person{ID: "p2", Email: "bob@example.com"},
+		claim.Person{ID: "p3"},
+		claim.Person{ID: "p4", Email: "carl@example.com"},
+	)
+	holders := func(emails ...string) map[string][]string {
+		t.Helper()
+		got, err := s.EmailHolders(ctx, emails)
+		if err != nil {
+			t.Fatalf("EmailHolders(%q) = %v; want nil", emails, err)
+		}
+		return got
+	}
+	want := map[string][]string{"ann@example.com": {"p10", "p9"}, "bob@example.com": {"p2"}}
+	got := holders("ANN@example.com", "bob@example.com", "nobody@example.com", "", "ann@example.com")
+	if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
+		t.Errorf("EmailHolders mismatch (-want +got):\n%s", diff)
+	}
+	// p4 takes Ann's address, p10 leaves it.
+	putPeople(t, s, claim.Person{ID: "p4", Email: "ANN@example.com"}, claim.Person{ID: "p10", Email: "other@example.com"})
+	want = map[string][]string{"ann@example.com": {"p4", "p9"}, "other@example.com": {"p10"}}
+	got = holders("ann@example.com", "carl@example.com", "other@example.com")
+	if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
+		t.Errorf("EmailHolders after replacing p4 and p10 mismatch (-want +got):\n%s", diff)
+	}
+	if got := holders(); len(got) != 0 {
+		t.Errorf("EmailHolders() = %v; want none", got)
+	}
+}
+
 func testPeoplePaging(t *testing.T, s Store) {
 	ctx := t.Context()
 	var want []claim.Person

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"People/Put", testPutPeople},
 		{"People/Replace", testReplacePerson},
 		{"People/ByEmail", testPersonByEmail},
+		{"People/EmailHolders", testEmailHolders},
 		{"People/Paging", testPeoplePaging},
 		{"People/OrgOwners", testOrgOwners},
 		{"People/Many", testManyPeople},
@@ -92,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Sessions/List", testListSessions},
 		{"Sessions/DeleteExpired", testDeleteExpiredSessions},
 		{"Revocations", testRevocations},
+		{"Revocations/Unlink", testUnlinkRevocations},
 		{"FirstDelivery", testFirstDelivery},
 		{"SigningKeys", testSigningKeys},
 	}

@@ -281,6 +281,30 @@ func testRevocations(t *testing.T, s Store) {
 	}
 }
 
+// testUnlinkRevocations: Unlink entries keep their kind and subject, and one
+// never replaces an entry of another kind with the same subject (a
+// Revalidate "org:7" and an Unlink "org:7" live side by side).
+func testUnlinkRevocations(t *testing.T, s Store) {
+	ctx := t.Context()
+	rvs := []session.Revocation{
+		{Kind: session.Revalidate, Subject: "org:7", At: t0, Until: t0.Add(12 * time.Hour), Actor: "webhook:e1", Reason: "zaikio.member_left"},
+		{Kind: session.Unlink, Subject: "org:7", At: t0.Add(time.Minute), Until: t0.Add(13 * time.Hour), Actor: "admin-api", Reason: "link removed"},
+		{Kind: session.Unlink, Subject: "person:42", At: t0, Until: t0.Add(12 * time.Hour), Actor: "zaikio:" + zid(1), Reason: "link undone"},
+	}
+	for _, rv := range rvs {
+		if err := s.AddRevocation(ctx, rv); err != nil {
+			t.Fatalf("AddRevocation(%s %s) = %v; want nil", rv.Kind, rv.Subject, err)
+		}
+	}
+	got, err := s.Revocations(ctx, t0)
+	if err != nil {
+		t.Fatalf("Revocations = %v; want nil", err)
+	}
+	if diff := cmp.Diff(sortRevocations(rvs), sortRevocations(got), cmpOpts); diff != "" {
+		t.Errorf("Revocations mismatch (-want +got):\n%s", diff)
+	}
+}
+
 func testFirstDelivery(t *testing.T, s Store) {
 	ctx := t.Context()
 	until := t0.Add(24 * time.Hour)

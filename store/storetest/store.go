@@ -34,6 +34,12 @@ type Store interface {
 	// People lists the directory ordered by id after `after`, at most limit
 	// (≤0: all). (hubgate migrate-store copies it.)
 	People(ctx context.Context, after string, limit int) ([]claim.Person, error)
+	// PersonByEmail finds a legacy person by email, compared lower-cased;
+	// when several share it, the one written last (claim.ErrNotFound when
+	// none). (No consumer calls it any more: "send me my link" asks
+	// EmailHolders, so that a shared address gets nothing; the suite keeps
+	// it honest.)
+	PersonByEmail(ctx context.Context, email string) (claim.Person, error)
 	// OrgOwners returns the legacy people who own legacy org id per the
 	// directory. (No consumer calls it today; the suite keeps it honest.)
 	OrgOwners(ctx context.Context, orgID string) ([]string, error)
