@@ -195,6 +195,9 @@ var errSubject = errors.New("zaikio: subject is not Person/<uuid>, Organization/
 // since these ids select legacy identities.
 func ParseSubject(sub string) (Subject, error) {
 	behalf, main, onBehalf := strings.Cut(sub, ">")
+	if !onBehalf {
+		main = behalf
+	}
 	typ, id, ok := strings.Cut(main, "/")
 	if !ok || !isUUID(id) {
 		return Subject{}, errSubject

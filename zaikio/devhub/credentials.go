@@ -132,6 +132,9 @@ func parseCCScope(s string) (ccRequest, error) {
 		}
 		var r ccRequest
 		behalf, main, onBehalf := strings.Cut(bearer, ">")
+		if !onBehalf {
+			main = behalf
+		}
 		typ, id, _ := strings.Cut(main, "/")
 		switch {
 		case !onBehalf && typ == "Per" && isUUID(id):

@@ -190,6 +190,9 @@ func (h *Hub) recordMinted(spec TokenSpec, app App, c map[string]any) {
 	g := &grant{id: newUUID(), clientID: app.ClientID, scopes: spec.Scope, clientCredentials: true}
 	sub, _ := c["sub"].(string)
 	behalf, main, onBehalf := strings.Cut(sub, ">")
+	if !onBehalf {
+		main = behalf
+	}
 	typ, id, _ := strings.Cut(main, "/")
 	switch {
 	case onBehalf:
