@@ -143,6 +143,7 @@ func (v *BearerVerifier) Verify(ctx context.Context, raw string) (*AccessToken, 
 		if err := v.checkRevoked(ctx, now, e.tok.JTI); err != nil {
 			return nil, err
 		}
+		v.keys.refreshIfOld(now)
 		return e.tok, nil
 	}
 	return v.verifyCold(ctx, raw)
@@ -298,6 +299,9 @@ func peekAlg(raw string) (string, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return "", fmt.Errorf("header: %w", err)
 	}
+	if h.Alg == "" {
+		return "", errors.New("header: no alg") // RFC 7515 §4.1.1: required
+	}
 	return h.Alg, nil
 }
 
@@ -323,7 +327,7 @@ func (v *BearerVerifier) Prefetch(ctx context.Context) error {
 		return &Error{Op: "revoked tokens", Err: err}
 	}
 	if v.keys.cur.Load() == nil {
-		if err := v.keys.flight.run(ctx, v.now(), false, v.keys.fetch); err != nil {
+		if err := v.keys.flight.run(ctx, v.now(), false, v.keys.fetchFn); err != nil {
 			return &Error{Op: "keys", Err: err}
 		}
 	}

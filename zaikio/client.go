@@ -184,7 +184,7 @@ func New(cfg Config) (*Client, error) {
 		Timeout: 10 * time.Second, Transport: hc.Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	c.keys = &keySet{url: c.url("/api/v1/jwt_public_keys"), get: getPublic(c.public, maxBody), now: cfg.Now}
+	c.keys = newKeySet(c.url("/api/v1/jwt_public_keys"), getPublic(c.public, maxBody), cfg.Now)
 	c.verifier = oidc.NewVerifier(Issuer, c.keys, &oidc.Config{
 		ClientID:             cfg.AppName,
 		SupportedSigningAlgs: []string{oidc.RS256},

@@ -41,6 +41,7 @@ type keySnapshot struct {
 }
 
 // keySet implements oidc.KeySet for the hub's keys; see keysMaxAge.
+// Create it with newKeySet.
 type keySet struct {
 	url     string
 	get     func(ctx context.Context, url string) ([]byte, error)
@@ -48,6 +49,22 @@ type keySet struct {
 	cur     atomic.Pointer[keySnapshot]
 	dropGen atomic.Uint64 // bumped when a fetch no longer publishes a key the previous one did
 	flight  flight
+	fetchFn func(context.Context) error // k.fetch, made once so that a due refresh does not allocate per request
+}
+
+func newKeySet(url string, get func(context.Context, string) ([]byte, error), now func() time.Time) *keySet {
+	k := &keySet{url: url, get: get, now: now}
+	k.fetchFn = k.fetch
+	return k
+}
+
+// refreshIfOld starts a background refetch when the keys are older than
+// keysMaxAge, so that a key the hub withdrew is noticed (dropGen) even while
+// every request is served from the verified-token cache.
+func (k *keySet) refreshIfOld(now time.Time) {
+	if s := k.cur.Load(); s != nil && now.Sub(s.fetched) >= keysMaxAge {
+		k.flight.background(now, k.fetchFn)
+	}
 }
 
 // keyOutcome carries, through go-oidc (which flattens the key set's errors
@@ -110,16 +127,12 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 // keysMaxAge. A failed background refresh keeps the old keys, as the gem's
 // DirectoryCache falls back to its stale data.
 func (k *keySet) lookup(ctx context.Context, kid string, out *keyOutcome) (*jose.JSONWebKey, error) {
+	k.refreshIfOld(k.now())
 	snap := k.cur.Load()
-	if snap != nil {
-		if k.now().Sub(snap.fetched) >= keysMaxAge {
-			k.flight.background(k.now(), func(ctx context.Context) error { return k.fetch(ctx) })
-		}
-		if key := snap.byKID[kid]; key != nil {
-			return key, nil
-		}
+	if snap != nil && snap.byKID[kid] != nil {
+		return snap.byKID[kid], nil
 	}
-	err := k.flight.run(ctx, k.now(), out.limited, func(ctx context.Context) error { return k.fetch(ctx) })
+	err := k.flight.run(ctx, k.now(), out.limited, k.fetchFn)
 	snap = k.cur.Load()
 	switch {
 	case snap != nil && snap.byKID[kid] != nil:

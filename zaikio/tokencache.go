@@ -2,17 +2,24 @@ package zaikio
 
 import (
 	"hash/maphash"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // tokenCache maps exact bearer token values to their verification, so that
 // a token's signature is checked once per process rather than once per
 // request. Entries are keyed by a keyed 64-bit hash (a random seed per
-// process, so callers cannot aim at collisions) and hold the raw value,
-// which a hit compares in full: a colliding token is simply a miss. It is
-// bounded: a full shard first drops its expired entries, and if that is not
-// enough it is emptied (those tokens are verified again on their next use).
+// process) of the token's last hashTail bytes, which lie in its RS256
+// signature and so differ between any two tokens the hub signed; an entry
+// holds the raw value, which a hit compares in full, so a colliding token
+// is simply a miss. Only verified tokens are ever stored. Lookups take no
+// lock and write no shared memory: each shard's map is immutable and
+// replaced whole by a writer (a copy per newly verified token, cheap next
+// to the RSA check that precedes it). It is bounded: a full shard first
+// drops its expired entries, and if that is not enough it starts over
+// empty (those tokens are verified again on their next use).
 type tokenCache struct {
 	seed     maphash.Seed
 	shardMax int // 0: the cache is off
@@ -20,8 +27,8 @@ type tokenCache struct {
 }
 
 type tokenShard struct {
-	mu sync.RWMutex // guards m
-	m  map[uint64]*cachedToken
+	mu sync.Mutex // serializes writers of m
+	m  atomic.Pointer[map[uint64]*cachedToken]
 }
 
 // cachedToken is one verified token. It never changes once cached.
@@ -38,13 +45,17 @@ func newTokenCache(size int) *tokenCache {
 	}
 	c.shardMax = max(1, size/len(c.shards))
 	for i := range c.shards {
-		c.shards[i].m = make(map[uint64]*cachedToken)
+		c.shards[i].m.Store(&map[uint64]*cachedToken{})
 	}
 	return c
 }
 
+// hashTail is how much of a token's end is hashed: hashing all of a 1 KiB
+// token costs as much as the rest of a cached lookup.
+const hashTail = 64
+
 func (c *tokenCache) locate(raw string) (*tokenShard, uint64) {
-	h := maphash.String(c.seed, raw)
+	h := maphash.String(c.seed, raw[max(0, len(raw)-hashTail):])
 	return &c.shards[h%uint64(len(c.shards))], h
 }
 
@@ -54,9 +65,7 @@ func (c *tokenCache) get(raw string) *cachedToken {
 		return nil
 	}
 	sh, h := c.locate(raw)
-	sh.mu.RLock()
-	e := sh.m[h]
-	sh.mu.RUnlock()
+	e := (*sh.m.Load())[h]
 	if e == nil || e.raw != raw {
 		return nil
 	}
@@ -70,17 +79,22 @@ func (c *tokenCache) put(e *cachedToken, now time.Time) {
 	sh, h := c.locate(e.raw)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if len(sh.m) >= c.shardMax {
-		for k, old := range sh.m {
-			if !now.Before(old.tok.Expiry) {
-				delete(sh.m, k)
+	old := *sh.m.Load()
+	next := make(map[uint64]*cachedToken, min(len(old)+1, c.shardMax))
+	if len(old) < c.shardMax {
+		maps.Copy(next, old)
+	} else {
+		for k, v := range old {
+			if now.Before(v.tok.Expiry) {
+				next[k] = v
 			}
 		}
-		if len(sh.m) >= c.shardMax {
-			clear(sh.m)
+		if len(next) >= c.shardMax {
+			clear(next)
 		}
 	}
-	sh.m[h] = e
+	next[h] = e
+	sh.m.Store(&next)
 }
 
 // drop forgets raw's entry.
@@ -90,8 +104,12 @@ func (c *tokenCache) drop(raw string) {
 	}
 	sh, h := c.locate(raw)
 	sh.mu.Lock()
-	if e := sh.m[h]; e != nil && e.raw == raw {
-		delete(sh.m, h)
+	defer sh.mu.Unlock()
+	old := *sh.m.Load()
+	if e := old[h]; e == nil || e.raw != raw {
+		return
 	}
-	sh.mu.Unlock()
+	next := maps.Clone(old)
+	delete(next, h)
+	sh.m.Store(&next)
 }
