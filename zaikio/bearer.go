@@ -326,8 +326,9 @@ func (v *BearerVerifier) Prefetch(ctx context.Context) error {
 	if err := v.revs.ensure(ctx); err != nil {
 		return &Error{Op: "revoked tokens", Err: err}
 	}
+	seen := v.keys.flight.done.Load()
 	if v.keys.cur.Load() == nil {
-		if err := v.keys.flight.run(ctx, v.now(), false, v.keys.fetchFn); err != nil {
+		if err := v.keys.flight.run(ctx, v.now(), false, seen, v.keys.fetchFn); err != nil {
 			return &Error{Op: "keys", Err: err}
 		}
 	}

@@ -128,11 +128,12 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 // DirectoryCache falls back to its stale data.
 func (k *keySet) lookup(ctx context.Context, kid string, out *keyOutcome) (*jose.JSONWebKey, error) {
 	k.refreshIfOld(k.now())
+	seen := k.flight.done.Load()
 	snap := k.cur.Load()
 	if snap != nil && snap.byKID[kid] != nil {
 		return snap.byKID[kid], nil
 	}
-	err := k.flight.run(ctx, k.now(), out.limited, k.fetchFn)
+	err := k.flight.run(ctx, k.now(), out.limited, seen, k.fetchFn)
 	snap = k.cur.Load()
 	switch {
 	case snap != nil && snap.byKID[kid] != nil:
@@ -236,6 +237,15 @@ func getPublic(client *http.Client, limit int64) func(ctx context.Context, url s
 // 10 seconds after which the gem's DirectoryCache::UpdateJob retries a
 // failed fetch).
 type flight struct {
+	// quiet is when (unix nanoseconds, on the caller's clock) background
+	// need look again: until then a fetch runs or the budget is spent. It
+	// keeps the hot path, which asks for a refresh on every request while
+	// one is due, from taking mu.
+	quiet atomic.Int64
+	// done counts finished fetches, so that a caller who looked at the
+	// data before another caller's fetch finished does not fetch again.
+	done atomic.Uint64
+
 	mu      sync.Mutex    // guards everything below
 	running chan struct{} // closed when the running fetch ends; nil when idle
 	err     error         // the last fetch's result, for those who waited on it
@@ -262,6 +272,9 @@ func (f *flight) take(now time.Time, limited bool) bool {
 		f.stamp = now
 	}
 	if f.budget < 1 {
+		if limited {
+			f.quiet.Store(now.Add(time.Duration((1 - f.budget) * float64(flightInterval))).UnixNano())
+		}
 		return !limited
 	}
 	f.budget--
@@ -269,11 +282,17 @@ func (f *flight) take(now time.Time, limited bool) bool {
 }
 
 // run waits for the running fetch, or starts fn when none runs (and the
-// budget allows: unlimited callers always may), and returns its error. fn
-// gets a context that the caller's cancellation does not end (others may be
-// waiting for the result); the HTTP client's timeout bounds it.
-func (f *flight) run(ctx context.Context, now time.Time, limited bool, fn func(context.Context) error) error {
+// budget allows: unlimited callers always may), and returns its error. seen
+// is f.done as the caller read it before finding the data wanting: if a
+// fetch has finished since, its result is returned without fetching again.
+// fn gets a context that the caller's cancellation does not end (others may
+// be waiting for the result); the HTTP client's timeout bounds it.
+func (f *flight) run(ctx context.Context, now time.Time, limited bool, seen uint64, fn func(context.Context) error) error {
 	f.mu.Lock()
+	if f.done.Load() != seen {
+		defer f.mu.Unlock()
+		return f.err
+	}
 	if ch := f.running; ch != nil {
 		f.mu.Unlock()
 		select {
@@ -291,18 +310,29 @@ func (f *flight) run(ctx context.Context, now time.Time, limited bool, fn func(c
 	}
 	ch := make(chan struct{})
 	f.running = ch
+	f.quiet.Store(now.Add(flightTimeout).UnixNano())
 	f.mu.Unlock()
 	err := fn(context.WithoutCancel(ctx))
+	f.finish(ch, err)
+	return err
+}
+
+// finish records the end of the running fetch.
+func (f *flight) finish(ch chan struct{}, err error) {
 	f.mu.Lock()
 	f.err, f.running = err, nil
+	f.quiet.Store(0)
+	f.done.Add(1)
 	close(ch)
 	f.mu.Unlock()
-	return err
 }
 
 // background starts fn in a goroutine unless a fetch runs or the budget is
 // spent; nobody waits for it.
 func (f *flight) background(now time.Time, fn func(context.Context) error) {
+	if now.UnixNano() < f.quiet.Load() {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.running != nil || !f.take(now, true) {
@@ -310,13 +340,11 @@ func (f *flight) background(now time.Time, fn func(context.Context) error) {
 	}
 	ch := make(chan struct{})
 	f.running = ch
+	f.quiet.Store(now.Add(flightTimeout).UnixNano())
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), flightTimeout)
 		err := fn(ctx)
 		cancel()
-		f.mu.Lock()
-		f.err, f.running = err, nil
-		close(ch)
-		f.mu.Unlock()
+		f.finish(ch, err)
 	}()
 }

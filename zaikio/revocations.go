@@ -85,10 +85,11 @@ func (r *revocations) usable(now time.Time) bool {
 // ensure makes the list usable, fetching it now when it is not; it fails
 // when the hub cannot be asked (or was asked too often just now).
 func (r *revocations) ensure(ctx context.Context) error {
+	seen := r.flight.done.Load()
 	if r.usable(r.now()) {
 		return nil
 	}
-	err := r.flight.run(ctx, r.now(), true, r.fetchFn)
+	err := r.flight.run(ctx, r.now(), true, seen, r.fetchFn)
 	if r.usable(r.now()) {
 		return nil
 	}
