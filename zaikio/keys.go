@@ -21,8 +21,9 @@ import (
 // loader's invalidate: true). Unlike go-oidc's RemoteKeySet, which keeps keys
 // for the life of the process and refetches after every failed signature,
 // keySet
-//   - forgets a key an hour after the hub stopped publishing it (a key the
-//     hub withdrew must not stay trusted until the next restart);
+//   - forgets a key the hub stopped publishing at the first refetch, at most
+//     an hour later (a withdrawn key must not stay trusted until the next
+//     restart), and then drops the cached bearer tokens too (dropGen);
 //   - refetches for an unknown kid only, never for a bad signature under a
 //     known one, and for bearer tokens (which anyone on the internet can
 //     send) at most flightBurst times and then once per flightInterval, so

@@ -22,8 +22,12 @@ import (
 // refresh. Past that it fails closed (BearerUnavailable) where the gem would
 // go on with the stale list, or with none at all.
 const (
+	// DefaultRevocationRefresh is how old the list grows before a request
+	// that finds it so starts a background refetch.
 	DefaultRevocationRefresh = 5 * time.Minute
-	DefaultRevocationMaxAge  = time.Hour
+	// DefaultRevocationMaxAge is how old a list may be and still be
+	// trusted when refetches fail: the gem's 60 minutes.
+	DefaultRevocationMaxAge = time.Hour
 	// localRevocationTTL is how long a jti learned from outside the list is
 	// kept: far longer than any access token lives (10 to 60 minutes).
 	localRevocationTTL = 24 * time.Hour
