@@ -1,12 +1,14 @@
 // Package zaikio is hubgate's client for the Zaikio hub: the OAuth 2.0
 // redirect flow (not OpenID Connect: there is no discovery, no id_token),
-// access-token verification, the directory API, revocation and Loom webhooks.
-// It speaks what ../shared/ZAIKIO.md describes and is tested against the fake
-// hub in zaikio/devhub.
+// access-token verification (of the tokens of our sign-ins, and of the
+// bearer tokens other Zaikio apps send, as zaikio-jwt_auth accepts them), the
+// directory API, revocation and Loom webhooks. It speaks what
+// ../shared/ZAIKIO.md describes and is tested against the fake hub in
+// zaikio/devhub.
 //
-// It reports what the hub says and nothing more: it never keeps a session
-// or a token beyond one call, stores nothing, and decides no link, claim,
-// role or access rule (claim, roles, session and proxy do).
+// It reports what the hub says and nothing more: it never keeps a session,
+// stores nothing, never follows a URL a token names (jku), and decides no
+// link, claim, role or access rule (claim, roles, session and proxy do).
 package zaikio
 
 import (
@@ -120,12 +122,13 @@ type Client struct {
 	oauth    oauth2.Config
 	http     *http.Client
 	verifier *oidc.IDTokenVerifier
-	keys     *oidc.RemoteKeySet
-	keysOK   atomic.Int64 // unix nanos of the last successful CheckKeys
-	// keyFailures counts failed fetches of the key set (transport error or
-	// a status other than 200), so that Verify can tell "the hub's keys
-	// could not be read" (the hub is unavailable) from "the token is bad".
-	keyFailures atomic.Uint64
+	// keys are the hub's published signing keys, shared by Verify and every
+	// BearerVerifier of this client (see keysMaxAge).
+	keys *keySet
+	// public fetches the hub's public documents (keys, revocation list):
+	// no credentials, no redirects, bounded time.
+	public *http.Client
+	keysOK atomic.Int64 // unix nanos of the last successful CheckKeys
 }
 
 // New validates cfg and returns a client. It does not contact the hub.
@@ -180,13 +183,11 @@ func New(cfg Config) (*Client, error) {
 			TokenURL: c.url("/oauth/access_token"),
 		},
 	}
-	// The key set only uses the context for its HTTP client; cancellation
-	// is ignored by go-oidc.
-	keyCtx := oidc.ClientContext(context.Background(), &http.Client{
-		Timeout: 10 * time.Second, Transport: keyTransport{next: hc.Transport, failures: &c.keyFailures},
+	c.public = &http.Client{
+		Timeout: 10 * time.Second, Transport: hc.Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	})
-	c.keys = oidc.NewRemoteKeySet(keyCtx, c.url("/api/v1/jwt_public_keys"))
+	}
+	c.keys = newKeySet(c.url("/api/v1/jwt_public_keys"), getPublic(c.public, maxBody), cfg.Now)
 	c.verifier = oidc.NewVerifier(Issuer, c.keys, &oidc.Config{
 		ClientID:             cfg.AppName,
 		SupportedSigningAlgs: []string{oidc.RS256},
@@ -244,25 +245,6 @@ func (c *Client) AuthCodeURL(state, verifier string, scopes []string, o AuthOpti
 
 // NewVerifier returns a fresh PKCE code verifier (RFC 7636 §4.1, 256 bits).
 func NewVerifier() string { return oauth2.GenerateVerifier() }
-
-// keyTransport counts the key set's failed fetches (see Client.keyFailures).
-// go-oidc reports them only as text inside its verification error.
-type keyTransport struct {
-	next     http.RoundTripper // nil: http.DefaultTransport
-	failures *atomic.Uint64
-}
-
-func (t keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	next := t.next
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	resp, err := next.RoundTrip(r)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.failures.Add(1)
-	}
-	return resp, err
-}
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/coreos/go-oidc/v3/oidc"
 )
 
 // Claims are the verified facts of an access token.
@@ -28,11 +26,10 @@ type Claims struct {
 // ErrInvalidToken: the token may be fine and the person should try again
 // later rather than be told that Zaikio's answer was forged.
 func (c *Client) Verify(ctx context.Context, t *Token) (*Claims, error) {
-	ctx = oidc.ClientContext(ctx, c.http)
-	failures := c.keyFailures.Load()
-	idt, err := c.verifier.Verify(ctx, t.AccessToken)
+	out := &keyOutcome{}
+	idt, err := c.verifier.Verify(withKeyOutcome(ctx, out), t.AccessToken)
 	if err != nil {
-		if c.keyFailures.Load() != failures {
+		if out.code == BearerUnavailable {
 			return nil, &Error{Op: "keys", Err: fmt.Errorf("verify access token: %w", err)} // unwraps to ErrUnavailable
 		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)

@@ -1,6 +1,7 @@
 package devhub
 
 import (
+	"context"
 	"net/http"
 	"slices"
 )
@@ -207,6 +208,43 @@ func (h *Hub) handleRevokedList() http.HandlerFunc {
 		writeJSON(w, http.StatusOK, map[string][]string{"revoked_token_ids": h.RevokedTokenIDs()})
 	}
 }
+
+// Revoke revokes the access token with jti, as POST
+// /api/v1/revoked_access_tokens does: the hub refuses it from now on and
+// lists it at GET /api/v1/revoked_access_tokens. It reports whether the hub
+// issued (or minted) that token and had not revoked it before. Use
+// [Hub.DeliverRevocation] to tell an app by webhook.
+func (h *Hub) Revoke(jti string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a, ok := h.access[jti]
+	if !ok || a.revoked {
+		return false
+	}
+	a.revoked = true
+	h.revoked = append(h.revoked, jti)
+	return true
+}
+
+// DeliverRevocation sends the zaikio.revoked_access_token event for jti to
+// the app with clientID (see [Hub.Deliver]); its subject is the token's
+// bearer (Org/<uuid> or Per/<uuid>) when the hub knows the token.
+func (h *Hub) DeliverRevocation(ctx context.Context, clientID, jti string) (*http.Response, error) {
+	subject := ""
+	h.mu.Lock()
+	if a, ok := h.access[jti]; ok {
+		subject = "Per/" + a.grant.personID
+		if a.grant.kind.orgScoped() {
+			subject = "Org/" + a.grant.orgID
+		}
+	}
+	h.mu.Unlock()
+	return h.Deliver(ctx, clientID, EventRevokedAccessToken, subject, map[string]string{"access_token_id": jti})
+}
+
+// EventRevokedAccessToken is the Loom event the hub sends when an access
+// token is revoked; its payload is {"access_token_id": "<jti>"}.
+const EventRevokedAccessToken = "zaikio.revoked_access_token"
 
 // RevokedTokenIDs lists the jtis of revoked access tokens, in revocation order.
 func (h *Hub) RevokedTokenIDs() []string {

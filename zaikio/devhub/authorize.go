@@ -263,6 +263,12 @@ func (h *Hub) issueCodeLocked(req *authRequest, personID, orgID string, auto boo
 		}
 		g.orgID = m.orgID
 	}
+	// Approving grants: the app may later ask for these scopes with client
+	// credentials.
+	if g.kind.orgScoped() {
+		h.recordGrantLocked(g.clientID, "Org/"+g.orgID, g.scopes)
+	}
+	h.recordGrantLocked(g.clientID, "Per/"+personID, g.scopes)
 	code := randomURL(32)
 	h.codes[code] = &authCode{
 		grant:       g,

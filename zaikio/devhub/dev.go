@@ -26,6 +26,7 @@ type devPage struct {
 	Endpoints     []Endpoint
 	Auto          string
 	Revoked       int
+	Bearer        *devBearer
 }
 
 type devMember struct{ Person, Org, Roles string }
@@ -73,6 +74,7 @@ func (h *Hub) handleDevPage() http.HandlerFunc {
 		page.Revoked = len(h.revoked)
 		h.mu.Unlock()
 		slices.SortFunc(page.Apps, func(a, b App) int { return strings.Compare(a.ClientID, b.ClientID) })
+		page.Bearer = h.devBearerData(r)
 		h.writePage(w, http.StatusOK, "dev", page)
 	}
 }
@@ -207,6 +209,7 @@ const devTemplate = `
 {{range .Keys}}<tr><td><code>{{.}}</code></td></tr>{{end}}
 </table>
 <form method="post" action="/__dev/rotate-key"><p><button type="submit">Rotate key</button></p></form>
+{{template "devbearer" .Bearer}}
 
 <h2>Failures</h2>
 <table><tr><th>endpoint</th><th>status</th><th>error</th><th>delay</th><th>times left</th></tr>

@@ -35,6 +35,19 @@
 // ISO-8601 timestamp ([Hub.SetExpiresIn]), the bearer and, for Per>Org.
 // scopes, bearer_on_behalf_of with the person's roles in the organization.
 //
+// Approving a redirect flow also grants the app its scopes. A confidential
+// app may then get tokens without a browser: grant_type=client_credentials,
+// HTTP Basic only, scope=Org/<uuid>.<app>.<scope>.<perm> (or Per/<uuid>.,
+// or Per/<uuid>>Org/<uuid>. on behalf of a member who is connected to the
+// app too), each covered by what that bearer granted, else 400
+// invalid_scope with error_description ungranted_scope; the answer has no
+// refresh token. A token's aud (and the response's audiences) is the app it
+// was issued to, then every other app whose scopes it carries: the apps a
+// bearer-token verifier checks for its own name. [Hub.Grant] records grants
+// directly. Config.Seed registers "another Zaikio app" ([OtherAppClientID],
+// secret [OtherAppSecret]) to which Frank and Bounty Soap granted
+// "<app>.api.rw" of every other registered app, so that a curl works at once.
+//
 // Access tokens are RS256 JWTs (iss "ZAI", sub "Person/<uuid>",
 // "Organization/<uuid>" or "Person/<uuid>>Organization/<uuid>", aud, jti,
 // nbf, exp, jku, scope) signed under keys published at
@@ -43,9 +56,11 @@
 // accepts only the hub's own unexpired, unrevoked tokens, checks bearer type
 // and scope, and answers with more fields than ZAIKIO.md documents, as the
 // real hub does, so that clients prove they ignore unknown fields. Tokens are
-// revoked with POST /api/v1/revoked_access_tokens; GET on the same path lists
-// revoked token ids. Webhooks ("Loom" events) are built with [Hub.Event] and
-// sent with [Hub.Deliver], signed in X-Loom-Signature.
+// revoked with POST /api/v1/revoked_access_tokens (or [Hub.Revoke]); GET on
+// the same path (and on its .json spelling, which zaikio-jwt_auth uses, as
+// for the keys) lists revoked token ids. Webhooks ("Loom" events) are built
+// with [Hub.Event] and sent with [Hub.Deliver] (or, for a revocation,
+// [Hub.DeliverRevocation]), signed in X-Loom-Signature.
 //
 // # How tests drive it
 //
@@ -64,8 +79,14 @@
 // client's JWT verification must reject it; [Hub.RotateKey] and
 // [Hub.DropOldKeys] rotate signing keys; [Hub.ExpireRefreshTokens] forces a
 // new login. [Hub.Requests] counts what each endpoint saw, for retry tests.
+// [Hub.Mint] signs any access token a bearer-token test needs, valid or
+// spoiled ([TokenSpec], [Flaw]: expired, not yet valid, wrong audience or
+// issuer, alg none, HS256 keyed with the public key, ES256, unknown kid, bad
+// signature, no jti, …).
 // People running `hubgate dev` turn the same knobs on the pages under
-// /__dev/.
+// /__dev/, which also show the curl that gets another_app a token, its
+// grants, and forms to grant scopes and to revoke a token (with its
+// webhook).
 //
 // A Hub keeps all its state behind one mutex; it is safe for parallel tests.
 package devhub

@@ -78,9 +78,9 @@ type Hub struct {
 
 	// mu guards everything below: the registered apps, the directory
 	// (people, orgs, members), the OAuth state (codes, refresh, access,
-	// revoked), the signing keys and every knob (auto, failures, requests,
-	// tamper, expiresIn). Hold it briefly: never across network I/O, RSA key
-	// generation or a Delay.
+	// revoked, grants), the signing keys and every knob (auto, failures,
+	// requests, tamper, expiresIn). Hold it briefly: never across network
+	// I/O, RSA key generation or a Delay.
 	mu          sync.Mutex
 	apps        map[string]App // by client id
 	people      map[string]*personRecord
@@ -90,10 +90,12 @@ type Hub struct {
 	members     []*membership // in creation order
 	codes       map[string]*authCode
 	refresh     map[string]*refreshToken
-	access      map[string]*accessToken // by jti
-	revoked     []string                // jtis, in revocation order
-	keys        []*signingKey           // published; the last one signs
-	rogue       *rsa.PrivateKey         // unpublished key for TamperBadSignature
+	access      map[string]*accessToken    // by jti
+	revoked     []string                   // jtis, in revocation order
+	grants      map[string]map[string]perm // by grantKey: "app.scope" → permission granted
+	seeded      bool                       // Config.Seed: apps added later get another_app's grants too
+	keys        []*signingKey              // published; the last one signs
+	rogue       *rsa.PrivateKey            // unpublished key for TamperBadSignature
 	auto        autoApproval
 	failures    map[Endpoint][]Failure
 	requests    map[Endpoint]int
@@ -121,6 +123,7 @@ func New(cfg Config) (*Hub, error) {
 		codes:      map[string]*authCode{},
 		refresh:    map[string]*refreshToken{},
 		access:     map[string]*accessToken{},
+		grants:     map[string]map[string]perm{},
 		failures:   map[Endpoint][]Failure{},
 		requests:   map[Endpoint]int{},
 	}
@@ -171,6 +174,9 @@ func (h *Hub) AddApp(a App) error {
 		return fmt.Errorf("devhub: app %q: client id already registered", a.ClientID)
 	}
 	h.apps[a.ClientID] = a
+	if h.seeded {
+		h.seedGrantsLocked(a)
+	}
 	return nil
 }
 

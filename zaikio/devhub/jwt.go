@@ -141,7 +141,7 @@ func (m *minted) sign(base string) (string, error) {
 	c := claims{
 		Iss:   Issuer,
 		Sub:   subject(m.grant),
-		Aud:   []string{m.app.Name},
+		Aud:   audience(m.app, m.grant.scopes),
 		Jti:   m.jti,
 		Nbf:   t.nbf.Unix(),
 		Exp:   t.exp.Unix(),

@@ -264,17 +264,7 @@ func (h *Hub) TamperNext(t Tamper) {
 		return
 	}
 	if t == TamperBadSignature {
-		h.mu.Lock()
-		have := h.rogue != nil
-		h.mu.Unlock()
-		if !have {
-			k := mustRSAKey() // outside the lock: key generation is slow
-			h.mu.Lock()
-			if h.rogue == nil {
-				h.rogue = k
-			}
-			h.mu.Unlock()
-		}
+		h.ensureRogue()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -176,7 +176,7 @@ func parsePages() (*template.Template, error) {
 	return template.New("pages").Funcs(template.FuncMap{
 		// wrap passes the head template what it needs.
 		"wrap": func(lang string, wide bool) map[string]any { return map[string]any{"Lang": lang, "Wide": wide} },
-	}).Parse(pageTemplates + devTemplate)
+	}).Parse(pageTemplates + devTemplate + devBearerTemplate)
 }
 
 const pageTemplates = `

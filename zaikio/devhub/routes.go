@@ -17,6 +17,10 @@ func (h *Hub) routes() *http.ServeMux {
 	mux.Handle("GET /api/v1/jwt_public_keys", h.failing(EndpointKeys, h.handleKeys()))
 	mux.Handle("POST /api/v1/revoked_access_tokens", h.failing(EndpointRevoke, h.handleRevoke()))
 	mux.Handle("GET /api/v1/revoked_access_tokens", h.failing(EndpointRevokedTokens, h.handleRevokedList()))
+	// The Rails hub also answers with a format suffix, which
+	// zaikio-jwt_auth uses.
+	mux.Handle("GET /api/v1/jwt_public_keys.json", h.failing(EndpointKeys, h.handleKeys()))
+	mux.Handle("GET /api/v1/revoked_access_tokens.json", h.failing(EndpointRevokedTokens, h.handleRevokedList()))
 
 	// Directory API.
 	mux.Handle("GET /api/v1/person", h.failing(EndpointPerson, h.handlePerson()))
@@ -29,6 +33,8 @@ func (h *Hub) routes() *http.ServeMux {
 	mux.Handle("POST /__dev/fail", h.sameOrigin(h.handleDevFail()))
 	mux.Handle("POST /__dev/rotate-key", h.sameOrigin(h.handleDevRotate()))
 	mux.Handle("POST /__dev/roles", h.sameOrigin(h.handleDevRoles()))
+	mux.Handle("POST /__dev/grant", h.sameOrigin(h.handleDevGrant()))
+	mux.Handle("POST /__dev/revoke", h.sameOrigin(h.handleDevRevoke()))
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, "not_found")

@@ -21,6 +21,36 @@ const (
 	AnalyticalEnginesID = "c3e8a6b4-5f2d-4a19-8c7e-9b1a3d6f2e03" // Analytical Engines Ltd. (GB, supplier)
 )
 
+// "Another Zaikio app", registered by Config.Seed: a confidential app that
+// calls the other registered apps' APIs with client credentials tokens.
+// Frank Gallikanokus (person) and Bounty Soap Inc. (organization) have
+// granted it DevScope of every other app registered with the hub
+// ("<app name>.api.rw"), so that
+//
+//	curl -u another_app:another-app-secret -d grant_type=client_credentials \
+//	  -d scope=Org/b1475f65-2a6c-4d1e-8b3f-9c7d5e4a1b01.<app name>.api.r \
+//	  http://<hub>/oauth/access_token
+//
+// answers a token; on-behalf tokens (Per/<Frank>>Org/<Bounty Soap>.…) work
+// too, since Frank owns Bounty Soap. Nobody else granted it anything.
+// The secret is public: the dev hub is for development only.
+const (
+	OtherAppClientID = "another_app"
+	OtherAppSecret   = "another-app-secret"
+	OtherAppName     = "another_app"
+	DevScope         = "api"
+)
+
+// seedGrantsLocked lets another_app ask for DevScope of app a.
+func (h *Hub) seedGrantsLocked(a App) {
+	if a.ClientID == OtherAppClientID {
+		return
+	}
+	scope := []string{a.Name + "." + DevScope + ".rw"}
+	h.recordGrantLocked(OtherAppClientID, "Per/"+FrankID, scope)
+	h.recordGrantLocked(OtherAppClientID, "Org/"+BountySoapID, scope)
+}
+
 // seed loads the demo directory. Timestamps are fixed, so seeded JSON is stable.
 func (h *Hub) seed() {
 	at := time.Date(2021, 3, 4, 9, 30, 0, 0, time.UTC)
@@ -53,5 +83,13 @@ func (h *Hub) seed() {
 		{"d1e2f3a4-b5c6-4d7e-9f8a-b9c0d1e2f306", AdaID, AnalyticalEnginesID, []string{"owner"}},
 	} {
 		h.setRolesLocked(m.id, m.person, m.org, m.roles, at)
+	}
+	if _, ok := h.apps[OtherAppClientID]; !ok {
+		h.apps[OtherAppClientID] = App{ClientID: OtherAppClientID, ClientSecret: OtherAppSecret, Name: OtherAppName,
+			RedirectURIs: []string{"https://another-app.example/callback"}}
+	}
+	h.seeded = true
+	for _, a := range h.apps {
+		h.seedGrantsLocked(a)
 	}
 }

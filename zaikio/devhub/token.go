@@ -20,6 +20,8 @@ type grant struct {
 	orgID    string // org-scoped grants: the organization chosen
 	kind     bearerKind
 	scopes   []string // unprefixed
+	// clientCredentials: issued without a browser; no refresh token.
+	clientCredentials bool
 }
 
 type authCode struct {
@@ -55,7 +57,7 @@ func invalidGrant(description string) *oauthError {
 // tokenResponse is the body of a successful token request.
 type tokenResponse struct {
 	AccessToken  string      `json:"access_token"`
-	RefreshToken string      `json:"refresh_token"`
+	RefreshToken string      `json:"refresh_token,omitempty"`
 	TokenType    string      `json:"token_type"`
 	Scope        string      `json:"scope"`
 	Audiences    []string    `json:"audiences"`
@@ -84,7 +86,7 @@ func (h *Hub) handleToken() http.HandlerFunc {
 		}
 		form := r.PostForm
 		// RFC 6749 §3.2: parameters must not repeat.
-		for _, k := range []string{"grant_type", "code", "code_verifier", "redirect_uri", "refresh_token", "client_id", "client_secret"} {
+		for _, k := range []string{"grant_type", "code", "code_verifier", "redirect_uri", "refresh_token", "client_id", "client_secret", "scope"} {
 			if len(form[k]) > 1 {
 				writeOAuthError(w, http.StatusBadRequest, "invalid_request", k+" is given more than once")
 				return
@@ -107,6 +109,8 @@ func (h *Hub) handleToken() http.HandlerFunc {
 			m, oerr = h.redeemCode(app, form)
 		case "refresh_token":
 			m, oerr = h.redeemRefresh(app, form)
+		case "client_credentials":
+			m, oerr = h.redeemClientCredentials(app, usedBasic, form)
 		case "":
 			oerr = &oauthError{http.StatusBadRequest, "invalid_request", "grant_type is missing"}
 		default:
@@ -298,7 +302,11 @@ func (h *Hub) mintLocked(app App, g *grant) *minted {
 		}
 	}
 	h.access[m.jti] = &accessToken{jti: m.jti, grant: g, expires: m.jwtTimes().exp}
-	h.refresh[m.refresh] = &refreshToken{grant: g, expires: now.Add(h.refreshTTL)}
+	if g.clientCredentials {
+		m.refresh = ""
+	} else {
+		h.refresh[m.refresh] = &refreshToken{grant: g, expires: now.Add(h.refreshTTL)}
+	}
 	return m
 }
 
@@ -334,7 +342,7 @@ func (h *Hub) finish(m *minted, base string) (tokenResponse, error) {
 		RefreshToken: m.refresh,
 		TokenType:    "bearer",
 		Scope:        strings.Join(m.grant.scopes, ","),
-		Audiences:    []string{m.app.Name},
+		Audiences:    audience(m.app, m.grant.scopes),
 		Bearer:       bearerJSON{ID: m.grant.personID, Type: "Person"},
 	}
 	if m.grant.kind.orgScoped() {
