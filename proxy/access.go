@@ -147,3 +147,58 @@ func routeName(seg string) bool {
 	}
 	return true
 }
+
+// scrubSecrets masks what looks like a secret in free text bound for the
+// log (an error's message): every run of 32 or more URL-safe base64
+// characters — claim tokens, codes, states and session ids are 43 — unless
+// it is a UUID (Zaikio ids, wanted in logs). It is the funnel's safety net:
+// paths are masked where they are logged (maskPath), but an error's text is
+// written by many hands.
+func scrubSecrets(s string) string {
+	var b strings.Builder
+	start, n := 0, 0 // run start, run length
+	flush := func(end int) {
+		run := s[end-n : end]
+		if n >= 32 && !isUUID(run) {
+			b.WriteString(s[start : end-n])
+			b.WriteString("[masked]")
+			start = end
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isAlnum(c) || c == '-' || c == '_' {
+			n++
+			continue
+		}
+		flush(i)
+		n = 0
+	}
+	flush(len(s))
+	if start == 0 {
+		return s
+	}
+	b.WriteString(s[start:])
+	return b.String()
+}
+
+// isUUID reports whether s is a UUID in its 8-4-4-4-12 hex form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -69,7 +69,7 @@ func (nopStore) Revocations(context.Context, time.Time) ([]session.Revocation, e
 // PutSession accepts the record of the benchmarks' one session.
 func (nopStore) PutSession(context.Context, session.Record, uint64) error { return nil }
 
-func benchServer(b *testing.B, mutate ...func(*Config)) (*Server, *http.Cookie) {
+func benchServer(b testing.TB, mutate ...func(*Config)) (*Server, *http.Cookie) {
 	b.Helper()
 	cfg := Config{
 		PublicURL: "https://app.example.com", Upstream: "http://legacy.internal", Hub: nopHub{}, Store: nopStore{},

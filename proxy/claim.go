@@ -411,7 +411,7 @@ func (s *Server) whoami(ctx context.Context, r *http.Request) (claim.Person, err
 	if err != nil {
 		return claim.Person{}, err
 	}
-	req.Host = r.Host
+	req.Host = s.upstreamHost() // never the client's Host (password-reset poisoning)
 	req.Header.Set("Accept", "application/json")
 	if c := r.Header["Cookie"]; c != nil {
 		req.Header["Cookie"] = slices.Clone(c)

@@ -64,9 +64,10 @@ func (b *syncBuffer) String() string {
 // upstream is the legacy app of the tests: it records every request's
 // headers and answers them as JSON.
 type upstream struct {
-	mu   sync.Mutex // guards reqs
-	reqs []*http.Request
-	srv  *httptest.Server
+	mu          sync.Mutex // guards reqs and whoamiHosts
+	reqs        []*http.Request
+	whoamiHosts []string // Host of each legacy.whoami call
+	srv         *httptest.Server
 }
 
 func newUpstream(t *testing.T) *upstream {
@@ -74,6 +75,9 @@ func newUpstream(t *testing.T) *upstream {
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/me": // legacy.whoami: the legacy session cookie names the user
+			u.mu.Lock()
+			u.whoamiHosts = append(u.whoamiHosts, r.Host)
+			u.mu.Unlock()
 			c, err := r.Cookie("legacy_session")
 			if err != nil {
 				http.Error(w, "not signed in", http.StatusUnauthorized)

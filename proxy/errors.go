@@ -82,7 +82,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if pe.status >= 500 {
 		ev = s.log.Error()
 	}
-	ev.Str("event", "error").Str("key", pe.key).Int("status", pe.status).Str("request_id", requestID(r)).Str("path", logPath(r)).AnErr("error", pe.err).Send()
+	ev = ev.Str("event", "error").Str("key", pe.key).Int("status", pe.status).Str("request_id", requestID(r)).Str("path", logPath(r))
+	if pe.err != nil {
+		// Whatever wrote the error, a token in its text stays out of the log.
+		ev = ev.Str("error", scrubSecrets(pe.err.Error()))
+	}
+	ev.Send()
 	w.Header().Set("Cache-Control", "no-store")
 	if wantsJSON(r) {
 		w.Header().Set("Content-Type", "application/json")

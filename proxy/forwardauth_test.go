@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 
@@ -94,6 +95,36 @@ func TestForwardAuthRefusesOwnSpellings(t *testing.T) {
 			if resp.Header.Get(proxy.HeaderPerson) != "" {
 				t.Errorf("%s: forward-auth for %s answered identity headers", mode, target)
 			}
+		}
+	}
+}
+
+// TestForwardAuthNoLoopThroughTheClosedLogin: behind a forward-auth front, a
+// signed-in GET of the legacy login gets 401 and the front sends the browser
+// to /_hubgate/login?rd=/login. In enforce mode that return must not lead
+// back to the closed login (a redirect loop between the two); it becomes
+// "/". Before enforce the legacy login is a normal page to return to.
+func TestForwardAuthNoLoopThroughTheClosedLogin(t *testing.T) {
+	for _, tc := range []struct {
+		mode migration.Mode
+		rd   string
+		want string
+	}{
+		{migration.Enforce, "/login", "/"},
+		{migration.Enforce, "/Login.json?next=/x", "/"},
+		{migration.Enforce, "/reports?x=1", "/reports?x=1"},
+		{migration.Offer, "/login", "/login"},
+		{migration.Passthrough, "/login", "/login"},
+	} {
+		e := newEnv(t, func(c *proxy.Config) {
+			c.Mode = tc.mode
+			c.LoginPaths = []string{"/login"}
+		})
+		b := e.browser()
+		b.login(devhub.FrankID, "/")
+		resp := b.get("/_hubgate/login?rd=" + url.QueryEscape(tc.rd))
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != tc.want {
+			t.Errorf("%s: signed-in GET /_hubgate/login?rd=%s = %d to %q; want 302 to %q", tc.mode, tc.rd, resp.StatusCode, resp.Header.Get("Location"), tc.want)
 		}
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/hubgate/hubgate/internal/web"
+	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
 )
@@ -32,8 +34,20 @@ func (s *Server) login() http.HandlerFunc {
 	}
 }
 
+// returnTo validates rd (same origin or an allowed host, see redirect.go).
+// In enforce mode a return to the closed legacy login becomes "/": the
+// legacy login would send a signed-in browser straight back to sign-in
+// (forward-auth answers 401 there, and the front redirects to
+// /_hubgate/login?rd=/login), a loop.
 func (s *Server) returnTo(rd string) string {
-	return returnTo(rd, s.public, s.cfg.AllowedRedirectHosts)
+	loc := returnTo(rd, s.public, s.cfg.AllowedRedirectHosts)
+	if s.Mode() != migration.Enforce {
+		return loc
+	}
+	if u, err := url.Parse(loc); err == nil && (u.Host == "" || u.Host == s.public.Host) && closedBy(u.Path, s.policy().LoginPaths) {
+		return "/"
+	}
+	return loc
 }
 
 // redirect answers 302 to a location that has already been validated.

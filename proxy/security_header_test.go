@@ -400,3 +400,26 @@ func TestSecurityUpstreamHostNeverClientChosen(t *testing.T) {
 		t.Errorf("proxy.New with UpstreamHost %q = %v; want an error naming the upstream host", "client", err)
 	}
 }
+
+// TestSecurityWhoamiHostNeverClientChosen: the legacy.whoami call is a
+// request to the upstream like any other: it carries the public host (or
+// the upstream's), never the Host the client sent, from any peer.
+func TestSecurityWhoamiHostNeverClientChosen(t *testing.T) {
+	e := newEnv(t, func(c *proxy.Config) { c.Whoami = "/api/me" })
+	raw := "GET /_hubgate/claim HTTP/1.1\r\nHost: evil.example\r\nCookie: legacy_session=42\r\nConnection: close\r\n\r\n"
+	resp := rawResponse(t, e.addr(), raw)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /_hubgate/claim with a legacy session = %d; want 200 (the confirmation)", resp.StatusCode)
+	}
+	e.up.mu.Lock()
+	hosts := slices.Clone(e.up.whoamiHosts)
+	e.up.mu.Unlock()
+	if len(hosts) == 0 {
+		t.Fatal("whoami was not called")
+	}
+	for _, h := range hosts {
+		if h != e.addr() {
+			t.Errorf("whoami call Host = %q; want the public host %q, never the client's", h, e.addr())
+		}
+	}
+}

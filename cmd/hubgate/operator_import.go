@@ -34,7 +34,9 @@ Bad rows do not stop the others; the command exits 1 when any row failed.
 
 With --send, hubgate also mails each new link to its person (the server
 needs claims.smtp), in English or, with --lang de, in German. The result
-gains a mail column: sent, skipped_no_email, not_sent (no link issued) or
+gains a mail column: sent, skipped_no_email, skipped_shared_email (the
+address belongs to several people in the directory: no mail, so that
+nobody gets another person's link), not_sent (no link issued) or
 "failed: <reason>"; the command exits 1 when any mail failed. A failed
 mail's link still works: send it another way, or import that row again.
 `
@@ -153,8 +155,8 @@ func (im *importer) summarise(name, outPath string, took time.Duration, sendErr 
 	took = took.Round(time.Millisecond)
 	stderr := im.op.stderr
 	if im.opt.Send {
-		fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d sent, %d skipped (already linked), %d skipped (no email), %d failed, %d errors\n",
-			total, took, n.issued, n.sent, n.skipped, n.noEmail, n.mailFailed, n.errors)
+		fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d sent, %d skipped (already linked), %d skipped (no email), %d withheld (address shared by several people), %d failed, %d errors\n",
+			total, took, n.issued, n.sent, n.skipped, n.noEmail, n.shared, n.mailFailed, n.errors)
 	} else {
 		fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d skipped (already linked), %d errors\n",
 			total, took, n.issued, n.skipped, n.errors)
@@ -315,7 +317,7 @@ func (im *importer) progress() {
 	fmt.Fprintf(im.op.stderr, "\rimporting… %d/%d (%d%%)", im.done, total, pct)
 }
 
-type importCounts struct{ issued, skipped, errors, sent, noEmail, mailFailed int }
+type importCounts struct{ issued, skipped, errors, sent, noEmail, shared, mailFailed int }
 
 func (im *importer) counts() importCounts { return im.countsUpTo(len(im.results)) }
 
@@ -336,6 +338,8 @@ func (im *importer) countsUpTo(n int) importCounts {
 			c.sent++
 		case r.Mail == admin.MailSkippedNoEmail:
 			c.noEmail++
+		case r.Mail == admin.MailSkippedSharedEmail:
+			c.shared++
 		case strings.HasPrefix(r.Mail, admin.MailFailedPrefix):
 			c.mailFailed++
 		}

@@ -89,7 +89,7 @@ func TestClaimsImportSend(t *testing.T) {
 		"\rimporting… 0/300 (0%), mailed 0, 0 failed",
 		"\rimporting… 100/300 (33%), mailed ",
 		fmt.Sprintf("\rimporting… 300/300 (100%%), mailed %d, 0 failed", mailed),
-		fmt.Sprintf(": %d issued, %d sent, %d skipped (already linked), %d skipped (no email), 0 failed, 0 errors\n", issued, mailed, linked, noEmail),
+		fmt.Sprintf(": %d issued, %d sent, %d skipped (already linked), %d skipped (no email), 0 withheld (address shared by several people), 0 failed, 0 errors\n", issued, mailed, linked, noEmail),
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr = %q; want it to contain %q", stderr, want)
@@ -173,7 +173,7 @@ func TestClaimsImportSendFailure(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, fmt.Sprintf("1 of %d mails failed; the mail column says why", issued-noEmail)) {
 		t.Errorf("error = %q; want it to count the failed mail", msg)
 	}
-	if want := fmt.Sprintf(": %d issued, %d sent, %d skipped (already linked), %d skipped (no email), 1 failed, 0 errors\n",
+	if want := fmt.Sprintf(": %d issued, %d sent, %d skipped (already linked), %d skipped (no email), 0 withheld (address shared by several people), 1 failed, 0 errors\n",
 		issued, issued-noEmail-1, linked, noEmail); !strings.Contains(stderr, want) {
 		t.Errorf("stderr = %q; want %q", stderr, want)
 	}
