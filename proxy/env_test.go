@@ -299,6 +299,25 @@ func (b *browser) follow(resp *response) *response {
 	return resp
 }
 
+// shown is the page a browser shows for resp: resp itself, or — when resp
+// is hubgate's post/redirect/get after a callback (a 303 to
+// /_hubgate/linked or /_hubgate/no-account) — that page.
+func (b *browser) shown(resp *response) *response {
+	b.t.Helper()
+	if resp.StatusCode == http.StatusSeeOther {
+		if loc := resp.Header.Get("Location"); loc == "/_hubgate/linked" || loc == "/_hubgate/no-account" {
+			return b.get(loc)
+		}
+	}
+	return resp
+}
+
+// land GETs target (a callback) and returns the page a browser shows.
+func (b *browser) land(target string) *response {
+	b.t.Helper()
+	return b.shown(b.get(target))
+}
+
 // login runs the whole sign-in flow as person (AutoApprove at the hub) and
 // returns the final response (the redirect to rd after the callback).
 func (b *browser) login(person, rd string) *response {

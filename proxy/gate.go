@@ -44,6 +44,9 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	login := closedBy(p, pol.LoginPaths)
 	switch mode {
 	case migration.Offer:
+		if s.resumeClaim(w, r, id, login) {
+			return
+		}
 		if login && (r.Method == http.MethodGet || r.Method == http.MethodHead) && cookieValue(r, s.cookiePrefix+offerSkipCookie) == "" && id == nil {
 			s.offerPage(w, r)
 			return
