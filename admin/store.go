@@ -68,6 +68,9 @@ type Links interface {
 type Directory interface {
 	// Person returns one legacy person (claim.ErrNotFound).
 	Person(ctx context.Context, id string) (claim.Person, error)
+	// OrgOwners returns the legacy people who own legacy org orgID per the
+	// directory (an organization is in the directory when someone owns it).
+	OrgOwners(ctx context.Context, orgID string) ([]string, error)
 	// OrgNames returns the display names the directory gives these legacy
 	// organizations, by id; organizations without a name are left out
 	// (the dashboard shows names beside ids).
