@@ -206,8 +206,9 @@ label{display:block;font-size:.9em;color:#3a4458}.kinds label{display:inline-blo
 .signup{border-top:1px solid #e3e7ef;margin-top:1.2rem;padding-top:.4rem}
 .error{background:#fff1f0;border:1px solid #f0b8b2;color:#912018;border-radius:8px;padding:.6rem .8rem}
 .note{color:#6b7488;font-size:.85em;margin:.4rem 0 0}
-table{border-collapse:collapse;width:100%;font-size:.9em}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e3e7ef;vertical-align:top;overflow-wrap:anywhere}
-@media (max-width:40rem){main{margin:0;padding:1rem;border-radius:0}}
+table{border-collapse:collapse;width:100%;font-size:.9em}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e3e7ef;vertical-align:top}
+pre{white-space:pre-wrap;overflow-wrap:anywhere}
+@media (max-width:40rem){main{margin:0;padding:1rem;border-radius:0}table{display:block;overflow-x:auto}}
 :focus-visible{outline:3px solid #0b5cff;outline-offset:2px}
 .row{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end}.row label{flex:1}
 </style>
