@@ -357,21 +357,19 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSess
 	return r.RedirectURI, nil
 }
 
-// RevokeToken revokes an access token (by id) or a refresh token (by value)
-// of clientID, with the tokens issued beside it (RFC 7009 §2.1). Unknown
-// tokens are not an error (RFC 7009 §2.2).
+// RevokeToken revokes a refresh token or an access token of clientID (the
+// op package passes a refresh token's value or an access token's id), with
+// the tokens issued beside it (RFC 7009 §2.1). Unknown tokens are not an
+// error (RFC 7009 §2.2).
 func (s *storage) RevokeToken(ctx context.Context, token, userID, clientID string) *oidc.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if userID == "" {
-		if t, ok := s.refresh[token]; ok {
-			if t.clientID != clientID {
-				return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
-			}
-			delete(s.refresh, token)
-			delete(s.access, t.accessID)
+	if t, ok := s.refresh[token]; ok {
+		if t.clientID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
 		}
-		return nil
+		delete(s.refresh, token)
+		delete(s.access, t.accessID)
 	}
 	if t, ok := s.access[token]; ok {
 		if t.clientID != clientID {
