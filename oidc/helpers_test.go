@@ -37,11 +37,11 @@ const secret = "web-secret-0123456789-0123456789-abcdef" // ≥ 32 bytes, for Al
 // party's endpoints (callback, back-channel, post-logout) as a test server
 // that records what it is sent, an oidc.Client, and a browser with cookies.
 type env struct {
-	op      *devop.Provider
-	rp      *httptest.Server
-	client  *oidc.Client
-	cfg     oidc.Config
-	browser *http.Client
+	op       *devop.Provider
+	rp       *httptest.Server
+	client   *oidc.Client
+	cfg      oidc.Config
+	browser  *http.Client
 	failKeys atomic.Bool // the client's transport fails key set fetches
 
 	mu      sync.Mutex
