@@ -125,7 +125,8 @@ type Config struct {
 	Scopes []string
 	// AuthParams are added to every authorize request, e.g. Google's
 	// access_type=offline (its way of issuing refresh tokens). They never
-	// override state, nonce, PKCE, scope or the options.
+	// override state, nonce, PKCE, scope or the options; "prompt" applies
+	// when the options set none.
 	AuthParams map[string]string
 	// UserInfo reads the userinfo endpoint after every exchange and refresh
 	// and merges its claims over the ID token's (for providers that keep
@@ -349,6 +350,9 @@ func (c *Client) AuthCodeURL(ctx context.Context, state, verifier, nonce string,
 	}
 	if o.ForceLogin {
 		prompt = append(prompt, "login")
+	}
+	if p := c.cfg.AuthParams["prompt"]; len(prompt) == 0 && p != "" {
+		prompt = append(prompt, p) // e.g. Google's prompt=consent, unless the options ask otherwise
 	}
 	if len(prompt) > 0 {
 		opts = append(opts, oauth2.SetAuthURLParam("prompt", strings.Join(prompt, " ")))

@@ -60,7 +60,7 @@ func TestSignInMakesPersonWithMemberships(t *testing.T) {
 
 // The authorize request carries what the flow needs and the options ask.
 func TestAuthCodeURL(t *testing.T) {
-	e := newEnv(t, options{client: func(c *oidc.Config) { c.AuthParams = map[string]string{"access_type": "offline", "nonce": "x"} }})
+	e := newEnv(t, options{client: func(c *oidc.Config) { c.AuthParams = map[string]string{"access_type": "offline", "nonce": "x", "prompt": "consent"} }})
 	f := newFlow()
 	u, err := e.client.AuthCodeURL(context.Background(), f.state, f.verifier, f.nonce,
 		oidc.AuthOptions{SelectAccount: true, LoginHint: "bob@acme.example", Lang: "de"})
@@ -80,6 +80,10 @@ func TestAuthCodeURL(t *testing.T) {
 	}
 	if !strings.HasPrefix(u, e.op.Issuer()+"/authorize?") || q.Get("code_challenge") == "" || q.Get("code_challenge") == f.verifier {
 		t.Errorf("authorize URL %s: want the provider's endpoint and the S256 challenge (not the verifier)", u)
+	}
+	u2, err := e.client.AuthCodeURL(context.Background(), f.state, f.verifier, f.nonce, oidc.AuthOptions{})
+	if pu, _ := url.Parse(u2); err != nil || pu.Query().Get("prompt") != "consent" {
+		t.Errorf("authorize URL without options = %s, %v; want AuthParams' prompt=consent", u2, err)
 	}
 	if _, err := e.client.AuthCodeURL(context.Background(), f.state, f.verifier, "", oidc.AuthOptions{}); err == nil {
 		t.Error("AuthCodeURL without a nonce succeeded")
