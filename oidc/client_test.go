@@ -60,7 +60,9 @@ func TestSignInMakesPersonWithMemberships(t *testing.T) {
 
 // The authorize request carries what the flow needs and the options ask.
 func TestAuthCodeURL(t *testing.T) {
-	e := newEnv(t, options{client: func(c *oidc.Config) { c.AuthParams = map[string]string{"access_type": "offline", "nonce": "x", "prompt": "consent"} }})
+	e := newEnv(t, options{client: func(c *oidc.Config) {
+		c.AuthParams = map[string]string{"access_type": "offline", "nonce": "x", "prompt": "consent"}
+	}})
 	f := newFlow()
 	u, err := e.client.AuthCodeURL(context.Background(), f.state, f.verifier, f.nonce,
 		oidc.AuthOptions{SelectAccount: true, LoginHint: "bob@acme.example", Lang: "de"})
