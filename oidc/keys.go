@@ -42,7 +42,7 @@ func (c *Client) newKeySet(jwks string) *keySet {
 }
 
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, append(slices.Clone(asymmetricJOSE), hmacJOSE...))
+	jws, err := jose.ParseSignedCompact(raw, append(slices.Clone(asymmetricJOSE), hmacJOSE...))
 	if err != nil {
 		return nil, fmt.Errorf("oidc: malformed jwt: %w", err)
 	}

@@ -101,7 +101,6 @@ const maxBody = 64 << 10
 // create it with [New] or [Start]. Its methods are safe for concurrent use.
 type Provider struct {
 	issuer string
-	cfg    Config
 	op     *op.Provider
 	st     *storage
 	pages  *template.Template
@@ -109,7 +108,6 @@ type Provider struct {
 	client *http.Client
 
 	srv *http.Server // set by Start
-	ln  net.Listener
 }
 
 // New validates cfg and returns a provider with a fresh RSA-2048 signing
@@ -127,7 +125,7 @@ func New(cfg Config) (*Provider, error) {
 	cfg.AccessTTL = orDefault(cfg.AccessTTL, DefaultAccessTTL)
 	cfg.RefreshTTL = orDefault(cfg.RefreshTTL, DefaultRefreshTTL)
 	cfg.IDTokenTTL = orDefault(cfg.IDTokenTTL, DefaultIDTokenTTL)
-	p := &Provider{issuer: issuer, cfg: cfg, client: cfg.HTTPClient}
+	p := &Provider{issuer: issuer, client: cfg.HTTPClient}
 	if p.client == nil {
 		p.client = &http.Client{Timeout: 5 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -197,7 +195,6 @@ func Start(cfg Config) (*Provider, error) {
 		ln.Close()
 		return nil, err
 	}
-	p.ln = ln
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
 	go p.srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed at Close
 	return p, nil
