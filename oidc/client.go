@@ -159,8 +159,10 @@ type Client struct {
 	mapping *mapper
 	scopes  []string
 
-	mu   sync.Mutex // guards meta
-	meta *meta
+	mu       sync.Mutex // guards meta, failedAt and failure
+	meta     *meta
+	failedAt time.Time // last failed discovery: retried after discoveryRetry
+	failure  error
 
 	keysOK      atomic.Int64  // unix nanos of the last successful CheckKeys
 	keyFailures atomic.Uint64 // failed key set fetches: Verify tells "keys unreadable" from "bad token"
@@ -252,6 +254,25 @@ func (c *Client) discover(ctx context.Context) (*meta, error) {
 	if c.meta != nil {
 		return c.meta, nil
 	}
+	if !c.failedAt.IsZero() && c.cfg.Now().Sub(c.failedAt) < discoveryRetry {
+		// Fail fast while the provider is down, rather than queue every
+		// sign-in behind another attempt.
+		return nil, c.failure
+	}
+	m, err := c.read(ctx)
+	if err != nil {
+		c.failedAt, c.failure = c.cfg.Now(), err
+		return nil, err
+	}
+	c.meta = m
+	return m, nil
+}
+
+// discoveryRetry is how long a failed discovery is answered from memory.
+const discoveryRetry = 5 * time.Second
+
+// read reads the discovery document and builds the verifier.
+func (c *Client) read(ctx context.Context) (*meta, error) {
 	p, err := gooidc.NewProvider(c.ctx(ctx), c.cfg.Issuer)
 	if err != nil {
 		return nil, &Error{Op: "discovery", Err: err} // unwraps to ErrUnavailable
@@ -282,7 +303,6 @@ func (c *Client) discover(ctx context.Context) (*meta, error) {
 	m.verifier = gooidc.NewVerifier(c.cfg.Issuer, c.newKeySet(doc.JWKS), &gooidc.Config{
 		ClientID: c.cfg.ClientID, SupportedSigningAlgs: algs, Now: c.cfg.Now,
 	})
-	c.meta = m
 	return m, nil
 }
 

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -239,6 +241,29 @@ func TestUnavailable(t *testing.T) {
 	}
 	if err := down.CheckKeys(ctx); !errors.Is(err, oidc.ErrUnavailable) {
 		t.Errorf("CheckKeys with the provider down = %v, want ErrUnavailable", err)
+	}
+}
+
+// A failed discovery is answered from memory for a few seconds (no queue
+// of sign-ins behind a dead provider), then tried again.
+func TestDiscoveryRetried(t *testing.T) {
+	var skew atomic.Int64
+	e := newEnv(t, options{client: func(c *oidc.Config) {
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	}})
+	ctx := context.Background()
+	f := newFlow()
+	e.failAll.Store(true)
+	if _, err := e.client.AuthCodeURL(ctx, f.state, f.verifier, f.nonce, oidc.AuthOptions{}); !errors.Is(err, oidc.ErrUnavailable) {
+		t.Fatalf("AuthCodeURL with discovery failing = %v, want ErrUnavailable", err)
+	}
+	e.failAll.Store(false)
+	if _, err := e.client.AuthCodeURL(ctx, f.state, f.verifier, f.nonce, oidc.AuthOptions{}); !errors.Is(err, oidc.ErrUnavailable) {
+		t.Errorf("AuthCodeURL right after = %v, want the remembered ErrUnavailable", err)
+	}
+	skew.Store(int64(6 * time.Second))
+	if _, err := e.client.AuthCodeURL(ctx, f.state, f.verifier, f.nonce, oidc.AuthOptions{}); err != nil {
+		t.Errorf("AuthCodeURL 6 s later = %v, want success", err)
 	}
 }
 

@@ -43,6 +43,7 @@ type env struct {
 	cfg      oidc.Config
 	browser  *http.Client
 	failKeys atomic.Bool // the client's transport fails key set fetches
+	failAll  atomic.Bool // … and every request
 
 	mu      sync.Mutex
 	logouts []string // logout_token values received
@@ -84,7 +85,7 @@ func newEnv(t *testing.T, o options) *env {
 		RedirectURL: e.rp.URL + "/callback", PostLogoutRedirectURL: e.rp.URL + "/signed-out",
 		Scopes:     []string{"openid", "profile", "email", "groups", "offline_access"},
 		Mapping:    groupsMapping,
-		HTTPClient: &http.Client{Transport: failing{next: tr, keys: &e.failKeys}},
+		HTTPClient: &http.Client{Transport: failing{next: tr, keys: &e.failKeys, all: &e.failAll}},
 	}
 	if o.client != nil {
 		o.client(&e.cfg)
@@ -103,15 +104,16 @@ func newEnv(t *testing.T, o options) *env {
 	return e
 }
 
-// failing fails the key set fetches while keys is set: a provider whose
-// keys cannot be read, injected at the client's edge.
+// failing fails the key set fetches while keys is set (a provider whose
+// keys cannot be read), and every request while all is: failures injected
+// at the client's edge.
 type failing struct {
-	next http.RoundTripper
-	keys *atomic.Bool
+	next      http.RoundTripper
+	keys, all *atomic.Bool
 }
 
 func (f failing) RoundTrip(r *http.Request) (*http.Response, error) {
-	if f.keys.Load() && strings.HasSuffix(r.URL.Path, "/keys") {
+	if f.all.Load() || f.keys.Load() && strings.HasSuffix(r.URL.Path, "/keys") {
 		return &http.Response{StatusCode: http.StatusServiceUnavailable, Body: http.NoBody, Request: r}, nil
 	}
 	return f.next.RoundTrip(r)

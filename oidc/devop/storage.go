@@ -115,6 +115,8 @@ type authRequest struct {
 	challenge                 *oidc.CodeChallenge
 	tamper                    Tamper // spoils the ID token of the code exchange
 
+	created time.Time
+
 	// Set at sign-in.
 	subject, sid string
 	authTime     time.Time
@@ -196,8 +198,39 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 	if len(s.tamper) > 0 {
 		a.tamper, s.tamper = s.tamper[0], s.tamper[1:]
 	}
+	s.sweepLocked()
+	a.created = time.Now()
 	s.requests[a.id] = a
 	return a.clone(), nil
+}
+
+// requestTTL bounds an unfinished sign-in, so that a long-running dev
+// provider does not keep abandoned ones.
+const requestTTL = 30 * time.Minute
+
+// sweepLocked forgets abandoned sign-ins and expired tokens.
+func (s *storage) sweepLocked() {
+	now := time.Now()
+	for id, a := range s.requests {
+		if now.Sub(a.created) > requestTTL {
+			delete(s.requests, id)
+		}
+	}
+	for c, id := range s.codes {
+		if _, ok := s.requests[id]; !ok {
+			delete(s.codes, c)
+		}
+	}
+	for id, t := range s.access {
+		if now.After(t.expiry) {
+			delete(s.access, id)
+		}
+	}
+	for tok, t := range s.refresh {
+		if now.After(t.expiry) {
+			delete(s.refresh, tok)
+		}
+	}
 }
 
 func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
