@@ -32,6 +32,9 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	mode := s.Mode()
 	pol := s.policy()
 	login := matchPath(p, pol.LoginPaths)
+	if login {
+		s.metrics.legacyLogin(mode, r.Method)
+	}
 	switch mode {
 	case migration.Offer:
 		if login && (r.Method == http.MethodGet || r.Method == http.MethodHead) && cookieValue(r, s.cookiePrefix+offerSkipCookie) == "" && id == nil {
@@ -65,22 +68,20 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	// Upgrades (WebSocket) live for long: they take no slot and their
 	// streams are not guarded.
 	if isUpgrade(r) {
+		forwarding(w)
 		s.proxy.ServeHTTP(w, r)
 		return
 	}
 	if !s.guardBody(w, r) {
 		return
 	}
-	if s.slots != nil {
-		// Wait for an upstream slot before the reverse proxy clones the
-		// request: a waiting request then holds a shallow stack and no copy.
-		select {
-		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-		case <-r.Context().Done():
-			return
-		}
+	// Wait for an upstream slot before the reverse proxy clones the
+	// request: a waiting request then holds a shallow stack and no copy.
+	if !s.takeSlot(r) {
+		return
 	}
+	defer s.releaseSlot()
+	forwarding(w)
 	s.forwardGuarded(w, r)
 }
 
@@ -103,6 +104,9 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 			pol := s.policy()
 			method, u, p, ok := s.original(r)
 			login := ok && matchPath(p, pol.LoginPaths)
+			if login {
+				s.metrics.legacyLogin(mode, method)
+			}
 			switch {
 			case login && method != http.MethodGet && method != http.MethodHead:
 				s.authDenied(w, http.StatusForbidden, `{"error":"legacy_login_closed"}`)
