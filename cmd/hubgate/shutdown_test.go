@@ -47,6 +47,7 @@ provider: {kind: dev, url: "http://127.0.0.1:%d", webhook_secret: "shutdown-test
 session: {secrets: ["c2h1dGRvd24tdGVzdC1zZWNyZXQtb2YtMzItYnl0ZXMhIQ=="]}
 store: "bolt://%s"
 log: {level: warn}
+shutdown: {delay: 1s}
 `, port, port, up.URL, hubPort, filepath.Join(dir, "hubgate.db"))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
