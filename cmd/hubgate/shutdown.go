@@ -8,7 +8,8 @@ package main
 // time to take it out of rotation while requests still arrive (endpoint
 // removal reaches kube-proxy and ingress controllers seconds after the pod
 // is told to stop). Meanwhile answers carry "Connection: close", so that
-// clients with kept-alive connections move to another replica. Then the
+// clients with kept-alive connections move to another replica
+// (closeWhenDraining). Then the
 // listeners stop accepting, in-flight requests get shutdown.timeout to
 // finish, and serve returns. A second signal ends the delay early.
 
@@ -166,7 +167,7 @@ func (in *instance) serve(ctx context.Context, pub, adm net.Listener, extra ...s
 	var hs []*http.Server
 	for _, sv := range servers {
 		h := &http.Server{
-			Handler:           sv.handler,
+			Handler:           in.closeWhenDraining(sv.handler),
 			ReadHeaderTimeout: orDefault(in.cfg.Timeouts.ReadHeader, 10*time.Second),
 			IdleTimeout:       orDefault(in.cfg.Timeouts.Idle, 120*time.Second),
 			MaxHeaderBytes:    64 << 10,
@@ -188,9 +189,6 @@ func (in *instance) serve(ctx context.Context, pub, adm net.Listener, extra ...s
 	in.ready.draining.Store(true)
 	if delay := in.cfg.shutdownDelay(); err == nil && delay > 0 {
 		in.log.Info().Str("event", "shutdown.delay").Dur("delay", delay).Msg("not ready; serving on until the load balancer has stopped routing here")
-		for _, h := range hs {
-			h.SetKeepAlivesEnabled(false)
-		}
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
@@ -204,6 +202,21 @@ func (in *instance) serve(ctx context.Context, pub, adm net.Listener, extra ...s
 	}
 	in.log.Info().Str("event", "stopped").Send()
 	return err
+}
+
+// closeWhenDraining answers with "Connection: close" from SIGTERM on, so
+// that a client with a kept-alive connection (an L4 balancer such as
+// kube-proxy keeps it on this replica) opens a new one for its next
+// request, which goes elsewhere. Idle connections are left alone until
+// the drain: closing them at SIGTERM would race with a request being sent
+// on one, and a POST is not retried.
+func (in *instance) closeWhenDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if in.ready.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // drain stops the listeners and waits up to shutdown.timeout for the
