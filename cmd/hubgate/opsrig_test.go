@@ -128,7 +128,9 @@ func startOpsRig(t *testing.T, edit func(*Config)) *opsRig {
 		rig.claims[id] = rig.public + "/_hubgate/claim/" + is.Token.Reveal()
 	}
 	done := make(chan error, 1)
-	go func() { done <- in.serve(ctx, lns[0], lns[1], server{name: "metrics", ln: lns[2], handler: metricsHandler(in.metrics)}) }()
+	go func() {
+		done <- in.serve(ctx, lns[0], lns[1], server{name: "metrics", ln: lns[2], handler: metricsHandler(in.metrics)})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
