@@ -37,6 +37,7 @@ type opsRig struct {
 	token                  string
 	claims                 map[string]string // legacy id → claim URL
 	logs                   *syncBuffer
+	in                     *instance
 
 	// The legacy app answers "user=<X-Hubgate-User>"; GET /slow waits
 	// until release is closed, after telling slow.
@@ -127,6 +128,7 @@ func startOpsRig(t *testing.T, edit func(*Config)) *opsRig {
 		}
 		rig.claims[id] = rig.public + "/_hubgate/claim/" + is.Token.Reveal()
 	}
+	rig.in = in
 	done := make(chan error, 1)
 	go func() {
 		done <- in.serve(ctx, lns[0], lns[1], server{name: "metrics", ln: lns[2], handler: metricsHandler(in.metrics)})
