@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
+
+// msTimestampRE matches a log line's RFC 3339 time with milliseconds.
+var msTimestampRE = regexp.MustCompile(`"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)"`)
 
 // TestOpsMetricsAfterTraffic scrapes the metrics listener (no token) of a
 // freshly started hubgate after real traffic — a claim, a signed-in
@@ -159,6 +163,12 @@ func TestOpsMetricsAfterTraffic(t *testing.T) {
 	sort.Strings(build)
 	if len(build) != 1 {
 		t.Errorf("build_info series: %q; want exactly one", build)
+	}
+	// Log lines carry millisecond timestamps.
+	for _, l := range strings.Split(rig.logs.String(), "\n") {
+		if strings.Contains(l, `"event":"request"`) && !msTimestampRE.MatchString(l) {
+			t.Errorf("log line without a millisecond timestamp: %s", l)
+		}
 	}
 	// The admin listener serves the same registry.
 	if a := auditScrape(t, devRun{admin: rig.admin, token: rig.token}); a[auditKey("hubgate_linked_persons")] != 1 {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/zaikio/devhub"
@@ -102,7 +101,7 @@ func startOpsRig(t *testing.T, edit func(*Config)) *opsRig {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	logger := zerolog.New(rig.logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	logger := newLogger(cfg, rig.logs)
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := openStore(ctx, cfg.Store, logger)
 	if err != nil {

@@ -141,45 +141,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	initMode(ctx, st, migration.Mode(cfg.Mode), logger)
-	pub, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return &configError{Key: "listen", Msg: err.Error()}
-	}
-	var adm net.Listener
-	if in.admin != nil {
-		if adm, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
-			pub.Close()
-			return &configError{Key: "admin.listen", Msg: err.Error()}
-		}
-	} else {
+	if in.admin == nil {
 		logger.Warn().Str("event", "admin.disabled").Msg("admin API disabled: set admin.token (or HUBGATE_ADMIN_TOKEN) or admin.tokens to enable it")
 	}
-	var extra []server
-	if cfg.Metrics.Listen != "" {
-		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
-		if err != nil {
-			pub.Close()
-			if adm != nil {
-				adm.Close()
-			}
-			return &configError{Key: "metrics.listen", Msg: err.Error()}
-		}
-		extra = append(extra, server{name: "metrics", ln: ln, handler: metricsHandler(in.metrics)})
-	}
-	if devHub != nil {
-		u, _ := urlHost(cfg.Provider.URL)
-		ln, err := net.Listen("tcp", u)
-		if err != nil {
-			pub.Close()
-			if adm != nil {
-				adm.Close()
-			}
-			for _, sv := range extra {
-				sv.ln.Close()
-			}
-			return &configError{Key: "provider.url", Msg: "dev hub: " + err.Error()}
-		}
-		extra = append(extra, server{name: "devhub", ln: ln, handler: devHub})
+	pub, adm, extra, err := listen(cfg, in, devHub)
+	if err != nil {
+		return err
 	}
 	stopReload := reloadOnHangup(ctx, *path, getenv, in)
 	defer stopReload()
@@ -187,6 +154,46 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer stopHurry()
 	in.hurry = hurry
 	return in.serve(ctx, pub, adm, extra...)
+}
+
+// listen opens the listeners serve runs: public, admin (when the admin
+// API is on), metrics (with metrics.listen) and the dev hub's (with
+// provider.kind dev). On an error, those already open are closed.
+func listen(cfg *Config, in *instance, devHub http.Handler) (pub, adm net.Listener, extra []server, err error) {
+	var open []net.Listener
+	fail := func(key, msg string) (net.Listener, net.Listener, []server, error) {
+		for _, ln := range open {
+			ln.Close()
+		}
+		return nil, nil, nil, &configError{Key: key, Msg: msg}
+	}
+	if pub, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fail("listen", err.Error())
+	}
+	open = append(open, pub)
+	if in.admin != nil {
+		if adm, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			return fail("admin.listen", err.Error())
+		}
+		open = append(open, adm)
+	}
+	if cfg.Metrics.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fail("metrics.listen", err.Error())
+		}
+		open = append(open, ln)
+		extra = append(extra, server{name: "metrics", ln: ln, handler: metricsHandler(in.metrics)})
+	}
+	if devHub != nil {
+		u, _ := urlHost(cfg.Provider.URL)
+		ln, err := net.Listen("tcp", u)
+		if err != nil {
+			return fail("provider.url", "dev hub: "+err.Error())
+		}
+		extra = append(extra, server{name: "devhub", ln: ln, handler: devHub})
+	}
+	return pub, adm, extra, nil
 }
 
 // initMode stores the configured mode, with its audit entry, when the store
