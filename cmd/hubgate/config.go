@@ -111,7 +111,7 @@ type Config struct {
 		Timeout duration  `yaml:"timeout"` // how long in-flight requests may take to finish after the delay; then their connections are closed
 	} `yaml:"shutdown"`
 	Tracing struct {
-		OTLPEndpoint string   `yaml:"otlp_endpoint"` // OpenTelemetry collector (OTLP/HTTP), e.g. http://otel-collector:4318; empty: tracing off
+		OTLPEndpoint string   `yaml:"otlp_endpoint"` // OpenTelemetry collector (OTLP/HTTP), e.g. http://otel-collector:4318 (/v1/traces is appended); empty: tracing off
 		SampleRatio  *float64 `yaml:"sample_ratio"`  // share of new traces recorded, 0 to 1; a traceparent from trusted_proxies decides for its own trace (parent-based)
 		ServiceName  string   `yaml:"service_name"`  // service.name of the spans
 	} `yaml:"tracing"`

@@ -25,6 +25,16 @@ import (
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
+// buildHubgate builds the binary into the test's temp dir.
+func buildHubgate(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hubgate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // rolloutFront is a small load balancer as Kubernetes builds one from a
 // Service's endpoints: round-robin over the ready backends. A backend is
 // ready once its readiness probe (the admin listener's /readyz, every
@@ -144,10 +154,7 @@ func TestRollingRestartDropsNothing(t *testing.T) {
 	}
 	db.Close()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "hubgate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHubgate(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
 		time.Sleep(20 * time.Millisecond) // requests are in flight when SIGTERM comes

@@ -203,3 +203,18 @@ func TestTracingFollowsTrustedTraceparent(t *testing.T) {
 		}
 	}
 }
+
+// tracing.otlp_endpoint is the collector's base URL, as
+// OTEL_EXPORTER_OTLP_ENDPOINT is: the traces path is appended once.
+func TestTracesURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://otel-collector:4318":              "http://otel-collector:4318/v1/traces",
+		"http://otel-collector:4318/":             "http://otel-collector:4318/v1/traces",
+		"https://otel.example.com/otlp":           "https://otel.example.com/otlp/v1/traces",
+		"https://otel.example.com/otlp/v1/traces": "https://otel.example.com/otlp/v1/traces",
+	} {
+		if got := tracesURL(in); got != want {
+			t.Errorf("tracesURL(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
