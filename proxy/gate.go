@@ -68,7 +68,7 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	// Upgrades (WebSocket) live for long: they take no slot and their
 	// streams are not guarded.
 	if isUpgrade(r) {
-		forwarding(w)
+		forwarding(w, false)
 		s.proxy.ServeHTTP(w, r)
 		return
 	}
@@ -77,11 +77,10 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	}
 	// Wait for an upstream slot before the reverse proxy clones the
 	// request: a waiting request then holds a shallow stack and no copy.
-	if !s.takeSlot(r) {
+	if !s.takeSlot(w, r) {
 		return
 	}
 	defer s.releaseSlot()
-	forwarding(w)
 	s.forwardGuarded(w, r)
 }
 

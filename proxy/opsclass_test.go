@@ -50,7 +50,7 @@ func TestRequestClassOfEveryRoute(t *testing.T) {
 	if got := classNames[requestClass(r, ex)]; got != "gate" {
 		t.Errorf("class of an upstream request not forwarded = %s; want gate", got)
 	}
-	forwarding(ex)
+	forwarding(ex, false)
 	if got := classNames[requestClass(r, ex)]; got != "upstream" {
 		t.Errorf("class of a forwarded request = %s; want upstream", got)
 	}
