@@ -87,6 +87,9 @@ func (r *readiness) value() float64 {
 // hubgate_build_info.
 func opsCollectors(ready *readiness) []prometheus.Collector {
 	b := readBuildInfo()
+	if b.Commit == "" {
+		b.Commit = "unknown" // an empty label is no label to Prometheus
+	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hubgate", Name: "build_info",
 		Help:        "Always 1: the version, VCS revision and Go version this binary was built from.",
 		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Commit, "goversion": b.Go}})
