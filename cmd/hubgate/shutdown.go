@@ -215,7 +215,9 @@ func (in *instance) serve(ctx context.Context, pub, adm net.Listener, extra ...s
 // on one, and a POST is not retried.
 func (in *instance) closeWhenDraining(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if in.ready.draining.Load() {
+		// A protocol switch (WebSocket) keeps its connection whatever it is
+		// told, and its answer must say "Connection: Upgrade" alone.
+		if in.ready.draining.Load() && r.Header.Get("Upgrade") == "" {
 			w.Header().Set("Connection", "close")
 		}
 		h.ServeHTTP(w, r)
