@@ -90,6 +90,7 @@ type Server struct {
 	flowLimit      *keyrate.Table // unfinished redirect flows per client
 	callbackLimit  *keyrate.Table // failed callbacks per client
 	metrics        *metrics
+	signInLookups  signInLookups // whoami calls of observed legacy logins (legacylogin.go)
 
 	handler http.Handler
 }
