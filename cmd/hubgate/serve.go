@@ -379,6 +379,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 			DefaultMode: migration.Mode(cfg.Mode), OnChange: func() { px.Refresh(context.Background()) },
 			Ready: px.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger,
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
+			SignInsRecorded: cfg.Legacy.Whoami != "",
 		})
 		if err != nil {
 			return nil, &configError{Key: "admin", Msg: err.Error()}
