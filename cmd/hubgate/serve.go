@@ -90,7 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	lw := newLogWriter(stderr)
+	lw := newLogWriter(stderr, getenv)
 	defer lw.Close()
 	logger := newLogger(cfg, lw)
 	for _, w := range cfg.warnings() {
@@ -302,7 +302,7 @@ func newLogger(cfg *Config, w io.Writer) zerolog.Logger {
 	lvl, _ := zerolog.ParseLevel(cfg.Log.Level)
 	var out io.Writer = w
 	if cfg.Log.Format == "console" {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !colorful(w)}
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
 }
