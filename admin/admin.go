@@ -78,6 +78,10 @@ type Config struct {
 	// Metrics serves GET /metrics (Prometheus exposition), without the
 	// bearer token like the probes: the admin listener is private. Nil: 404.
 	Metrics http.Handler
+	// LogProbes logs GET /healthz, /readyz and /metrics (orchestrator probes
+	// and Prometheus scrapes) like any other request. Zero: those lines are
+	// left out of the access log.
+	LogProbes bool
 	// Debug mounts net/http/pprof under /debug/pprof/, behind the bearer
 	// token. Zero: off.
 	Debug bool

@@ -44,6 +44,11 @@
 // Every error on the way ends in one funnel (errors.go) that maps it to a
 // status and a safe page or JSON answer; details go only to the log.
 //
+// Around it all, the access log (access.go) gives each request its id,
+// counts and times it by class in the metrics (metrics.go; the hot path
+// pays atomic adds on series resolved once), writes its log line, and —
+// with Config.TracerProvider — its spans (trace.go).
+//
 // # What proxy never does
 //
 // It never decodes, verifies or issues a session cookie itself, and keeps

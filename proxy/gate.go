@@ -42,6 +42,9 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	mode := s.Mode()
 	pol := s.policy()
 	login := closedBy(p, pol.LoginPaths)
+	if login {
+		s.metrics.legacyLogin(mode, r.Method)
+	}
 	switch mode {
 	case migration.Offer:
 		if login && (r.Method == http.MethodGet || r.Method == http.MethodHead) && cookieValue(r, s.cookiePrefix+offerSkipCookie) == "" && id == nil {
@@ -119,6 +122,9 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 		if mode == migration.Enforce {
 			pol := s.policy()
 			login := known && closedBy(orig.path, pol.LoginPaths)
+			if login {
+				s.metrics.legacyLogin(mode, orig.method)
+			}
 			switch {
 			case login && orig.method != http.MethodGet && orig.method != http.MethodHead:
 				s.authDenied(w, mode, http.StatusForbidden, `{"error":"legacy_login_closed"}`)

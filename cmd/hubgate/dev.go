@@ -190,6 +190,10 @@ func devConfig(opt devOptions, keys devSecrets, lns map[string]net.Listener, url
 	cfg.Legacy.Whoami = "/api/me"
 	cfg.Roles = map[string][]string{"owner": {"admin"}, "admin": {"admin"}, "member": {"user"}}
 	cfg.Log.Format = "console"
+	// Nothing balances load in front of `hubgate dev`: Ctrl-C stops it at
+	// once (HUBGATE_SHUTDOWN_DELAY still applies).
+	noDelay := duration(0)
+	cfg.Shutdown.Delay = &noDelay
 	if err := cfg.finish(getenv, newProblems("")); err != nil {
 		return nil, err
 	}

@@ -5,7 +5,15 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 )
+
+// Log timestamps carry milliseconds (RFC 3339), so that the lines of one
+// second stay in order and match traces and the upstream's own logs.
+// zerolog keeps the format in a package variable: it is set here, once,
+// before anything logs, and holds for every logger of the process.
+func init() { zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00" }
 
 // logWriter buffers log lines and writes them out every flushEvery, or when
 // 64 KiB have piled up. One access-log line per request then costs a copy
