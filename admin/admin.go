@@ -92,6 +92,11 @@ type Config struct {
 	// one connection; *mail.Sender implements it. Nil: send=true is refused
 	// with 400 (claims.smtp is not configured).
 	Mailer Mailer
+	// SignInsRecorded says that the proxy records legacy sign-ins
+	// (legacy.whoami is configured), for the readiness view. False: the view
+	// explains that without whoami hubgate cannot tell who would be locked
+	// out.
+	SignInsRecorded bool
 	// AppName names the legacy application in claim mails and on the
 	// dashboard. Empty: the public URL's host, as the proxy's mails do.
 	AppName string

@@ -58,7 +58,8 @@
 // the mode, sessions and revocations live in the Store, whose pieces are
 // declared in store.go. It never writes the legacy directory (a whoami
 // answer proves who is signed in at the legacy app for one request, and is
-// never stored). It never writes an error's text to a browser, never
+// never stored; of a legacy login it saw work, only the legacy person id
+// and the time are recorded, for the readiness view: legacylogin.go). It never writes an error's text to a browser, never
 // forwards a client's X-Hubgate- header, and never serves the admin API,
 // which has its own listener (package admin).
 package proxy

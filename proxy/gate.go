@@ -75,6 +75,10 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 			r.Header[HeaderAssertion] = a
 		}
 	}
+	if login && id == nil && r.Method == http.MethodPost {
+		s.forwardLegacyLogin(w, r) // records who signed in the old way (legacylogin.go)
+		return
+	}
 	s.forward(w, r)
 }
 

@@ -91,7 +91,8 @@ type Server struct {
 	flowLimit      *keyrate.Table // unfinished redirect flows per client
 	callbackLimit  *keyrate.Table // failed callbacks per client
 	metrics        *metrics
-	tracer         trace.Tracer // nil: tracing off
+	tracer         trace.Tracer  // nil: tracing off
+	signInLookups  signInLookups // whoami calls of observed legacy logins (legacylogin.go)
 
 	handler http.Handler
 }

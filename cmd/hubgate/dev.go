@@ -58,7 +58,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	app := demoapp.New(demoapp.Seed())
-	lw := newLogWriter(stderr)
+	lw := newLogWriter(stderr, getenv)
 	defer lw.Close()
 	logger := newLogger(cfg, lw)
 	st, err := openStore(ctx, cfg.Store, logger)

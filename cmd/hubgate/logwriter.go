@@ -25,12 +25,17 @@ type logWriter struct {
 	buf  *bufio.Writer
 	done chan struct{}
 	wg   sync.WaitGroup
+	// color: the console format may colour its lines, because a person
+	// reads dst in a terminal and NO_COLOR (no-color.org) is not set. A
+	// log file, a pipe or journald gets no escape codes.
+	color bool
 }
 
 const flushEvery = 100 * time.Millisecond
 
-func newLogWriter(dst io.Writer) *logWriter {
-	w := &logWriter{buf: bufio.NewWriterSize(dst, 64<<10), done: make(chan struct{})}
+func newLogWriter(dst io.Writer, getenv func(string) string) *logWriter {
+	tty, _ := termOf(dst)
+	w := &logWriter{buf: bufio.NewWriterSize(dst, 64<<10), done: make(chan struct{}), color: tty && getenv("NO_COLOR") == ""}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -67,4 +72,11 @@ func (w *logWriter) Close() error {
 	w.wg.Wait()
 	w.Flush()
 	return nil
+}
+
+// colorful reports whether log lines written to w may carry colours: only
+// through a logWriter whose destination a person reads in a terminal.
+func colorful(w io.Writer) bool {
+	lw, ok := w.(*logWriter)
+	return ok && lw.color
 }

@@ -90,7 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	lw := newLogWriter(stderr)
+	lw := newLogWriter(stderr, getenv)
 	defer lw.Close()
 	logger := newLogger(cfg, lw)
 	for _, w := range cfg.warnings() {
@@ -329,7 +329,7 @@ func newLogger(cfg *Config, w io.Writer) zerolog.Logger {
 	lvl, _ := zerolog.ParseLevel(cfg.Log.Level)
 	var out io.Writer = w
 	if cfg.Log.Format == "console" {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !colorful(w)}
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
 }
@@ -420,6 +420,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 			DefaultMode: migration.Mode(cfg.Mode), OnChange: func() { px.Refresh(context.Background()) },
 			Ready: in.ready.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger, LogProbes: cfg.Log.Probes,
 			Metrics: promhttp.HandlerFor(in.metrics, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
+			SignInsRecorded: cfg.Legacy.Whoami != "",
 		})
 		if err != nil {
 			return nil, &configError{Key: "admin", Msg: err.Error()}

@@ -244,3 +244,17 @@ func (s *observedStore) AddSigningKey(ctx context.Context, k assertion.Key) erro
 func (s *observedStore) DeleteSigningKey(ctx context.Context, id string) error {
 	return s.do(ctx, "delete_signing_key", func(ctx context.Context) error { return s.store.DeleteSigningKey(ctx, id) })
 }
+
+// Legacy sign-ins (the readiness view).
+
+func (s *observedStore) RecordLegacySignIn(ctx context.Context, legacyID string, at time.Time) error {
+	return s.do(ctx, "record_legacy_signin", func(ctx context.Context) error { return s.store.RecordLegacySignIn(ctx, legacyID, at) })
+}
+
+func (s *observedStore) LegacySignIns(ctx context.Context, since time.Time) (map[string]time.Time, error) {
+	return get(s, ctx, "legacy_signins", func(ctx context.Context) (map[string]time.Time, error) { return s.store.LegacySignIns(ctx, since) })
+}
+
+func (s *observedStore) FirstLegacySignIn(ctx context.Context) (time.Time, error) {
+	return get(s, ctx, "first_legacy_signin", s.store.FirstLegacySignIn)
+}
