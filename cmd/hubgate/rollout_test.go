@@ -91,7 +91,10 @@ func newRolloutFront(t *testing.T, backends []*rolloutBackend) *rolloutFront {
 // probe keeps each backend's place in the rotation up to date until ctx
 // ends.
 func (f *rolloutFront) probe(ctx context.Context) {
-	client := &http.Client{Timeout: time.Second}
+	// A probe answers in milliseconds; the generous timeout keeps a replica
+	// that is merely slow on a loaded CI machine in rotation (a 503 or a
+	// refused connection still takes it out after three probes).
+	client := &http.Client{Timeout: 3 * time.Second}
 	fails := make([]int, len(f.backends))
 	for ctx.Err() == nil {
 		for i, b := range f.backends {
