@@ -113,7 +113,7 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 	for b.Loop() {
 		h["X-Hubgate-User"] = []string{"evil"}
 		stripIdentityHeaders(h)
-		setIdentityHeaders(h, id, migration.Passthrough)
+		setIdentityHeaders(h, sessionPrincipal(id), migration.Passthrough)
 	}
 }
 
