@@ -172,9 +172,8 @@ func (br *bearerRefusal) status() int {
 
 // bearerToken returns the token of r's Authorization header when it uses
 // the Bearer scheme. present is false when there is no such header; ok is
-// false for a header that says Bearer but holds no usable token (or when
-// several Authorization headers are sent: which one the upstream reads is
-// anyone's guess).
+// false for a header that says Bearer but holds no usable token, and when
+// several Authorization headers are sent.
 func bearerToken(r *http.Request) (tok string, present, ok bool) {
 	hs := r.Header["Authorization"]
 	if len(hs) == 0 {
@@ -224,7 +223,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, method str
 	}
 	if err != nil {
 		be := asBearerError(err)
-		if ok && !zaikioIssued(tok) {
+		// One Authorization header whose token is not a JWS that says
+		// iss "ZAI" (or is no b64token at all: "Bearer key:secret") is
+		// the legacy app's. Several headers are refused: which one the
+		// upstream would read is anyone's guess.
+		if len(r.Header["Authorization"]) == 1 && (!ok || !zaikioIssued(tok)) {
 			g.foreignCt.Inc()
 			return sessionPrincipal(s.sessions.Authenticate(w, r)), nil, &bearerRefusal{be: be}
 		}
