@@ -392,3 +392,71 @@ func (e *env) replica(t *testing.T) *proxy.Server {
 	}
 	return px
 }
+
+// TestBearerRouteRules: the scope a route names, its roles, and routes
+// where no token is needed (public: a bad token carries no identity, not
+// even the session's) or looked at (legacy: the upstream's business).
+func TestBearerRouteRules(t *testing.T) {
+	e := bearerEnv(t, func(c *proxy.Config) {
+		c.Routes = []proxy.Route{
+			{Path: "/orders/", Scope: "orders"},
+			{Path: "/admin/", Roles: []string{"api"}},
+			{Path: "/public/", Auth: proxy.AuthPublic},
+			{Path: "/keys/", Auth: proxy.AuthLegacy},
+		}
+	})
+	person, org := e.mint(devhub.TokenSpec{}), e.mint(devhub.TokenSpec{Subject: "Organization/" + devhub.BountySoapID})
+	orders := e.mint(devhub.TokenSpec{Scope: []string{testApp + ".orders.r"}})
+	bad := e.mint(devhub.TokenSpec{Flaw: devhub.FlawBadSignature})
+	signedIn := e.browser()
+	signedIn.login(devhub.FrankID, "/")
+	for _, mode := range migration.Modes {
+		e.setMode(mode)
+		for _, tc := range []struct {
+			b            *browser
+			method, path string
+			tok          string
+			status       int
+			auth, scope  string // X-Hubgate-Auth upstream; the scope a 403 names
+		}{
+			{e.browser(), "GET", "/orders/1", person, 403, "", "orders.r"},
+			{e.browser(), "GET", "/orders/1", orders, 200, "bearer", ""},
+			{e.browser(), "POST", "/orders/1", orders, 403, "", "orders.w"},
+			{e.browser(), "GET", "/Orders/1", person, 403, "", "orders.r"}, // a closing rule: every spelling
+			{e.browser(), "GET", "/admin/x", org, 200, "bearer", ""},
+			{e.browser(), "GET", "/public/x", bad, 200, "", ""},
+			{signedIn, "GET", "/public/x", bad, 200, "", ""},
+			{signedIn, "GET", "/public/x", person, 200, "bearer", ""},
+			{e.browser(), "GET", "/keys/x", bad, 200, "", ""},
+			{signedIn, "GET", "/keys/x", person, 200, "", ""},
+		} {
+			c := tc.b.bearer(tc.method, tc.path, tc.tok)
+			if c.resp.StatusCode != tc.status {
+				t.Errorf("%s: %s %s = %d; want %d\n%s", mode, tc.method, tc.path, c.resp.StatusCode, tc.status, c.resp.body)
+				continue
+			}
+			if tc.status == 403 {
+				if got := c.body(t); got.Error != "missing_scope" || got.Scope != tc.scope {
+					t.Errorf("%s: %s %s: %+v; want missing_scope %s", mode, tc.method, tc.path, got, tc.scope)
+				}
+				continue
+			}
+			if a := c.upstream.Get(proxy.HeaderAuth); a != tc.auth || (tc.auth == "" && c.upstream.Get(proxy.HeaderPerson) != "") {
+				t.Errorf("%s: %s %s: upstream auth %q person %q; want auth %q", mode, tc.method, tc.path, a, c.upstream.Get(proxy.HeaderPerson), tc.auth)
+			}
+			if c.upstream.Get("Authorization") != "Bearer "+tc.tok {
+				t.Errorf("%s: %s %s: the upstream did not get the Authorization header", mode, tc.method, tc.path)
+			}
+		}
+		// Roles are required in enforce mode only: a person token holds
+		// no roles (it proves no memberships).
+		want := 200
+		if mode == migration.Enforce {
+			want = 403
+		}
+		if c := e.browser().bearer("GET", "/admin/x", person, "Accept", "application/json"); c.resp.StatusCode != want ||
+			(want == 403 && c.body(t).Error != "role_required") {
+			t.Errorf("%s: a person token on a route that requires role api = %d %s; want %d", mode, c.resp.StatusCode, c.resp.body, want)
+		}
+	}
+}
