@@ -108,7 +108,7 @@ func newBearerGate(cfg Config, links Links) (*bearerGate, error) {
 	if scope == "" {
 		scope = DefaultBearerScope
 	}
-	if !validScope(scope) {
+	if !ValidScope(scope) {
 		return nil, fmt.Errorf("proxy: bearer scope %q: want <scope> or <app>.<scope> (letters, digits, _ and -)", scope)
 	}
 	for _, r := range cfg.BearerOrgRoles {

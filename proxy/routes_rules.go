@@ -91,31 +91,38 @@ type rule struct {
 
 // validate checks a route rule; i is its index for the message.
 func (rt Route) validate(i int) error {
-	where := fmt.Sprintf("proxy: route %d (%s)", i+1, rt.Path)
+	if err := rt.Check(); err != nil {
+		return fmt.Errorf("proxy: route %d (%s): %w", i+1, rt.Path, err)
+	}
+	return nil
+}
+
+// Check reports what is wrong with a route rule, or nil.
+func (rt Route) Check() error {
 	if err := validRulePath(rt.Path); err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		return err
 	}
 	for _, m := range rt.Methods {
 		if !validMethod(m) {
-			return fmt.Errorf("%s: method %q: want an upper-case method name such as GET or POST", where, m)
+			return fmt.Errorf("method %q: want an upper-case method name such as GET or POST", m)
 		}
 	}
 	switch rt.Auth {
 	case AuthPublic, AuthLegacy:
 		if len(rt.Roles) > 0 || rt.Scope != "" {
-			return fmt.Errorf("%s: roles and scope are for zaikio routes; %s routes authenticate no one", where, rt.Auth)
+			return fmt.Errorf("roles and scope are for zaikio routes; %s routes authenticate no one", rt.Auth)
 		}
 	case AuthZaikio, "":
 	default:
-		return fmt.Errorf("%s: auth %q: want public, legacy or zaikio", where, rt.Auth)
+		return fmt.Errorf("auth %q: want public, legacy or zaikio", rt.Auth)
 	}
 	for _, r := range rt.Roles {
 		if !claim.ValidLegacyID(r) || len(r) > 64 {
-			return fmt.Errorf("%s: role %q: want [A-Za-z0-9._@-]{1,64}", where, r)
+			return fmt.Errorf("role %q: want [A-Za-z0-9._@-]{1,64}", r)
 		}
 	}
-	if rt.Scope != "" && !validScope(rt.Scope) {
-		return fmt.Errorf("%s: scope %q: want <scope> or <app>.<scope> (letters, digits, _ and -)", where, rt.Scope)
+	if rt.Scope != "" && !ValidScope(rt.Scope) {
+		return fmt.Errorf("scope %q: want <scope> or <app>.<scope> (letters, digits, _ and -)", rt.Scope)
 	}
 	return nil
 }
@@ -155,8 +162,9 @@ func validMethod(m string) bool {
 	return true
 }
 
-// validScope accepts "<scope>" or "<app>.<scope>".
-func validScope(s string) bool {
+// ValidScope reports whether s names a scope as route rules and
+// Config.BearerScope do: "<scope>" or "<app>.<scope>".
+func ValidScope(s string) bool {
 	parts := strings.Split(s, ".")
 	if len(parts) > 2 {
 		return false
