@@ -231,10 +231,10 @@ func TestCORSPreflights(t *testing.T) {
 		path string
 		hdr  []string
 	}{
-		{"/admin/users", pre},            // no cors on the rule
-		{"/reports", pre},                // no rule: the default
-		{"/Cors/items", pre},             // the rule matches this spelling (closing), but a preflight needs it as written
-		{"/cors/items", pre[:2]},         // no Access-Control-Request-Method: not a preflight
+		{"/admin/users", pre},    // no cors on the rule
+		{"/reports", pre},        // no rule: the default
+		{"/Cors/items", pre},     // the rule matches this spelling (closing), but a preflight needs it as written
+		{"/cors/items", pre[:2]}, // no Access-Control-Request-Method: not a preflight
 		{"/cors/items", append([]string{"Access-Control-Request-Method", "bad method"}, pre[:2]...)},
 	} {
 		if got, _ := e.browser().through("OPTIONS", tc.path, tc.hdr...); got != unauth {
