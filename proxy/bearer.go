@@ -64,6 +64,9 @@ type principal struct {
 
 func (p principal) none() bool { return p.id == nil }
 
+// bearer reports whether p was authenticated by a bearer token.
+func (p principal) bearer() bool { return len(p.auth) == 1 && p.auth[0] == authBearer[0] }
+
 func sessionPrincipal(id *session.Identity) principal {
 	if id == nil {
 		return principal{}

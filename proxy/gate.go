@@ -65,7 +65,7 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		s.refuseBearer(w, r, d.refusal, d.rd)
 		return
 	case actForbidden:
-		s.roleRequired(w, r, p)
+		s.roleRequired(w, r, p, d.who)
 		return
 	}
 	setIdentityHeaders(r.Header, d.who, mode)
@@ -266,10 +266,11 @@ func (s *Server) authDenied(w http.ResponseWriter, mode migration.Mode, status i
 }
 
 // roleRequired answers a request whose identity lacks every role its route
-// requires: 403, as a page for a browser's navigation, else as JSON.
-func (s *Server) roleRequired(w http.ResponseWriter, r *http.Request, p string) {
+// requires: 403, as a page for a browser's navigation with a session, else
+// as JSON.
+func (s *Server) roleRequired(w http.ResponseWriter, r *http.Request, p string, who principal) {
 	err := fmt.Errorf("%s %s: the identity holds none of the route's roles", r.Method, maskPath(p))
-	if navigation(r, r.Method) || wantsPage(r) {
+	if !who.bearer() && (navigation(r, r.Method) || wantsPage(r)) {
 		s.fail(w, r, &pageError{status: http.StatusForbidden, key: "role_required", err: err})
 		return
 	}
