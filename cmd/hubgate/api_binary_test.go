@@ -256,7 +256,7 @@ func TestAPIClientsAgainstTheBinary(t *testing.T) {
 
 	t.Run("valid tokens", func(t *testing.T) {
 		for _, tc := range []struct {
-			name, tok                  string
+			name, tok                 string
 			user, person, orgs, roles string
 		}{
 			{"person", person, "1", devhub.FrankID, "", ""},
