@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/internal/keyrate"
@@ -178,8 +179,15 @@ type Config struct {
 	// Metrics registers the proxy's Prometheus metrics. Nil: they are kept
 	// but not registered anywhere.
 	Metrics prometheus.Registerer
+	// TracerProvider makes the spans of requests, upstream calls and hub
+	// calls (trace.go). Nil: tracing off; the request path then creates no
+	// span and allocates nothing for tracing.
+	TracerProvider trace.TracerProvider
 	// Logger receives access and event logs. Zero value: a disabled logger.
 	Logger zerolog.Logger
+	// LogProbes logs GET /_hubgate/healthz (liveness probes) like any other
+	// request. Zero: those lines are left out of the access log.
+	LogProbes bool
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }

@@ -50,6 +50,11 @@
 // Every error on the way ends in one funnel (errors.go) that maps it to a
 // status and a safe page or JSON answer; details go only to the log.
 //
+// Around it all, the access log (access.go) gives each request its id,
+// counts and times it by class in the metrics (metrics.go; the hot path
+// pays atomic adds on series resolved once), writes its log line, and —
+// with Config.TracerProvider — its spans (trace.go).
+//
 // # What proxy never does
 //
 // It never decodes, verifies or issues a session cookie itself, and keeps
@@ -61,7 +66,8 @@
 // the mode, sessions and revocations live in the Store, whose pieces are
 // declared in store.go. It never writes the legacy directory (a whoami
 // answer proves who is signed in at the legacy app for one request, and is
-// never stored). It never writes an error's text to a browser, never
+// never stored; of a legacy login it saw work, only the legacy person id
+// and the time are recorded, for the readiness view: legacylogin.go). It never writes an error's text to a browser, never
 // forwards a client's X-Hubgate- header, and never serves the admin API,
 // which has its own listener (package admin).
 package proxy

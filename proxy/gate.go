@@ -74,6 +74,10 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 			r.Header[HeaderAssertion] = a
 		}
 	}
+	if d.login && d.who.none() && r.Method == http.MethodPost {
+		s.forwardLegacyLogin(w, r) // records who signed in the old way (legacylogin.go)
+		return
+	}
 	s.forward(w, r)
 }
 
@@ -116,6 +120,7 @@ type decision struct {
 	refusal   *bearerRefusal // actRefused
 	rd        string         // actSignIn, actUnauthorized, actRefused: where sign-in returns
 	preflight bool           // actBare for a CORS preflight
+	login     bool           // the path is a legacy login path
 }
 
 // decide is the gate (DESIGN §2 and the route rules), shared by the proxy
@@ -140,7 +145,11 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, in gateInput, mo
 	var login bool
 	var rl *rule
 	if in.known {
-		if login = closedBy(in.path, pol.LoginPaths); !login {
+		login = closedBy(in.path, pol.LoginPaths)
+		if login && (gate || mode == migration.Enforce) {
+			s.metrics.legacyLogin(mode, in.method)
+		}
+		if !login {
 			if isPreflight(r, in.method) && pol.rules.preflight(r, in.url, in.path) != nil {
 				return decision{act: actBare, preflight: true}
 			}
@@ -189,7 +198,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, in gateInput, mo
 			return decision{act: actForbidden, who: who}
 		}
 	}
-	return decision{act: actForward, who: who}
+	return decision{act: actForward, who: who, login: login}
 }
 
 // forwardAuth is the forward-auth endpoint for nginx auth_request and

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
@@ -90,6 +91,8 @@ type Server struct {
 	flowLimit      *keyrate.Table // unfinished redirect flows per client
 	callbackLimit  *keyrate.Table // failed callbacks per client
 	metrics        *metrics
+	tracer         trace.Tracer  // nil: tracing off
+	signInLookups  signInLookups // whoami calls of observed legacy logins (legacylogin.go)
 	routeMetrics   *routeMetrics // route rules (routes_rules.go)
 	bearer         *bearerGate   // bearer tokens (bearer.go); nil: not accepted
 
@@ -123,8 +126,12 @@ func build(cfg Config, pub, up *url.URL) (*Server, error) {
 	if claims == nil {
 		claims = &claim.Service{Store: cfg.Store, Now: cfg.Now}
 	}
+	var tracer trace.Tracer
+	if cfg.TracerProvider != nil {
+		tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	s := &Server{
-		cfg: cfg, public: pub, upstream: up, hub: timedHub{Hub: cfg.Hub, m: m}, store: cfg.Store, claims: claims, metrics: m,
+		cfg: cfg, public: pub, upstream: up, hub: timedHub{Hub: cfg.Hub, m: m, tracer: tracer}, store: cfg.Store, claims: claims, metrics: m, tracer: tracer,
 		log: cfg.Logger, now: cfg.Now, flowCodec: fc,
 		secure:      pub.Scheme == "https",
 		personScope: splitScopes(cfg.PersonScope),
@@ -170,7 +177,13 @@ func build(cfg Config, pub, up *url.URL) (*Server, error) {
 	case cfg.UpstreamMaxConns > 0:
 		s.slots = make(chan struct{}, cfg.UpstreamMaxConns)
 	}
+	if s.slots != nil {
+		m.slots.Store(&s.slots)
+	}
 	s.proxy = s.newReverseProxy()
+	if tracer != nil {
+		s.proxy.Transport = tracedTransport{next: s.proxy.Transport, tracer: tracer}
+	}
 	s.mux = s.routes()
 	s.handler = s.accessLog(http.HandlerFunc(s.serve))
 	return s, nil

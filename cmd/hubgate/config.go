@@ -122,7 +122,22 @@ type Config struct {
 		Level  string `yaml:"level"`  // debug, info, warn or error
 		Format string `yaml:"format"` // json, or console for humans
 		Access *bool  `yaml:"access"` // one log line per request; unset: on
+		Probes bool   `yaml:"probes"` // access-log lines for probes and scrapes too (/_hubgate/healthz; the admin listener's /healthz, /readyz, /metrics); false: left out
 	} `yaml:"log"`
+	Metrics struct {
+		Listen string `yaml:"listen"` // listener serving only GET /metrics, without a token, for Prometheus (e.g. ":9090"); empty: /metrics is on the admin listener only
+	} `yaml:"metrics"`
+	// Shutdown is what SIGTERM does: /readyz answers 503 at once, the
+	// listeners keep serving for the delay, then stop accepting and drain.
+	Shutdown struct {
+		Delay   *duration `yaml:"delay"`   // how long the listeners keep serving after SIGTERM while /readyz answers 503, so that load balancers and Kubernetes endpoints stop routing here first; 0s: drain at once
+		Timeout duration  `yaml:"timeout"` // how long in-flight requests may take to finish after the delay; then their connections are closed
+	} `yaml:"shutdown"`
+	Tracing struct {
+		OTLPEndpoint string   `yaml:"otlp_endpoint"` // OpenTelemetry collector (OTLP/HTTP), e.g. http://otel-collector:4318 (/v1/traces is appended); empty: tracing off
+		SampleRatio  *float64 `yaml:"sample_ratio"`  // share of new traces recorded, 0 to 1; a traceparent from trusted_proxies decides for its own trace (parent-based)
+		ServiceName  string   `yaml:"service_name"`  // service.name of the spans
+	} `yaml:"tracing"`
 	// Timeouts of the listeners (public and admin) against slow clients;
 	// zero means the default named.
 	Timeouts struct {
@@ -222,6 +237,20 @@ func (c *Config) defaults() {
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "json"
+	}
+	if c.Shutdown.Delay == nil {
+		d := duration(10 * time.Second)
+		c.Shutdown.Delay = &d
+	}
+	if c.Shutdown.Timeout == 0 {
+		c.Shutdown.Timeout = duration(30 * time.Second)
+	}
+	if c.Tracing.SampleRatio == nil {
+		r := 0.1
+		c.Tracing.SampleRatio = &r
+	}
+	if c.Tracing.ServiceName == "" {
+		c.Tracing.ServiceName = "hubgate"
 	}
 }
 
