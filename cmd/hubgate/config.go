@@ -69,6 +69,17 @@ type Config struct {
 		Whoami       string   `yaml:"whoami"`        // legacy endpoint naming the signed-in legacy user, for session-proven claims; empty: none
 		ProvisionURL string   `yaml:"provision_url"` // legacy endpoint that creates an account, with unlinked: provision
 	} `yaml:"legacy"`
+	// Routes are the route rules (config_routes.go): who authenticates
+	// which requests; the first rule that matches decides.
+	Routes []routeRule `yaml:"routes"` // route rules, each {methods, path, auth, roles, scope, cors}; env: "[METHODS ]PATH AUTH[ roles=a|b][ scope=s][ cors]" entries, ;-separated
+	// Bearer sets how Zaikio access tokens that other apps send as
+	// "Authorization: Bearer" are accepted.
+	Bearer struct {
+		Enabled           *bool    `yaml:"enabled"`            // accept Zaikio bearer tokens; unset: on
+		Scope             string   `yaml:"scope"`              // the scope a token must grant where no route names one: <scope> of this app or <app>.<scope>, read for GET, HEAD and OPTIONS, write otherwise
+		OrganizationRoles []string `yaml:"organization_roles"` // local roles an organization (or on-behalf) token holds in its linked organization; empty: none
+		RevocationRefresh duration `yaml:"revocation_refresh"` // how old the hub's revocation list grows before it is fetched again, 1s to 1h; zero: 5m
+	} `yaml:"bearer"`
 	Unlinked string              `yaml:"unlinked"` // a Zaikio person without a link: deny, provision or pass
 	Roles    map[string][]string `yaml:"roles"`    // Zaikio membership role → local roles; "*" for any other role; env: owner=admin;member=user|viewer
 	Claims   struct {
@@ -144,6 +155,16 @@ type adminToken struct {
 	Role      string `yaml:"role"`                 // read (GET routes only) or operator (everything)
 }
 
+// routeRule is one entry of routes.
+type routeRule struct {
+	Methods []string `yaml:"methods"` // the methods it covers, upper case; empty: every method
+	Path    string   `yaml:"path"`    // required: an exact path, or a prefix ending in /
+	Auth    string   `yaml:"auth"`    // public, legacy (the upstream checks its own API keys) or zaikio (a session or bearer token); empty: zaikio
+	Roles   []string `yaml:"roles"`   // zaikio: local roles, one of which the identity must hold for some organization (enforce mode); empty: none
+	Scope   string   `yaml:"scope"`   // zaikio: the scope a bearer token must grant here; empty: bearer.scope
+	CORS    bool     `yaml:"cors"`    // CORS preflights pass to the upstream without credentials or identity
+}
+
 // duration is a time.Duration in YAML and the environment; it also accepts
 // a "d" suffix for days ("14d").
 type duration time.Duration
@@ -204,6 +225,9 @@ func (c *Config) defaults() {
 	}
 	if c.Unlinked == "" {
 		c.Unlinked = string(proxy.UnlinkedDeny)
+	}
+	if c.Bearer.Scope == "" {
+		c.Bearer.Scope = proxy.DefaultBearerScope
 	}
 	if c.Claims.TTL == 0 {
 		c.Claims.TTL = duration(claim.DefaultTTL)

@@ -124,6 +124,12 @@ func setFromEnv(fv reflect.Value, val string) string {
 			return err
 		}
 		fv.Set(reflect.ValueOf(tokens))
+	case fv.Type() == reflect.TypeFor[[]routeRule]():
+		routes, err := parseEnvRoutes(val)
+		if err != "" {
+			return err
+		}
+		fv.Set(reflect.ValueOf(routes))
 	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
 		fv.Set(reflect.ValueOf(splitList(val, ",")))
 	case fv.Kind() == reflect.Int:

@@ -161,6 +161,7 @@ func TestConfigFull(t *testing.T) {
 	want.Legacy.Whoami, want.Legacy.ProvisionURL = "/api/me", "http://127.0.0.1:3000/internal/provision"
 	want.Claims.TTL, want.Claims.SMTP, want.Claims.From = duration(7*24*time.Hour), "smtp://mailer:"+cfgSMTPPassword+"@mail.internal:587", "hubgate@example.com"
 	want.Log.Level, want.Log.Format = "debug", "console"
+	want.Bearer.Scope = "api" // the default
 	want.Memory.Floor, want.Memory.Headroom, want.Memory.FloorBytes = "48MiB", 40, 48<<20
 	access := false
 	want.Log.Access, want.Log.Probes = &access, true

@@ -43,6 +43,7 @@ func (c *Config) check(p *problems) {
 		c.validateStore,
 		c.validateAdmin,
 		c.validateLegacy,
+		c.validateRoutes, c.validateBearer,
 		c.validateRoles,
 		c.validateClaims,
 		c.validateAssertion,

@@ -109,7 +109,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 				Int("headroom_pct", cfg.Memory.Headroom).Bool("gogc_off", gogcOff).Send()
 		}
 	}
-	var hub proxy.Hub
 	var devHub http.Handler
 	if cfg.Provider.Kind == "dev" {
 		app := devhub.App{
@@ -132,13 +131,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	hub = hc
 	st, err := openStore(ctx, cfg.Store, logger)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	in, err := newInstance(cfg, st, hub, logger)
+	in, err := newInstance(cfg, st, hc, logger)
 	if err != nil {
 		return err
 	}
@@ -223,7 +221,7 @@ func initMode(ctx context.Context, st store, mode migration.Mode, logger zerolog
 }
 
 // reloadOnHangup re-reads the config file on SIGHUP and applies what can
-// change at run time: role mapping and legacy paths (and the default mode,
+// change at run time: role mapping, legacy paths and routes (and the default mode,
 // which matters only while the store holds none: initMode stores it at
 // start). A bad file is logged and the running policy kept.
 func reloadOnHangup(ctx context.Context, path string, getenv func(string) string, in *instance) (stop func()) {
@@ -254,7 +252,8 @@ func (in *instance) reload(ctx context.Context, path string, getenv func(string)
 	if err != nil {
 		return &configError{Key: "roles", Msg: err.Error()}
 	}
-	return in.proxy.Reload(ctx, proxy.Policy{Roles: rm, LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, DefaultMode: migration.Mode(cfg.Mode)})
+	return in.proxy.Reload(ctx, proxy.Policy{Roles: rm, LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths,
+		Routes: cfg.proxyRoutes(), DefaultMode: migration.Mode(cfg.Mode)})
 }
 
 func appName(cfg *Config) string {
@@ -349,7 +348,7 @@ type instance struct {
 	hurry   <-chan struct{}          // closes when the shutdown delay should be cut short; nil: never
 }
 
-func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*instance, error) {
+func newInstance(cfg *Config, st store, hub *zaikio.Client, logger zerolog.Logger) (*instance, error) {
 	var secrets [][]byte
 	for _, s := range cfg.Session.Secrets {
 		b, err := decodeSecret(s)
@@ -387,6 +386,10 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
+	bv, err := cfg.bearerVerifier(hub)
+	if err != nil {
+		return nil, err
+	}
 	accessLog := logger
 	if cfg.Log.Access != nil && !*cfg.Log.Access {
 		accessLog = logger.Level(zerolog.WarnLevel)
@@ -405,6 +408,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		BodyTimeout:   time.Duration(cfg.Timeouts.Body),
 		WebhookSecret: []byte(cfg.Provider.WebhookSecret), Assertion: cfg.Assertion.Enabled, Mailer: mailer, Metrics: in.metrics,
 		AssertionTTL: time.Duration(cfg.Assertion.TTL), AssertionAudience: cfg.Assertion.Audience, TracerProvider: tracerProvider(in.tracing),
+		Routes: cfg.proxyRoutes(), Bearer: bearerOf(bv), BearerScope: cfg.Bearer.Scope, BearerOrgRoles: cfg.Bearer.OrganizationRoles,
 	})
 	if err != nil {
 		return nil, &configError{Key: "(proxy)", Msg: err.Error()}
