@@ -79,6 +79,10 @@ type Config struct {
 	// Metrics serves GET /metrics (Prometheus exposition), without the
 	// bearer token like the probes: the admin listener is private. Nil: 404.
 	Metrics http.Handler
+	// LogProbes logs GET /healthz, /readyz and /metrics (orchestrator probes
+	// and Prometheus scrapes) like any other request. Zero: those lines are
+	// left out of the access log.
+	LogProbes bool
 	// Debug mounts net/http/pprof under /debug/pprof/, behind the bearer
 	// token. Zero: off.
 	Debug bool
@@ -89,6 +93,11 @@ type Config struct {
 	// one connection; *mail.Sender implements it. Nil: send=true is refused
 	// with 400 (claims.smtp is not configured).
 	Mailer Mailer
+	// SignInsRecorded says that the proxy records legacy sign-ins
+	// (legacy.whoami is configured), for the readiness view. False: the view
+	// explains that without whoami hubgate cannot tell who would be locked
+	// out.
+	SignInsRecorded bool
 	// AppName names the legacy application in claim mails and on the
 	// dashboard (legacy.name). Empty: the public URL's host, as the
 	// proxy's pages and mails do, or none when that host is an IP address.

@@ -359,3 +359,28 @@ func (c *Client) Events(ctx context.Context, before uint64, limit int) (EventPag
 func (c *Client) EndSessions(ctx context.Context, zaikioPerson string) error {
 	return c.do(ctx, http.MethodDelete, "/api/v1/sessions/"+url.PathEscape(zaikioPerson), nil, nil, "", nil)
 }
+
+// Readiness returns who signed in the old way in the last days days (0: the
+// server's default, 30) and is not linked: the people enforce would lock
+// out.
+func (c *Client) Readiness(ctx context.Context, days int) (Readiness, error) {
+	var out Readiness
+	var q url.Values
+	if days > 0 {
+		q = url.Values{"days": {strconv.Itoa(days)}}
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/readiness", q, nil, "", &out)
+	return out, err
+}
+
+// MailReadiness mails the people of the readiness list (req.LegacyIDs of
+// it, or all) a new claim link each.
+func (c *Client) MailReadiness(ctx context.Context, req ReadinessMailRequest) (ReadinessMailed, error) {
+	var out ReadinessMailed
+	body, err := jsonBody(req)
+	if err != nil {
+		return out, err
+	}
+	err = c.do(ctx, http.MethodPost, "/api/v1/readiness/mail", nil, body, "application/json", &out)
+	return out, err
+}

@@ -58,6 +58,8 @@ type dashboardView struct {
 	Generated     time.Time
 	// ReadOnly hides the controls: the viewer signed in with a read token.
 	ReadOnly bool
+	// Readiness is the readiness card (readiness_page.go).
+	Readiness readinessView
 }
 
 // dashboard renders GET /.
@@ -89,6 +91,10 @@ func (s *Server) dashboard() http.HandlerFunc {
 			ClaimsTotal:   st.ClaimsTotal(),
 			ClaimsUsedPct: st.Percent.ClaimsUsed, Chart: newChart(st.LinksByDay, loc), Recent: recent,
 			ReadOnly: viewerOf(r).readOnly()}
+		if v.Readiness, err = s.readinessCard(r); err != nil {
+			s.failPage(w, r, err)
+			return
+		}
 		if sw := r.URL.Query().Get("switched"); sw == string(cur) {
 			v.Switched = sw
 		}
@@ -180,6 +186,8 @@ type confirmView struct {
 	CSRF        string
 	CanSwitch   bool
 	ReadOnly    bool // a read token: the page explains, without the form
+	// Readiness is who a switch to enforce locks out (nil: another switch).
+	Readiness *confirmReadiness
 }
 
 // modeConfirm shows what switching to ?to= means, with the form that does
@@ -213,6 +221,12 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, status in
 		Notice: notice, CanSwitch: cur != to, Consequence: modeText(loc, "confirm.%s", to)}
 	if v.Consequence == "" {
 		v.Consequence = modeText(loc, "mode.%s.desc", to)
+	}
+	if to == migration.Enforce && v.CanSwitch {
+		if v.Readiness, err = s.enforceReadiness(r); err != nil {
+			s.failPage(w, r, err)
+			return
+		}
 	}
 	if !v.CanSwitch && notice == "" {
 		v.Notice = loc.F("confirm.same", loc.Mode(string(to)))

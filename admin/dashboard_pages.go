@@ -15,7 +15,7 @@ var templateFS embed.FS
 
 // pageNames are the dashboard's pages; each is templates/base.html with
 // templates/<name>.html as its content.
-var pageNames = []string{"login", "dashboard", "confirm", "error"}
+var pageNames = []string{"login", "dashboard", "confirm", "error", "readiness"}
 
 // parsePages parses every page once, at New, each into its own set so that
 // pages can define their own "title".

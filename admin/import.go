@@ -72,7 +72,7 @@ func (s *Server) importClaims() http.HandlerFunc {
 		results, expires, n := s.importRows(r, rows, ttl, skipLinked, actor)
 		var m mailCounts
 		if send {
-			m = s.mailClaims(r, rows, results, expires, lang, actor)
+			m = s.mailClaims(r, rows, results, expires, lang, actor, "import")
 		}
 
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")

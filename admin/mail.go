@@ -77,7 +77,7 @@ type mailCounts struct{ sent, failed, noEmail, shared int }
 // holds in the directory (after this import) gets no mail: the row is
 // skipped_shared_email, logged and audited with the holders' ids. The links
 // are in the messages only; the log gets counts.
-func (s *Server) mailClaims(r *http.Request, rows []Row, results []ImportResult, expires map[int]time.Time, lang, actor string) mailCounts {
+func (s *Server) mailClaims(r *http.Request, rows []Row, results []ImportResult, expires map[int]time.Time, lang, actor, via string) mailCounts {
 	ctx := r.Context()
 	var n mailCounts
 	var msgs []mail.Message
@@ -101,7 +101,7 @@ func (s *Server) mailClaims(r *http.Request, rows []Row, results []ImportResult,
 		case len(holders[strings.ToLower(res.Email)]) > 1:
 			res.Mail = MailSkippedSharedEmail
 			n.shared++
-			s.withheld(r, res.ID, holders[strings.ToLower(res.Email)], actor)
+			s.withheld(r, res.ID, holders[strings.ToLower(res.Email)], actor, via)
 		default:
 			p := rows[i].Person
 			msgs = append(msgs, mail.ClaimMessage(lang, p.Email, p.Name, s.appName, res.URL, expires[i]))
@@ -187,12 +187,12 @@ func (s *Server) emailHolders(ctx context.Context, results []ImportResult) (map[
 }
 
 // withheld logs and audits a claim link not mailed to the address of legacy
-// person id, which holders (id among them) share. Neither names the
-// address or the link.
-func (s *Server) withheld(r *http.Request, id string, holders []string, actor string) {
+// person id, which holders (id among them) share; via names the action
+// ("import", "readiness"). Neither names the address or the link.
+func (s *Server) withheld(r *http.Request, id string, holders []string, actor, via string) {
 	s.log.Warn().Str("event", "claims.mail_withheld").Str("actor", actor).Str("request_id", requestID(r)).
 		Str("user", id).Strs("holders", holders).Msg("address shared by several legacy persons: claim link not mailed")
-	ev := claim.MailWithheldEvent(holders, "import, row of "+id, actor, s.now())
+	ev := claim.MailWithheldEvent(holders, via+", row of "+id, actor, s.now())
 	if err := s.cfg.Store.AppendEvent(context.WithoutCancel(r.Context()), ev); err != nil {
 		s.log.Error().Err(err).Str("event", "claims.mail_audit").Str("request_id", requestID(r)).Send()
 	}

@@ -45,6 +45,8 @@ func (s *Server) routes() *http.ServeMux {
 	api("GET /api/v1/mode", s.getMode())
 	api("PUT /api/v1/mode", s.limitBody(maxBody, s.setMode()))
 	api("GET /api/v1/stats", s.stats())
+	api("GET /api/v1/readiness", s.getReadiness())
+	api("POST /api/v1/readiness/mail", s.limitBody(maxBody, s.mailReadiness()))
 	api("GET /api/v1/audit", s.audit())
 	api("DELETE /api/v1/sessions/{zaikio_person}", s.revokeSessions())
 	if s.cfg.Debug {
@@ -67,6 +69,8 @@ func (s *Server) routes() *http.ServeMux {
 	page("GET /{$}", s.dashboard())
 	page("GET /mode", s.modeConfirm())
 	page("POST /mode", s.modeSwitch())
+	page("GET /readiness/mail", s.readinessMailConfirm())
+	page("POST /readiness/mail", s.readinessMailSend())
 
 	// The catch-all must stay last in spirit (the mux prefers more
 	// specific patterns whatever the order).

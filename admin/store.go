@@ -22,6 +22,7 @@ type Store interface {
 	Audit
 	Modes
 	Revocations
+	SignIns
 	// Ping checks that the store answers (/readyz when Config.Ready is nil).
 	Ping(ctx context.Context) error
 }
@@ -116,4 +117,16 @@ type Modes interface {
 type Revocations interface {
 	// AddRevocation stores rv (same Kind+Subject: the later At wins).
 	AddRevocation(ctx context.Context, rv session.Revocation) error
+}
+
+// SignIns are the legacy sign-ins the proxy saw (the readiness view: who
+// signed in the old way lately and would be locked out by enforce). Only
+// legacy person ids and times are kept.
+type SignIns interface {
+	// LegacySignIns returns the latest legacy sign-in of every legacy
+	// person whose latest one is at or after since, by legacy person id.
+	LegacySignIns(ctx context.Context, since time.Time) (map[string]time.Time, error)
+	// FirstLegacySignIn returns the earliest legacy sign-in ever recorded
+	// (the zero time when none was): since when the view knows anything.
+	FirstLegacySignIn(ctx context.Context) (time.Time, error)
 }

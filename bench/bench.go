@@ -15,11 +15,12 @@ import (
 	"time"
 )
 
-// The four targets, in the order every round drives them.
+// The five targets, in the order every round drives them.
 const (
 	targetDirect  = "direct"
 	targetBare    = "bare"
 	targetHubgate = "hubgate"
+	targetBearer  = "bearer"
 	targetEnforce = "enforce"
 )
 
@@ -97,6 +98,7 @@ type benchRun struct {
 	hg                  *hubgateSetup
 
 	cookie  string    // signIn: Frank's session cookie
+	bearer  string    // signIn: another app's access token (Frank for Bounty Soap)
 	targets []*target // newTargets, in the order every round drives them
 }
 
@@ -227,13 +229,22 @@ func (b *benchRun) signIn(ctx context.Context) error {
 	}
 	b.res.Identity = ids
 	b.logf("signed in through the dev hub as Frank; the upstream gets User=%s Orgs=%s Roles=%s", ids["X-Hubgate-User"], ids["X-Hubgate-Orgs"], ids["X-Hubgate-Roles"])
+	if b.bearer, err = hg.bearerToken(ctx); err != nil {
+		return err
+	}
+	if ids, err = hg.verifyBearer(ctx, b.bearer); err != nil {
+		return err
+	}
+	b.res.BearerIdentity = ids
+	b.logf("another app's bearer token (Frank for Bounty Soap); the upstream gets User=%s Orgs=%s Roles=%s Auth=%s", ids["X-Hubgate-User"], ids["X-Hubgate-Orgs"], ids["X-Hubgate-Roles"], ids["X-Hubgate-Auth"])
 	return nil
 }
 
-// newTargets returns the four targets, in the order every round drives
+// newTargets returns the five targets, in the order every round drives
 // them.
 func (b *benchRun) newTargets() []*target {
 	hg, cookie, upstream, bare, hub := b.hg, b.cookie, b.upstream, b.bare, b.hub
+	bearer := "Authorization: Bearer " + b.bearer
 	mode := func(m string, cookie string, want int) func(context.Context) error {
 		return func(ctx context.Context) error {
 			if err := hg.setMode(ctx, m); err != nil {
@@ -250,6 +261,15 @@ func (b *benchRun) newTargets() []*target {
 		{name: targetHubgate, desc: "hubgate, session cookie → upstream", addr: hg.public, path: loadPath, want: http.StatusOK,
 			headers: []string{"Cookie: " + cookie}, front: hub, procs: []*proc{hub, upstream},
 			prepare: mode("passthrough", cookie, http.StatusOK)},
+		{name: targetBearer, desc: "hubgate, bearer token (cached) → upstream", addr: hg.public, path: loadPath, want: http.StatusOK,
+			headers: []string{bearer}, front: hub, procs: []*proc{hub, upstream},
+			prepare: func(ctx context.Context) error {
+				if err := hg.setMode(ctx, "passthrough"); err != nil {
+					return err
+				}
+				_, err := hg.verifyBearer(ctx, b.bearer)
+				return err
+			}},
 		{name: targetEnforce, desc: "hubgate enforce, no cookie → 302", addr: hg.public, path: loadPath, want: http.StatusFound,
 			front: hub, procs: []*proc{hub, upstream},
 			prepare: mode("enforce", "", http.StatusFound)},

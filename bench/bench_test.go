@@ -55,8 +55,11 @@ func TestPipeline(t *testing.T) {
 	if got := res.Identity["X-Hubgate-User"]; got != legacyUser {
 		t.Errorf("identity X-Hubgate-User = %q; want %q", got, legacyUser)
 	}
-	if len(res.Targets) != 4 {
-		t.Fatalf("%d targets; want 4", len(res.Targets))
+	if got := res.BearerIdentity["X-Hubgate-Auth"]; got != "bearer" {
+		t.Errorf("bearer identity X-Hubgate-Auth = %q; want bearer", got)
+	}
+	if len(res.Targets) != 5 {
+		t.Fatalf("%d targets; want 5", len(res.Targets))
 	}
 	for _, tr := range res.Targets {
 		if tr.ReqPerSec <= 0 || tr.P50Micros <= 0 || tr.P99Micros <= 0 || tr.Requests == 0 || tr.ServerCPUMicrosPerReq < 0 || tr.PeakRSSMiB <= 0 {
@@ -69,7 +72,7 @@ func TestPipeline(t *testing.T) {
 			t.Errorf("target %s: %d errors (%s); want 0", tr.Name, tr.Errors, tr.FirstError)
 		}
 	}
-	if res.Ratios.HubgateReqPerSec <= 0 || res.Ratios.HubgateP99 <= 0 || res.Ratios.EnforceReqPerSec <= 0 {
+	if res.Ratios.HubgateReqPerSec <= 0 || res.Ratios.HubgateP99 <= 0 || res.Ratios.EnforceReqPerSec <= 0 || res.Ratios.BearerReqPerSec <= 0 || res.Ratios.BearerP99 <= 0 {
 		t.Errorf("ratios %+v; want all > 0", res.Ratios)
 	}
 	if len(res.ConnsRSS) != 2 {

@@ -214,6 +214,8 @@ roles:
   owner: [admin]
   admin: [admin]
   member: [user]
+bearer:
+  organization_roles: [api]
 log:
   level: info
   format: json%s

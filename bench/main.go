@@ -1,7 +1,8 @@
 // Command bench is hubgate's load benchmark: a closed-loop load on loopback
 // at an upstream directly, at a bare httputil.ReverseProxy in front of it,
-// at hubgate with a real session cookie, and at hubgate in enforce mode
-// without one, every server in its own process. See README.md. It owns the
+// at hubgate with a real session cookie, at hubgate with another app's
+// bearer token, and at hubgate in enforce mode without a cookie, every
+// server in its own process. See README.md. It owns the
 // load, the measurements and the report; it never changes how hubgate
 // serves (it runs the real binary's code paths) and is not run by go test
 // beyond its own unit tests.

@@ -14,16 +14,19 @@ import (
 
 // Results is everything a run measured; -json and -out write it as is.
 type Results struct {
-	Machine   Machine            `json:"machine"`
-	Settings  settings           `json:"settings"`
-	Identity  map[string]string  `json:"identity_headers"` // what the upstream got through hubgate
-	Targets   []TargetResult     `json:"targets"`
-	Ratios    Ratios             `json:"ratios"`
-	ConnsRSS  []ConnsRSS         `json:"conns_rss,omitempty"`
-	Processes []ProcResult       `json:"processes"`
-	Checks    []Check            `json:"checks"`
-	Notes     []string           `json:"notes"`
-	Timings   map[string]float64 `json:"timings_s"`
+	Machine  Machine           `json:"machine"`
+	Settings settings          `json:"settings"`
+	Identity map[string]string `json:"identity_headers"` // what the upstream got through hubgate
+	// BearerIdentity is what the upstream got through hubgate with the
+	// bearer target's token.
+	BearerIdentity map[string]string  `json:"bearer_identity_headers"`
+	Targets        []TargetResult     `json:"targets"`
+	Ratios         Ratios             `json:"ratios"`
+	ConnsRSS       []ConnsRSS         `json:"conns_rss,omitempty"`
+	Processes      []ProcResult       `json:"processes"`
+	Checks         []Check            `json:"checks"`
+	Notes          []string           `json:"notes"`
+	Timings        map[string]float64 `json:"timings_s"`
 }
 
 // Machine is where the run happened.
@@ -82,6 +85,8 @@ type Ratios struct {
 	HubgateReqPerSec float64 `json:"hubgate_vs_bare_req_per_sec"`
 	HubgateP99       float64 `json:"hubgate_vs_bare_p99"`
 	EnforceReqPerSec float64 `json:"enforce_vs_bare_req_per_sec"`
+	BearerReqPerSec  float64 `json:"bearer_vs_bare_req_per_sec"`
+	BearerP99        float64 `json:"bearer_vs_bare_p99"`
 }
 
 // ConnsRSS is the phase with many connections at a fresh process: the bare
@@ -159,14 +164,16 @@ func (r *Results) connsRSS(name string) *ConnsRSS {
 }
 
 func (r *Results) ratios() {
-	b, h, e := r.target(targetBare), r.target(targetHubgate), r.target(targetEnforce)
-	if b == nil || h == nil || e == nil || b.ReqPerSec == 0 || b.P99Micros == 0 {
+	b, h, e, br := r.target(targetBare), r.target(targetHubgate), r.target(targetEnforce), r.target(targetBearer)
+	if b == nil || h == nil || e == nil || br == nil || b.ReqPerSec == 0 || b.P99Micros == 0 {
 		return
 	}
 	r.Ratios = Ratios{
 		HubgateReqPerSec: round3(h.ReqPerSec / b.ReqPerSec),
 		HubgateP99:       round3(h.P99Micros / b.P99Micros),
 		EnforceReqPerSec: round3(e.ReqPerSec / b.ReqPerSec),
+		BearerReqPerSec:  round3(br.ReqPerSec / b.ReqPerSec),
+		BearerP99:        round3(br.P99Micros / b.P99Micros),
 	}
 }
 
@@ -181,6 +188,7 @@ func (r *Results) checks() {
 	add(fmt.Sprintf("hubgate req/s ≥ %.2f× bare", minReqPerSecRatio), x.HubgateReqPerSec >= minReqPerSecRatio, "%.3f×", x.HubgateReqPerSec)
 	add(fmt.Sprintf("hubgate p99 ≤ %.2f× bare", maxP99Ratio), x.HubgateP99 <= maxP99Ratio, "%.3f×", x.HubgateP99)
 	add(fmt.Sprintf("enforce (no cookie) req/s ≥ %.2f× bare", minEnforceRatio), x.EnforceReqPerSec >= minEnforceRatio, "%.3f×", x.EnforceReqPerSec)
+	add(fmt.Sprintf("bearer (cached token) req/s ≥ %.2f× bare", minReqPerSecRatio), x.BearerReqPerSec >= minReqPerSecRatio, "%.3f×", x.BearerReqPerSec)
 	if c := r.connsRSS(targetHubgate); c != nil {
 		add(fmt.Sprintf("hubgate peak RSS at %d conns ≤ %.0f MiB", c.Conns, maxRSSMiB), c.PeakRSSMiB <= maxRSSMiB, "%.1f MiB", c.PeakRSSMiB)
 	}
@@ -304,7 +312,8 @@ func (r *Results) print(w io.Writer) {
 	}
 	tw.Flush()
 	x := r.Ratios
-	fmt.Fprintf(w, "\nhubgate / bare: req/s %.3f×, p99 %.3f×    enforce (no cookie) / bare: req/s %.3f×\n", x.HubgateReqPerSec, x.HubgateP99, x.EnforceReqPerSec)
+	fmt.Fprintf(w, "\nhubgate / bare: req/s %.3f×, p99 %.3f×    bearer / bare: req/s %.3f×, p99 %.3f×    enforce (no cookie) / bare: req/s %.3f×\n",
+		x.HubgateReqPerSec, x.HubgateP99, x.BearerReqPerSec, x.BearerP99, x.EnforceReqPerSec)
 	for _, c := range r.ConnsRSS {
 		fmt.Fprintf(w, "%d conns at a fresh %-8s %6.0f req/s, p50 %s, p99 %s, errors %d; peak RSS %.1f MiB (%.1f MiB after the first request on every conn)",
 			c.Conns, c.Target+":", c.ReqPerSec, fmtMicros(c.P50Micros), fmtMicros(c.P99Micros), c.Errors, c.PeakRSSMiB, c.PrerollPeakRSSMiB)

@@ -67,7 +67,9 @@ func runRole(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	case roleHub:
 		var err error
-		if h, err = devhub.New(devhub.Config{Seed: true, Apps: []devhub.App{{
+		// Access tokens live an hour (the hub issues 10 to 60 minutes), so
+		// that the bearer target's one token outlasts a full run.
+		if h, err = devhub.New(devhub.Config{Seed: true, AccessTTL: time.Hour, Apps: []devhub.App{{
 			ClientID: benchClientID, ClientSecret: benchClientSecret, Name: benchClientID,
 			RedirectURIs: []string{*public + "/_hubgate/callback"},
 			WebhookURL:   *public + "/_hubgate/webhook", WebhookSecret: *webhook,

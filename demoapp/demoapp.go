@@ -80,6 +80,7 @@ func New(users []User, orgs []Org) *App {
 	a.mux.HandleFunc("GET /api/me", a.whoami)
 	a.mux.HandleFunc("POST /api/provision", a.provision)
 	a.mux.HandleFunc("GET /assets/style.css", a.css)
+	a.mux.HandleFunc("GET /live", a.live)
 	a.mux.HandleFunc("/", a.echo)
 	return a
 }

@@ -138,9 +138,6 @@ func (v *variant) configCheck(t *testing.T, c *container, secrets map[string]str
 		}
 	}
 	cfg := strings.ReplaceAll(readFile(t, v.configFile), mount+"/", secDir+"/")
-	// Keys of the operations contract that cmd/hubgate does not have yet
-	// (opscontract_test.go) are left out until it has them.
-	cfg = withoutPendingKeys(t, cfg, pendingOpsKeys(t))
 	cfgPath := filepath.Join(dir, "hubgate.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

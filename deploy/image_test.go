@@ -171,14 +171,30 @@ func TestDockerfile(t *testing.T) {
 	}
 
 	var buildStep string
+	buildArgs := map[string]bool{} // ARGs of the build stage declared before its go build
 	for _, in := range ins {
+		if in.op == "FROM" && buildStep != "" {
+			break
+		}
+		if in.op == "ARG" && buildStep == "" {
+			k, _, _ := strings.Cut(in.args, "=")
+			buildArgs[k] = true
+		}
 		if in.op == "RUN" && strings.Contains(in.args, "go build") {
 			buildStep = in.args
 		}
 	}
-	for _, want := range []string{"--mount=type=cache,target=/go/pkg/mod", "CGO_ENABLED=0", "GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}", "-trimpath", `-ldflags "-s -w"`, "./cmd/hubgate"} {
+	// The linker stamps the image's VERSION and REVISION into the binary,
+	// so that `hubgate version` and hubgate_build_info agree with the labels.
+	for _, want := range []string{"--mount=type=cache,target=/go/pkg/mod", "CGO_ENABLED=0", "GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}", "-trimpath",
+		`-ldflags "-s -w `, "-X main.buildVersion=${VERSION}", "-X main.buildCommit=${REVISION}", "./cmd/hubgate"} {
 		if !strings.Contains(buildStep, want) {
 			t.Errorf("go build step lacks %s: %q", want, buildStep)
+		}
+	}
+	for _, a := range []string{"VERSION", "REVISION"} {
+		if !buildArgs[a] {
+			t.Errorf("Dockerfile: the build stage uses ${%s} in go build without declaring ARG %s before it (it would be empty)", a, a)
 		}
 	}
 

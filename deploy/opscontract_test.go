@@ -1,12 +1,9 @@
 package deploy
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // The operations contract of issue 14 (config keys and metric names agreed
@@ -117,99 +114,14 @@ func envFor(key string) string {
 	return "HUBGATE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-// pendingOpsKeys lists the contract's keys that cmd/hubgate's Config does
-// not have yet. deploy/ was written against the contract before the code:
-// until the keys exist, the tests that run `hubgate config check` on a
-// manifest leave them out (and say so), and the tests that exercise them on
-// a running hubgate wait. Once cmd/hubgate has every key, this returns
-// nothing and every test runs in full.
-func pendingOpsKeys(t *testing.T) []string {
-	t.Helper()
+// The contract's keys are cmd/hubgate's: each is a key of its Config
+// (so `hubgate config check` accepts the manifests that set them) with the
+// environment variable the manifests may use.
+func TestOpsContractKeys(t *testing.T) {
 	known := knownEnv(t)
-	var out []string
 	for _, k := range opsConfigKeys {
 		if !known[envFor(k)] {
-			out = append(out, k)
+			t.Errorf("contract key %s (%s) is not a key of cmd/hubgate's Config", k, envFor(k))
 		}
-	}
-	return out
-}
-
-// withoutPendingKeys returns a hubgate YAML configuration without the keys
-// in pending (and without sections left empty by that).
-func withoutPendingKeys(t *testing.T, text string, pending []string) string {
-	t.Helper()
-	if len(pending) == 0 {
-		return text
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Content) == 0 {
-		return text
-	}
-	removed := removeKeys(doc.Content[0], "", pending)
-	if len(removed) == 0 {
-		return text
-	}
-	t.Logf("not yet in cmd/hubgate's Config, left out of this config check: %s", strings.Join(removed, ", "))
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(&doc); err != nil {
-		t.Fatal(err)
-	}
-	return buf.String()
-}
-
-// removeKeys deletes the dotted keys in pending from a mapping node and
-// returns those it found.
-func removeKeys(n *yaml.Node, prefix string, pending []string) []string {
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	var removed []string
-	var kept []*yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		path := prefix + k.Value
-		isPending := false
-		for _, p := range pending {
-			isPending = isPending || p == path
-		}
-		if isPending {
-			removed = append(removed, path)
-			continue
-		}
-		if v.Kind == yaml.MappingNode {
-			removed = append(removed, removeKeys(v, path+".", pending)...)
-			if len(v.Content) == 0 {
-				continue
-			}
-		}
-		kept = append(kept, k, v)
-	}
-	n.Content = kept
-	return removed
-}
-
-// The contract's keys: the shim above strips only keys of the contract, and
-// reports them in the form cmd/hubgate's environment uses.
-func TestOpsContractKeys(t *testing.T) {
-	pending := pendingOpsKeys(t)
-	for _, k := range pending {
-		t.Logf("contract key %s (%s) not yet in cmd/hubgate", k, envFor(k))
-	}
-	cfg := "listen: \":4180\"\nmetrics:\n  listen: \":9090\"\nshutdown: {delay: 10s, timeout: 30s}\nlog: {level: info, probes: false}\n"
-	got := withoutPendingKeys(t, cfg, []string{"metrics.listen", "shutdown.delay", "shutdown.timeout", "log.probes"})
-	var back map[string]any
-	if err := yaml.Unmarshal([]byte(got), &back); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := back["metrics"]; ok || back["shutdown"] != nil || back["listen"] != ":4180" {
-		t.Errorf("withoutPendingKeys left %v", back)
-	}
-	if l, _ := back["log"].(map[string]any); l["level"] != "info" || l["probes"] != nil {
-		t.Errorf("withoutPendingKeys: log = %v; want level kept, probes removed", back["log"])
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hubgate/hubgate/roles"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio"
+	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
 // memUpstream is an in-memory upstream: a RoundTripper answering 1 KiB
@@ -69,6 +70,44 @@ func (nopStore) Revocations(context.Context, time.Time) ([]session.Revocation, e
 // PutSession accepts the record of the benchmarks' one session.
 func (nopStore) PutSession(context.Context, session.Record, uint64) error { return nil }
 
+// LinkByZaikio links the benchmarks' bearer token's organization, read
+// once per token and bearerIdentityTTL.
+func (nopStore) LinkByZaikio(_ context.Context, kind claim.Kind, id string) (claim.Link, error) {
+	return claim.Link{Kind: kind, LegacyID: "100", ZaikioID: id}, nil
+}
+
+// benchBearer is a bearer verifier over a dev hub on loopback, and a token
+// it has verified (so cached) for an organization of the hub's, with the
+// default scope: the steady state of another app calling hubgate.
+func benchBearer(b testing.TB) (*zaikio.BearerVerifier, string) {
+	b.Helper()
+	const app = "bench_app"
+	hub, err := devhub.New(devhub.Config{Seed: true, Apps: []devhub.App{{ClientID: app, ClientSecret: "bench-secret", Name: app,
+		RedirectURIs: []string{"https://app.example.com/_hubgate/callback"}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(hub)
+	b.Cleanup(srv.Close)
+	hc, err := zaikio.New(zaikio.Config{URL: srv.URL, ClientID: app, ClientSecret: "bench-secret", AppName: app,
+		RedirectURL: "https://app.example.com/_hubgate/callback"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := zaikio.NewBearerVerifier(hc, zaikio.BearerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := hub.Mint(devhub.TokenSpec{Subject: "Organization/" + devhub.BountySoapID, Scope: []string{app + ".api.rw"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		b.Fatal(err)
+	}
+	return v, tok
+}
+
 func benchServer(b testing.TB, mutate ...func(*Config)) (*Server, *http.Cookie) {
 	b.Helper()
 	cfg := Config{
@@ -113,7 +152,7 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 	for b.Loop() {
 		h["X-Hubgate-User"] = []string{"evil"}
 		stripIdentityHeaders(h)
-		setIdentityHeaders(h, id, migration.Passthrough)
+		setIdentityHeaders(h, sessionPrincipal(id), migration.Passthrough)
 	}
 }
 
@@ -136,6 +175,7 @@ func BenchmarkHandler(b *testing.B) {
 	s.log = s.log.Level(-1) // as deployed: info access log, to io.Discard
 	up, _ := url.Parse("http://legacy.internal")
 	bare := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(up) }, Transport: memUpstream{body: bytes.Repeat([]byte("x"), 1024)}}
+	bearer := ""
 	run := func(b *testing.B, h http.Handler, cookie bool) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -143,6 +183,9 @@ func BenchmarkHandler(b *testing.B) {
 			r.Header.Set("User-Agent", "bench")
 			if cookie {
 				r.AddCookie(c)
+			}
+			if bearer != "" {
+				r.Header.Set("Authorization", "Bearer "+bearer)
 			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
@@ -163,4 +206,11 @@ func BenchmarkHandler(b *testing.B) {
 	rules.log = rules.log.Level(-1)
 	c = rc
 	b.Run("hubgate-rules", func(b *testing.B) { run(b, rules, true) })
+	// Another app's bearer token, verified once (cached by value), for a
+	// linked organization: the same request without a cookie.
+	v, tok := benchBearer(b)
+	bs, _ := benchServer(b, func(c *Config) { c.Bearer, c.BearerOrgRoles = v, []string{"api"} })
+	bs.log = bs.log.Level(-1)
+	bearer = tok
+	b.Run("hubgate-bearer", func(b *testing.B) { run(b, bs, false) })
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/internal/keyrate"
@@ -89,6 +90,23 @@ type Config struct {
 	// in "/"), matched exactly as written, letter for letter (see
 	// paths.go). Zero: none.
 	PublicPaths []string
+	// Routes are the route rules: who authenticates which requests
+	// (routes_rules.go). PublicPaths follow them as public rules. Zero:
+	// none (every path but the public ones is zaikio).
+	Routes []Route
+	// Bearer verifies Zaikio access tokens sent as "Authorization: Bearer"
+	// (bearer.go). Nil: bearer tokens are not accepted, and an
+	// Authorization header is the upstream's alone.
+	Bearer Bearer
+	// BearerScope is the scope a bearer token must grant on a route whose
+	// rule names none: "<scope>" of this app or "<app>.<scope>", with the
+	// permission of the method (r for GET, HEAD and OPTIONS, w otherwise).
+	// Zero: DefaultBearerScope ("api").
+	BearerScope string
+	// BearerOrgRoles are the local roles an organization token (and an
+	// on-behalf token) holds in its linked legacy organization, as
+	// "<org>:<role>" entries of X-Hubgate-Roles. Zero: none.
+	BearerOrgRoles []string
 	// Whoami is a legacy endpoint (path on Upstream) that names the legacy
 	// user of the browser's legacy session; it enables GET /_hubgate/claim.
 	// Empty disables that route.
@@ -173,8 +191,15 @@ type Config struct {
 	// Metrics registers the proxy's Prometheus metrics. Nil: they are kept
 	// but not registered anywhere.
 	Metrics prometheus.Registerer
+	// TracerProvider makes the spans of requests, upstream calls and hub
+	// calls (trace.go). Nil: tracing off; the request path then creates no
+	// span and allocates nothing for tracing.
+	TracerProvider trace.TracerProvider
 	// Logger receives access and event logs. Zero value: a disabled logger.
 	Logger zerolog.Logger
+	// LogProbes logs GET /_hubgate/healthz (liveness probes) like any other
+	// request. Zero: those lines are left out of the access log.
+	LogProbes bool
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }

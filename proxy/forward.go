@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/migration"
-	"github.com/hubgate/hubgate/session"
 )
 
 // Identity header names (DESIGN §4), canonical form.
@@ -25,10 +24,13 @@ const (
 	HeaderRoles     = "X-Hubgate-Roles"
 	HeaderMode      = "X-Hubgate-Mode"
 	HeaderAssertion = "X-Hubgate-Assertion"
+	// HeaderAuth says how the request was authenticated: session or
+	// bearer (absent without an identity).
+	HeaderAuth = "X-Hubgate-Auth"
 )
 
 // identityHeaderKeys are the headers hubgate sets upstream.
-var identityHeaderKeys = [...]string{HeaderUser, HeaderPerson, HeaderEmail, HeaderName, HeaderOrgs, HeaderRoles, HeaderMode, HeaderAssertion}
+var identityHeaderKeys = [...]string{HeaderUser, HeaderPerson, HeaderEmail, HeaderName, HeaderOrgs, HeaderRoles, HeaderMode, HeaderAssertion, HeaderAuth}
 
 // stripIdentityHeaders deletes every header in the X-Hubgate- namespace, in
 // any letter case and with "_" (or any other separator) for "-" (some servers
@@ -117,19 +119,21 @@ func dropForwarding(h http.Header, trusted bool) {
 	}
 }
 
-// setIdentityHeaders writes the identity of id (nil: none) and the mode into
-// h. The values are prepared slices shared by every request of the session.
-func setIdentityHeaders(h http.Header, id *session.Identity, mode migration.Mode) {
+// setIdentityHeaders writes who's identity (none: only the mode), how it
+// was authenticated, and the mode into h. The values are prepared slices
+// shared by every request of the session (or bearer token).
+func setIdentityHeaders(h http.Header, who principal, mode migration.Mode) {
 	h[HeaderMode] = modeHeaders[mode]
-	if id == nil {
+	hv := who.hv
+	if hv == nil {
 		return
 	}
+	h[HeaderAuth] = who.auth
 	set := func(k string, v []string) {
 		if v != nil {
 			h[k] = v
 		}
 	}
-	hv := id.Headers()
 	set(HeaderUser, hv.User)
 	set(HeaderPerson, hv.Person)
 	set(HeaderEmail, hv.Email)

@@ -21,13 +21,13 @@ var modeHeaders = map[migration.Mode][]string{
 // offerSkipCookie remembers "continue to the old login" for a browser.
 const offerSkipCookie = "hubgate_offer_skip"
 
-// serveUpstream applies the gate of the current mode to a request for the
-// legacy app and forwards what passes. Paths are decided on their
-// normalized form: a path that does not normalize is refused (400) in every
-// mode, a spelling of /_hubgate/ that the route mux did not take is not
-// found (404) and never forwarded, the legacy login is matched in every
-// spelling an upstream routes to it, public paths only as written (see
-// paths.go).
+// serveUpstream applies the gate of the current mode and the route rules to
+// a request for the legacy app and forwards what passes. Paths are decided
+// on their normalized form: a path that does not normalize is refused (400)
+// in every mode, a spelling of /_hubgate/ that the route mux did not take
+// is not found (404) and never forwarded, the legacy login is matched in
+// every spelling an upstream routes to it, opening rules (public paths,
+// public and legacy routes) only as written (see paths.go, routes_rules.go).
 func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	p, ok := normalizePath(r)
 	if !ok {
@@ -38,42 +38,48 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &pageError{status: http.StatusNotFound, key: "not_found", err: errOwnSpelling})
 		return
 	}
-	id := s.sessions.Authenticate(w, r)
 	mode := s.Mode()
-	pol := s.policy()
-	login := closedBy(p, pol.LoginPaths)
-	switch mode {
-	case migration.Offer:
-		if s.resumeClaim(w, r, id, login) {
-			return
-		}
-		if login && (r.Method == http.MethodGet || r.Method == http.MethodHead) && cookieValue(r, s.cookiePrefix+offerSkipCookie) == "" && id == nil {
-			s.offerPage(w, r)
-			return
-		}
-	case migration.Enforce:
-		if login {
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				s.redirectToLogin(w, r, "/")
-				return
-			}
-			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "legacy_closed", data: s.claimHints(), err: fmt.Errorf("legacy login %s %s closed in enforce mode", r.Method, maskPath(p))})
-			return
-		}
-		if id == nil && !openedBy(r.URL, p, pol.PublicPaths) {
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				s.redirectToLogin(w, r, r.URL.RequestURI())
-				return
-			}
-			s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", err: fmt.Errorf("no session for %s %s in enforce mode", r.Method, maskPath(p))})
-			return
-		}
+	if mode == migration.Offer && s.resumeClaim(w, r, p) {
+		return // back to the claim confirmation after the old sign-in (legacy.go)
 	}
-	setIdentityHeaders(r.Header, id, mode)
-	if id != nil && s.cfg.Assertion {
-		if a := s.assertions.Header(id, string(mode)); a != nil {
+	d := s.decide(w, r, gateInput{url: r.URL, path: p, method: r.Method, known: true}, mode, s.policy(), true)
+	switch d.act {
+	case actForward:
+	case actBare:
+		if d.preflight {
+			// A preflight carries no credentials (Fetch §4.8); none that
+			// a client adds reach the upstream either.
+			delete(r.Header, "Cookie")
+			delete(r.Header, "Authorization")
+		}
+	case actOffer:
+		s.offerPage(w, r)
+		return
+	case actSignIn:
+		s.redirectToLogin(w, r, d.rd)
+		return
+	case actUnauthorized:
+		s.unauthorized(w, r, d.rd)
+		return
+	case actClosed:
+		s.fail(w, r, &pageError{status: http.StatusForbidden, key: "legacy_closed", data: s.claimHints(), err: fmt.Errorf("legacy login %s %s closed in enforce mode", r.Method, maskPath(p))})
+		return
+	case actRefused:
+		s.refuseBearer(w, r, d.refusal, d.rd)
+		return
+	case actForbidden:
+		s.roleRequired(w, r, p, d.who)
+		return
+	}
+	setIdentityHeaders(r.Header, d.who, mode)
+	if d.who.id != nil && s.cfg.Assertion {
+		if a := s.assertions.Header(d.who.id, string(mode)); a != nil {
 			r.Header[HeaderAssertion] = a
 		}
+	}
+	if d.login && d.who.none() && r.Method == http.MethodPost {
+		s.forwardLegacyLogin(w, r) // records who signed in the old way (legacylogin.go)
+		return
 	}
 	s.forward(w, r)
 }
@@ -85,24 +91,140 @@ var (
 	errOwnSpelling = errors.New("path spells /_hubgate/ otherwise than its routes: never forwarded")
 )
 
+// gateInput is what the gate decides on: a request for the upstream, or
+// for forward-auth the original request a proxy in front asks about.
+type gateInput struct {
+	url    *url.URL
+	path   string // normalized
+	method string
+	// known is false for a forward-auth request without a usable original
+	// request: no path rule applies, the credentials alone decide.
+	known bool
+}
+
+// action is what the gate decided to do with a request.
+type action uint8
+
+const (
+	actForward      action = iota // forward with the identity (forward-auth: 200)
+	actBare                       // forward without identity (a legacy route, a CORS preflight)
+	actOffer                      // the offer page (gate only)
+	actSignIn                     // a navigation without identity: to sign-in
+	actUnauthorized               // any other request without identity: 401 (unauthorized.go)
+	actClosed                     // the legacy login is closed: 403
+	actRefused                    // a bearer token was refused: 401, 403 or 503
+	actForbidden                  // the identity lacks every role the route requires: 403
+)
+
+// decision is the gate's answer for one request.
+type decision struct {
+	act       action
+	who       principal
+	refusal   *bearerRefusal // actRefused
+	rd        string         // actSignIn, actUnauthorized, actRefused: where sign-in returns
+	preflight bool           // actBare for a CORS preflight
+	login     bool           // the path is a legacy login path
+}
+
+// decide is the gate (DESIGN §2 and the route rules), shared by the proxy
+// and forward-auth (gate false: no offer page, which is the proxy's).
+//
+//  1. A CORS preflight whose rule says cors, and any request under a
+//     legacy rule, pass without identity, in every mode, without the
+//     session or a bearer token being looked at.
+//  2. In enforce mode the legacy login is closed (before any rule): GET and
+//     HEAD go to sign-in, other methods get 403.
+//  3. The credentials: a Zaikio bearer token, else the session
+//     (authenticate). A bearer token that is refused is answered so in
+//     every mode on every route but public ones (where it carries no
+//     identity): it is never forwarded with an identity, not even a
+//     session's.
+//  4. Offer mode shows the offer page for the legacy login to a browser
+//     without identity.
+//  5. Enforce mode requires an identity except on public routes —
+//     navigations are sent to sign in, everything else gets 401 — and the
+//     rule's roles, if it names any.
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, in gateInput, mode migration.Mode, pol *Policy, gate bool) decision {
+	var login bool
+	var rl *rule
+	if in.known {
+		login = closedBy(in.path, pol.LoginPaths)
+		if login && (gate || mode == migration.Enforce) {
+			s.metrics.legacyLogin(mode, in.method)
+		}
+		if !login {
+			if isPreflight(r, in.method) && pol.rules.preflight(r, in.url, in.path) != nil {
+				return decision{act: actBare, preflight: true}
+			}
+			if rl = pol.rules.match(r, in.url, in.path, in.method); rl != nil && rl.Auth == AuthLegacy {
+				rl.legacy.Inc()
+				return decision{act: actBare}
+			}
+		}
+	}
+	getOrHead := in.method == http.MethodGet || in.method == http.MethodHead
+	if mode == migration.Enforce && login {
+		if getOrHead {
+			return decision{act: actSignIn, rd: "/"}
+		}
+		return decision{act: actClosed}
+	}
+	who, refused, foreign := s.authenticate(w, r, in.method, rl)
+	if rl != nil && rl.Auth == AuthPublic {
+		return decision{act: actForward, who: who}
+	}
+	if refused != nil {
+		return decision{act: actRefused, refusal: refused, rd: s.scriptReturn(r)}
+	}
+	switch mode {
+	case migration.Offer:
+		if gate && login && getOrHead && who.none() && cookieValue(r, s.cookiePrefix+offerSkipCookie) == "" {
+			return decision{act: actOffer}
+		}
+	case migration.Enforce:
+		switch {
+		case !who.none():
+		case foreign != nil:
+			// The only credential was a token that is not Zaikio's: say
+			// why it does not count.
+			return decision{act: actRefused, refusal: foreign, rd: s.scriptReturn(r)}
+		case navigation(r, in.method):
+			rd := "/"
+			if in.known {
+				rd = in.url.RequestURI()
+			}
+			return decision{act: actSignIn, rd: rd}
+		default:
+			return decision{act: actUnauthorized, rd: s.scriptReturn(r)}
+		}
+		if rl != nil && len(rl.Roles) > 0 && !holdsRole(who.id.Roles, rl.Roles) {
+			return decision{act: actForbidden, who: who}
+		}
+	}
+	return decision{act: actForward, who: who, login: login}
+}
+
 // forwardAuth is the forward-auth endpoint for nginx auth_request and
-// Traefik forwardAuth: GET /_hubgate/auth. It decides like the gate, from
-// the original request (X-Original-URI / X-Forwarded-Uri and
+// Traefik forwardAuth: GET /_hubgate/auth. It decides like the gate
+// (decide), from the original request (X-Original-URI / X-Forwarded-Uri and
 // X-Original-Method / X-Forwarded-Method, believed from trusted_proxies
-// only), and answers 200 with the identity headers when the request may
-// pass. Otherwise, in every mode: 403 for an original path that does not
-// normalize (the gate's 400; nginx passes only 401 and 403 from an auth
-// subrequest to the client and turns any other status into 500) and for
-// any spelling of /_hubgate/ (the proxy in front routes those to hubgate,
-// never to the app). In enforce mode also: for the legacy login paths, in
-// any spelling and session or not, 401 for GET/HEAD (the proxy sends the
+// only) and the subrequest's own headers (the session cookie, a bearer
+// token, Sec-Fetch-Mode: the front copies the original request's), and
+// answers 200 with the identity headers when the request may pass (without
+// them for legacy routes and CORS preflights). Otherwise, in every mode:
+// 403 for an original path that does not normalize (the gate's 400; nginx
+// passes only 401 and 403 from an auth subrequest to the client and turns
+// any other status into 500) and for any spelling of /_hubgate/ (the proxy
+// in front routes those to hubgate, never to the app); 401, 403 or 503 for
+// a refused bearer token. In enforce mode also: for the legacy login paths,
+// in any spelling and session or not, 401 for GET/HEAD (the proxy sends the
 // browser to sign in) and 403 for other methods (the legacy login is
-// closed); 401 without a session unless the path is public. Without a
+// closed); 401 without an identity unless the path is public, with the
+// body of unauthorized.go; 403 when a route's roles are missing. Without a
 // usable original request (no header, or a peer that is not trusted) no
-// path rule applies: the answer depends on the session alone.
+// path rule applies: the answer depends on the credentials alone.
 func (s *Server) forwardAuth() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id := s.sessions.Authenticate(w, r)
 		mode := s.Mode()
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
@@ -115,24 +237,31 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 			s.authDenied(w, mode, http.StatusForbidden, `{"error":"not_found"}`)
 			return
 		}
-		if mode == migration.Enforce {
-			pol := s.policy()
-			login := known && closedBy(orig.path, pol.LoginPaths)
-			switch {
-			case login && orig.method != http.MethodGet && orig.method != http.MethodHead:
-				s.authDenied(w, mode, http.StatusForbidden, `{"error":"legacy_login_closed"}`)
-				return
-			case login:
-				s.authDenied(w, mode, http.StatusUnauthorized, `{"error":"signin_required","login_url":"/_hubgate/login"}`)
-				return
-			case id == nil && !(known && openedBy(orig.url, orig.path, pol.PublicPaths)):
-				s.authDenied(w, mode, http.StatusUnauthorized, `{"error":"signin_required","login_url":"/_hubgate/login"}`)
-				return
-			}
+		in := gateInput{url: orig.url, path: orig.path, method: orig.method, known: known}
+		if !known {
+			in.method = http.MethodGet
 		}
-		setIdentityHeaders(h, id, mode)
-		if id != nil && s.cfg.Assertion {
-			if a := s.assertions.Header(id, string(mode)); a != nil {
+		d := s.decide(w, r, in, mode, s.policy(), false)
+		h[HeaderMode] = modeHeaders[mode]
+		switch d.act {
+		case actForward, actBare:
+		case actSignIn, actUnauthorized:
+			h.Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+			writeAuthJSON(w, r, http.StatusUnauthorized, "signin_required", d.rd, "")
+			return
+		case actClosed:
+			s.authDenied(w, mode, http.StatusForbidden, `{"error":"legacy_login_closed"}`)
+			return
+		case actRefused:
+			s.refuseBearer(w, r, d.refusal, d.rd)
+			return
+		default: // actForbidden
+			writeAuthJSON(w, r, http.StatusForbidden, "role_required", "", "")
+			return
+		}
+		setIdentityHeaders(h, d.who, mode)
+		if d.who.id != nil && s.cfg.Assertion {
+			if a := s.assertions.Header(d.who.id, string(mode)); a != nil {
 				h[HeaderAssertion] = a
 			}
 		}
@@ -146,6 +275,19 @@ func (s *Server) authDenied(w http.ResponseWriter, mode migration.Mode, status i
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body + "\n"))
+}
+
+// roleRequired answers a request whose identity lacks every role its route
+// requires: 403, as a page for a browser's navigation with a session, else
+// as JSON.
+func (s *Server) roleRequired(w http.ResponseWriter, r *http.Request, p string, who principal) {
+	err := fmt.Errorf("%s %s: the identity holds none of the route's roles", r.Method, maskPath(p))
+	if !who.bearer() && (navigation(r, r.Method) || wantsPage(r)) {
+		s.fail(w, r, &pageError{status: http.StatusForbidden, key: "role_required", err: err})
+		return
+	}
+	s.log.Info().Str("event", "role_required").Str("request_id", requestID(r)).Str("path", logPath(r)).Send()
+	writeAuthJSON(w, r, http.StatusForbidden, "role_required", "", "")
 }
 
 // originalRequest is the request a forward-auth subrequest asks about.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/migration"
-	"github.com/hubgate/hubgate/session"
 )
 
 // What hubgate asks of the legacy app beyond forwarding to it: who is
@@ -201,12 +200,14 @@ const claimNextTTL = 10 * time.Minute
 // browser goes to /_hubgate/claim instead. Only page navigations ask (not
 // assets, scripts or the login page itself), and only while the cookie
 // lives; a person already linked through hubgate just drops the cookie.
-// It reports whether it answered the request.
-func (s *Server) resumeClaim(w http.ResponseWriter, r *http.Request, id *session.Identity, login bool) bool {
-	if r.Method != http.MethodGet || login || cookieValue(r, s.cookiePrefix+claimNextCookie) == "" || !navigation(r) || s.cfg.Whoami == "" {
+// It reports whether it answered the request. The gate calls it in offer
+// mode only, before it decides anything else.
+func (s *Server) resumeClaim(w http.ResponseWriter, r *http.Request, path string) bool {
+	if r.Method != http.MethodGet || cookieValue(r, s.cookiePrefix+claimNextCookie) == "" || !pageLoad(r) || s.cfg.Whoami == "" ||
+		closedBy(path, s.policy().LoginPaths) {
 		return false
 	}
-	if id != nil && id.User != "" {
+	if id := s.sessions.Decode(r); id != nil && id.User != "" {
 		s.clearClaimNext(w, r)
 		return false
 	}
@@ -219,10 +220,12 @@ func (s *Server) resumeClaim(w http.ResponseWriter, r *http.Request, id *session
 	return true
 }
 
-// navigation reports whether r is a browser loading a page (not an asset,
+// pageLoad reports whether r is a browser loading a page (not an asset,
 // a script's fetch or a frame): Sec-Fetch-Mode, or for browsers without
-// it an Accept that asks for HTML.
-func navigation(r *http.Request) bool {
+// it an Accept that asks for HTML. Stricter than navigation
+// (unauthorized.go), which counts anything not scripted: resumeClaim asks
+// the legacy app, and must not for every image of a page.
+func pageLoad(r *http.Request) bool {
 	if m := r.Header.Get("Sec-Fetch-Mode"); m != "" {
 		return m == "navigate"
 	}

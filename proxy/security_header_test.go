@@ -26,6 +26,7 @@ var hubgateSpellings = []string{
 	"X-Hubgate_User", "X_Hubgate-User", "X.Hubgate.User", "X-Hubgate-Roles", "x_hubgate_roles", "X-Hubgate-Orgs",
 	"X-Hubgate-Zaikio-Person", "x_hubgate_zaikio_person", "X-Hubgate-Email", "X-Hubgate-Name", "X-Hubgate-Mode",
 	"X-Hubgate-Assertion", "X-Hubgate-Anything-New", "X-HUBGATE_ROLES", "x-hubgate-", "X_HUBGATE_",
+	"X-Hubgate-Auth", "x_hubgate_auth",
 }
 
 // isHubgateLike reports whether a header name reads as X-Hubgate-* to a
@@ -78,7 +79,7 @@ func TestSecurityIdentityHeaderSmuggling(t *testing.T) {
 					t.Errorf("upstream received spoofed %s: %q", k, v)
 				}
 			}
-			if !slices.Contains([]string{proxy.HeaderUser, proxy.HeaderPerson, proxy.HeaderEmail, proxy.HeaderName, proxy.HeaderOrgs, proxy.HeaderRoles, proxy.HeaderMode, proxy.HeaderAssertion}, k) {
+			if !slices.Contains([]string{proxy.HeaderUser, proxy.HeaderPerson, proxy.HeaderEmail, proxy.HeaderName, proxy.HeaderOrgs, proxy.HeaderRoles, proxy.HeaderMode, proxy.HeaderAssertion, proxy.HeaderAuth}, k) {
 				t.Errorf("upstream received %s, a name hubgate never sets", k)
 			}
 			if len(vs) != 1 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hubgate/hubgate/assertion"
 	"github.com/hubgate/hubgate/claim"
@@ -90,6 +91,10 @@ type Server struct {
 	flowLimit      *keyrate.Table // unfinished redirect flows per client
 	callbackLimit  *keyrate.Table // failed callbacks per client
 	metrics        *metrics
+	tracer         trace.Tracer  // nil: tracing off
+	signInLookups  signInLookups // whoami calls of observed legacy logins (legacylogin.go)
+	routeMetrics   *routeMetrics // route rules (routes_rules.go)
+	bearer         *bearerGate   // bearer tokens (bearer.go); nil: not accepted
 
 	handler http.Handler
 }
@@ -121,8 +126,12 @@ func build(cfg Config, pub, up *url.URL) (*Server, error) {
 	if claims == nil {
 		claims = &claim.Service{Store: cfg.Store, Now: cfg.Now}
 	}
+	var tracer trace.Tracer
+	if cfg.TracerProvider != nil {
+		tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	s := &Server{
-		cfg: cfg, public: pub, upstream: up, hub: timedHub{Hub: cfg.Hub, m: m}, store: cfg.Store, claims: claims, metrics: m,
+		cfg: cfg, public: pub, upstream: up, hub: timedHub{Hub: cfg.Hub, m: m, tracer: tracer}, store: cfg.Store, claims: claims, metrics: m, tracer: tracer,
 		log: cfg.Logger, now: cfg.Now, flowCodec: fc,
 		secure:      pub.Scheme == "https",
 		personScope: splitScopes(cfg.PersonScope),
@@ -130,6 +139,14 @@ func build(cfg Config, pub, up *url.URL) (*Server, error) {
 	}
 	if s.secure {
 		s.cookiePrefix = "__Host-"
+	}
+	if s.routeMetrics, err = newRouteMetrics(cfg.Metrics); err != nil {
+		return nil, fmt.Errorf("proxy: metrics: %w", err)
+	}
+	if cfg.Bearer != nil {
+		if s.bearer, err = newBearerGate(cfg, cfg.Store); err != nil {
+			return nil, err
+		}
 	}
 	if s.sessions, err = s.newSessions(); err != nil {
 		return nil, err
@@ -142,7 +159,12 @@ func build(cfg Config, pub, up *url.URL) (*Server, error) {
 	if s.forms, err = s.newForms(); err != nil {
 		return nil, err
 	}
-	s.pol.Store(&Policy{Roles: cfg.Roles, LoginPaths: cfg.LoginPaths, PublicPaths: cfg.PublicPaths, DefaultMode: cfg.Mode})
+	pol := &Policy{Roles: cfg.Roles, LoginPaths: cfg.LoginPaths, PublicPaths: cfg.PublicPaths, Routes: cfg.Routes, DefaultMode: cfg.Mode}
+	if err := pol.validate(); err != nil {
+		return nil, err
+	}
+	pol.rules = compileRules(cfg.Routes, cfg.PublicPaths, s.routeMetrics)
+	s.pol.Store(pol)
 	mode := cfg.Mode
 	s.mode.Store(&mode)
 	m.setMode(mode)
@@ -155,7 +177,13 @@ func build(cfg Config, pub, up *url.URL) (*Server, error) {
 	case cfg.UpstreamMaxConns > 0:
 		s.slots = make(chan struct{}, cfg.UpstreamMaxConns)
 	}
+	if s.slots != nil {
+		m.slots.Store(&s.slots)
+	}
 	s.proxy = s.newReverseProxy()
+	if tracer != nil {
+		s.proxy.Transport = tracedTransport{next: s.proxy.Transport, tracer: tracer}
+	}
 	s.mux = s.routes()
 	s.handler = s.accessLog(http.HandlerFunc(s.serve))
 	return s, nil
@@ -163,10 +191,15 @@ func build(cfg Config, pub, up *url.URL) (*Server, error) {
 
 // newSessions builds the session manager: the session cookie is
 // "__Host-hubgate" on https, and the session logs through the proxy's
-// logger.
+// logger. With bearer tokens on, the bearer gate reads the revocation list
+// the manager polls (revocationTap).
 func (s *Server) newSessions() (*session.Manager, error) {
+	var st session.Store = s.store
+	if s.bearer != nil {
+		st = revocationTap{Store: s.store, g: s.bearer}
+	}
 	return session.New(session.Config{
-		Secrets: s.cfg.SessionSecrets, Store: s.store, Refresher: refresher{s: s},
+		Secrets: s.cfg.SessionSecrets, Store: st, Refresher: refresher{s: s},
 		CookieName: s.cookiePrefix + "hubgate", Secure: s.secure,
 		TTL: s.cfg.SessionTTL, Revalidate: s.cfg.Revalidate, Grace: s.cfg.RevalidateGrace,
 		Logger: slog.New(zerolog.NewSlogHandler(s.log)), RequestID: requestID, Now: s.now,
@@ -255,6 +288,9 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			if now.Sub(lastGC) >= 10*time.Minute {
 				lastGC = now
+				if s.bearer != nil {
+					s.bearer.sweep()
+				}
 				if n, err := s.sessions.DeleteExpired(ctx); err != nil {
 					s.log.Warn().Err(err).Str("event", "sessions.gc").Send()
 				} else if n > 0 {
@@ -287,13 +323,20 @@ func (s *Server) Refresh(ctx context.Context) {
 func (s *Server) Mode() migration.Mode { return *s.mode.Load() }
 
 // Ready reports whether this replica can serve sign-ins (for /readyz): the
-// store answers and the hub's signing keys can be fetched.
+// store answers and the hub's signing keys can be fetched; with bearer
+// tokens on, also the hub's revocation list (fetched now, so that the first
+// bearer request does not wait for it).
 func (s *Server) Ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	if err := s.cfg.Hub.CheckKeys(ctx); err != nil {
 		return fmt.Errorf("hub keys: %w", err)
+	}
+	if s.bearer != nil {
+		if err := s.bearer.v.Prefetch(ctx); err != nil {
+			return fmt.Errorf("bearer tokens: %w", err)
+		}
 	}
 	return nil
 }

@@ -21,21 +21,17 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	if !s.guardBody(w, r) {
 		return
 	}
-	if s.slots != nil {
-		// Wait for an upstream slot before the reverse proxy clones the
-		// request: a waiting request then holds a shallow stack and no copy.
-		select {
-		case s.slots <- struct{}{}:
-		case <-r.Context().Done():
-			return
-		}
-		if isWebSocket(r) {
-			hold := &heldSlot{slots: s.slots}
-			defer hold.release()
-			r = r.WithContext(context.WithValue(r.Context(), heldSlotKey{}, hold))
-		} else {
-			defer func() { <-s.slots }()
-		}
+	// Wait for an upstream slot before the reverse proxy clones the
+	// request: a waiting request then holds a shallow stack and no copy.
+	if !s.takeSlot(w, r) {
+		return
+	}
+	if s.slots != nil && isWebSocket(r) {
+		hold := &heldSlot{slots: s.slots}
+		defer hold.release()
+		r = r.WithContext(context.WithValue(r.Context(), heldSlotKey{}, hold))
+	} else {
+		defer s.releaseSlot()
 	}
 	s.forwardGuarded(w, r)
 }
@@ -85,4 +81,41 @@ func isWebSocket(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// takeSlot waits for an upstream slot when UpstreamMaxConns bounds them,
+// and reports false when the client went away meanwhile; when it reports
+// true, w's request is on its way to the upstream (forwarding). A slot
+// free at once costs one channel send; only a request that has to wait is
+// counted in hubgate_upstream_slots_waiting. Call releaseSlot when the
+// request is done with the upstream.
+func (s *Server) takeSlot(w http.ResponseWriter, r *http.Request) bool {
+	// A body was read in part before (guardBody): the client's time.
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if s.slots == nil {
+		forwarding(w, hasBody)
+		return true
+	}
+	select {
+	case s.slots <- struct{}{}:
+		forwarding(w, hasBody)
+		return true
+	default:
+	}
+	s.metrics.waiting.Add(1)
+	defer s.metrics.waiting.Add(-1)
+	select {
+	case s.slots <- struct{}{}:
+		forwarding(w, true)
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// releaseSlot gives back the slot takeSlot took.
+func (s *Server) releaseSlot() {
+	if s.slots != nil {
+		<-s.slots
+	}
 }

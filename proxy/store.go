@@ -24,6 +24,7 @@ type Store interface {
 	Audit
 	Deliveries
 	Modes
+	SignIns
 	// Ping checks that the store answers (readiness).
 	Ping(ctx context.Context) error
 }

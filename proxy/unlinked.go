@@ -27,6 +27,7 @@ func (s *Server) applyUnlinked(ctx context.Context, w http.ResponseWriter, r *ht
 	if !errors.Is(err, claim.ErrNotFound) {
 		return nil, err
 	}
+	s.metrics.unlinked.WithLabelValues(string(s.cfg.Unlinked)).Inc()
 	switch s.cfg.Unlinked {
 	case UnlinkedPass:
 		return p, nil

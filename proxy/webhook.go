@@ -88,6 +88,13 @@ func (s *Server) applyEvent(ctx context.Context, ev zaikio.Event) (bool, error) 
 		if err := json.Unmarshal(ev.Payload, &p); err != nil || p.ID == "" {
 			return false, nil
 		}
+		// A bearer token stops working on this replica at once; the
+		// stored revocation ends the session holding the token and
+		// reaches the other replicas' bearer gates with their next poll
+		// of the revocation list (revocationTap).
+		if s.bearer != nil {
+			s.bearer.v.Revoke(p.ID)
+		}
 		rv = session.Revocation{Kind: session.RevokeToken, Subject: p.ID, Reason: ev.Name}
 	case zaikio.EventMemberJoined, zaikio.EventMemberRolesUpdated, zaikio.EventMemberLeft:
 		subject, ok := s.staleSubject(ctx, ev)

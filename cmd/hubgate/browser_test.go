@@ -180,16 +180,21 @@ var (
 )
 
 // startDev runs `hubgate dev` on loopback ports chosen by the kernel, in a
-// fresh data folder, and waits until it printed its URLs and is ready. It
-// stops in t.Cleanup; its log is shown when the test failed.
-func startDev(t *testing.T) devRun {
+// fresh data folder, and waits until it printed its URLs and is ready; env
+// are name, value pairs of its environment. It stops in t.Cleanup; its log
+// is shown when the test failed.
+func startDev(t *testing.T, env ...string) devRun {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	var stdout, stderr lockedBuffer
 	done := make(chan error, 1)
 	args := []string{"dev", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
 		"--hub", "127.0.0.1:0", "--app", "127.0.0.1:0"}
-	go func() { done <- run(ctx, args, func(string) string { return "" }, &stdout, &stderr) }()
+	vars := map[string]string{}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	go func() { done <- run(ctx, args, func(k string) string { return vars[k] }, &stdout, &stderr) }()
 	t.Cleanup(func() {
 		stop()
 		select {

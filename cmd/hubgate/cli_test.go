@@ -194,7 +194,7 @@ func TestServeLogsWarnings(t *testing.T) {
 	defer hubSrv.Close()
 	port := freeTCPPort(t)
 	cfg := fmt.Sprintf("listen: \"127.0.0.1:%d\"\npublic_url: \"http://hubgate.example.test\"\nupstream: \"http://127.0.0.1:9\"\n"+
-		"provider: {url: %q, client_id: warn_test, client_secret: warn-secret}\nsession: {secrets: [%q]}\nstore: \"bolt://%s\"\n",
+		"provider: {url: %q, client_id: warn_test, client_secret: warn-secret}\nsession: {secrets: [%q]}\nstore: \"bolt://%s\"\nshutdown: {delay: 0s}\n",
 		port, hubSrv.URL, cfgSessionSecret, filepath.Join(t.TempDir(), "hubgate.db"))
 	path := filepath.Join(t.TempDir(), "hubgate.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

@@ -71,6 +71,17 @@ type Config struct {
 		ProvisionURL string   `yaml:"provision_url"` // legacy endpoint that creates an account, with unlinked: provision
 		LogoutPath   string   `yaml:"logout_path"`   // legacy sign-out endpoint that hubgate's sign-out POSTs (with the browser's cookies) to end the legacy session too; empty: not ended
 	} `yaml:"legacy"`
+	// Routes are the route rules (config_routes.go): who authenticates
+	// which requests; the first rule that matches decides.
+	Routes []routeRule `yaml:"routes"` // route rules, each {methods, path, auth, roles, scope, cors}; env: "[METHODS ]PATH AUTH[ roles=a|b][ scope=s][ cors]" entries, ;-separated
+	// Bearer sets how Zaikio access tokens that other apps send as
+	// "Authorization: Bearer" are accepted.
+	Bearer struct {
+		Enabled           *bool    `yaml:"enabled"`            // accept Zaikio bearer tokens; unset: on
+		Scope             string   `yaml:"scope"`              // the scope a token must grant where no route names one: <scope> of this app or <app>.<scope>, read for GET, HEAD and OPTIONS, write otherwise
+		OrganizationRoles []string `yaml:"organization_roles"` // local roles an organization (or on-behalf) token holds in its linked organization; empty: none
+		RevocationRefresh duration `yaml:"revocation_refresh"` // how old the hub's revocation list grows before it is fetched again, 1s to 1h; zero: 5m
+	} `yaml:"bearer"`
 	Unlinked string              `yaml:"unlinked"` // a Zaikio person without a link: deny, provision or pass
 	Roles    map[string][]string `yaml:"roles"`    // Zaikio membership role → local roles; "*" for any other role; env: owner=admin;member=user|viewer
 	Claims   struct {
@@ -113,7 +124,22 @@ type Config struct {
 		Level  string `yaml:"level"`  // debug, info, warn or error
 		Format string `yaml:"format"` // json, or console for humans
 		Access *bool  `yaml:"access"` // one log line per request; unset: on
+		Probes bool   `yaml:"probes"` // access-log lines for probes and scrapes too (/_hubgate/healthz; the admin listener's /healthz, /readyz, /metrics); false: left out
 	} `yaml:"log"`
+	Metrics struct {
+		Listen string `yaml:"listen"` // listener serving only GET /metrics, without a token, for Prometheus (e.g. ":9090"); empty: /metrics is on the admin listener only
+	} `yaml:"metrics"`
+	// Shutdown is what SIGTERM does: /readyz answers 503 at once, the
+	// listeners keep serving for the delay, then stop accepting and drain.
+	Shutdown struct {
+		Delay   *duration `yaml:"delay"`   // how long the listeners keep serving after SIGTERM while /readyz answers 503, so that load balancers and Kubernetes endpoints stop routing here first; 0s: drain at once
+		Timeout duration  `yaml:"timeout"` // how long in-flight requests may take to finish after the delay; then their connections are closed
+	} `yaml:"shutdown"`
+	Tracing struct {
+		OTLPEndpoint string   `yaml:"otlp_endpoint"` // OpenTelemetry collector (OTLP/HTTP), e.g. http://otel-collector:4318 (/v1/traces is appended); empty: tracing off
+		SampleRatio  *float64 `yaml:"sample_ratio"`  // share of new traces recorded, 0 to 1; a traceparent from trusted_proxies decides for its own trace (parent-based)
+		ServiceName  string   `yaml:"service_name"`  // service.name of the spans
+	} `yaml:"tracing"`
 	// Timeouts of the listeners (public and admin) against slow clients;
 	// zero means the default named.
 	Timeouts struct {
@@ -129,6 +155,16 @@ type adminToken struct {
 	Token     string `yaml:"token" secret:"value"` // the bearer token, ≥16 characters
 	TokenFile string `yaml:"token_file"`           // file holding the token
 	Role      string `yaml:"role"`                 // read (GET routes only) or operator (everything)
+}
+
+// routeRule is one entry of routes.
+type routeRule struct {
+	Methods []string `yaml:"methods"` // the methods it covers, upper case; empty: every method
+	Path    string   `yaml:"path"`    // required: an exact path, or a prefix ending in /
+	Auth    string   `yaml:"auth"`    // public, legacy (the upstream checks its own API keys) or zaikio (a session or bearer token); empty: zaikio
+	Roles   []string `yaml:"roles"`   // zaikio: local roles, one of which the identity must hold for some organization (enforce mode); empty: none
+	Scope   string   `yaml:"scope"`   // zaikio: the scope a bearer token must grant here; empty: bearer.scope
+	CORS    bool     `yaml:"cors"`    // CORS preflights pass to the upstream without credentials or identity
 }
 
 // duration is a time.Duration in YAML and the environment; it also accepts
@@ -192,6 +228,9 @@ func (c *Config) defaults() {
 	if c.Unlinked == "" {
 		c.Unlinked = string(proxy.UnlinkedDeny)
 	}
+	if c.Bearer.Scope == "" {
+		c.Bearer.Scope = proxy.DefaultBearerScope
+	}
 	if c.Claims.TTL == 0 {
 		c.Claims.TTL = duration(claim.DefaultTTL)
 	}
@@ -200,6 +239,20 @@ func (c *Config) defaults() {
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "json"
+	}
+	if c.Shutdown.Delay == nil {
+		d := duration(10 * time.Second)
+		c.Shutdown.Delay = &d
+	}
+	if c.Shutdown.Timeout == 0 {
+		c.Shutdown.Timeout = duration(30 * time.Second)
+	}
+	if c.Tracing.SampleRatio == nil {
+		r := 0.1
+		c.Tracing.SampleRatio = &r
+	}
+	if c.Tracing.ServiceName == "" {
+		c.Tracing.ServiceName = "hubgate"
 	}
 }
 

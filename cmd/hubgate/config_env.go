@@ -124,6 +124,12 @@ func setFromEnv(fv reflect.Value, val string) string {
 			return err
 		}
 		fv.Set(reflect.ValueOf(tokens))
+	case fv.Type() == reflect.TypeFor[[]routeRule]():
+		routes, err := parseEnvRoutes(val)
+		if err != "" {
+			return err
+		}
+		fv.Set(reflect.ValueOf(routes))
 	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
 		fv.Set(reflect.ValueOf(splitList(val, ",")))
 	case fv.Kind() == reflect.Int:
@@ -138,6 +144,19 @@ func setFromEnv(fv reflect.Value, val string) string {
 			return "want true or false"
 		}
 		fv.SetBool(b)
+	case fv.Type() == reflect.TypeFor[*duration]():
+		d, err := parseDuration(val)
+		if err != nil {
+			return err.Error()
+		}
+		v := duration(d)
+		fv.Set(reflect.ValueOf(&v))
+	case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return fmt.Sprintf("%q: want a number such as 0.25", val)
+		}
+		fv.Set(reflect.ValueOf(&f))
 	case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(val)
 		if err != nil {

@@ -143,6 +143,8 @@ func printNode(v reflect.Value, secret string) *yaml.Node {
 		return scalar(strconv.FormatBool(v.Bool()), "!!bool")
 	case v.Kind() == reflect.Int:
 		return scalar(strconv.FormatInt(v.Int(), 10), "!!int")
+	case v.Kind() == reflect.Float64:
+		return scalar(strconv.FormatFloat(v.Float(), 'g', -1, 64), "!!float")
 	}
 	return scalar(maskSecret(v.String(), secret), "!!str")
 }

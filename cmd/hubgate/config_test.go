@@ -59,7 +59,10 @@ func cfgFull() cfgTree {
 		"allowed_redirect_hosts": []any{"docs.example.com"},
 		"upstream_timeout":       "30s",
 		"memory":                 map[string]any{"floor": "48MiB", "headroom": 40},
-		"log":                    map[string]any{"level": "debug", "format": "console", "access": false},
+		"log":                    map[string]any{"level": "debug", "format": "console", "access": false, "probes": true},
+		"metrics":                map[string]any{"listen": ":9090"},
+		"shutdown":               map[string]any{"delay": "0s", "timeout": "20s"},
+		"tracing":                map[string]any{"otlp_endpoint": "http://otel-collector:4318", "sample_ratio": 0, "service_name": "billing-gate"},
 	}
 }
 
@@ -158,9 +161,14 @@ func TestConfigFull(t *testing.T) {
 	want.Legacy.Whoami, want.Legacy.ProvisionURL = "/api/me", "http://127.0.0.1:3000/internal/provision"
 	want.Claims.TTL, want.Claims.SMTP, want.Claims.From = duration(7*24*time.Hour), "smtp://mailer:"+cfgSMTPPassword+"@mail.internal:587", "hubgate@example.com"
 	want.Log.Level, want.Log.Format = "debug", "console"
+	want.Bearer.Scope = "api" // the default
 	want.Memory.Floor, want.Memory.Headroom, want.Memory.FloorBytes = "48MiB", 40, 48<<20
 	access := false
-	want.Log.Access = &access
+	want.Log.Access, want.Log.Probes = &access, true
+	want.Metrics.Listen = ":9090"
+	noDelay, noSampling := duration(0), 0.0
+	want.Shutdown.Delay, want.Shutdown.Timeout = &noDelay, duration(20*time.Second)
+	want.Tracing.OTLPEndpoint, want.Tracing.SampleRatio, want.Tracing.ServiceName = "http://otel-collector:4318", &noSampling, "billing-gate"
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("loadConfig(full config) (-want +got):\n%s", diff)
 	}
@@ -200,6 +208,13 @@ func TestConfigDefaults(t *testing.T) {
 		{"admin.token", c.Admin.Token, ""},
 		{"memory.floor", c.Memory.Floor, "32MiB"},
 		{"memory.headroom", c.Memory.Headroom, 50},
+		{"metrics.listen", c.Metrics.Listen, ""},
+		{"shutdown.delay", c.shutdownDelay(), 10 * time.Second},
+		{"shutdown.timeout", time.Duration(c.Shutdown.Timeout), 30 * time.Second},
+		{"tracing.otlp_endpoint", c.Tracing.OTLPEndpoint, ""},
+		{"tracing.sample_ratio", *c.Tracing.SampleRatio, 0.1},
+		{"tracing.service_name", c.Tracing.ServiceName, "hubgate"},
+		{"log.probes", c.Log.Probes, false},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {
@@ -240,6 +255,13 @@ func TestConfigBad(t *testing.T) {
 		{"memory.floor bad", func(c cfgTree) cfgTree { return c.set("memory.floor", "lots") }, "memory.floor", ""},
 		{"memory.headroom too small", func(c cfgTree) cfgTree { return c.set("memory.headroom", 5) }, "memory.headroom", ""},
 		{"memory.headroom too large", func(c cfgTree) cfgTree { return c.set("memory.headroom", 150) }, "memory.headroom", ""},
+		{"metrics.listen without port", func(c cfgTree) cfgTree { return c.set("metrics.listen", "9090") }, "metrics.listen", ""},
+		{"metrics.listen on the public listener", func(c cfgTree) cfgTree { return c.set("metrics.listen", ":8080") }, "metrics.listen", ""},
+		{"shutdown.delay negative", func(c cfgTree) cfgTree { return c.set("shutdown.delay", "-1s") }, "shutdown.delay", ""},
+		{"shutdown.timeout not a duration", func(c cfgTree) cfgTree { return c.set("shutdown.timeout", "soon") }, "shutdown.timeout", ""},
+		{"tracing.otlp_endpoint without scheme", func(c cfgTree) cfgTree { return c.set("tracing.otlp_endpoint", "otel-collector:4318") }, "tracing.otlp_endpoint", ""},
+		{"tracing.sample_ratio above 1", func(c cfgTree) cfgTree { return c.set("tracing.sample_ratio", 2) }, "tracing.sample_ratio", ""},
+		{"tracing.sample_ratio a word", func(c cfgTree) cfgTree { return c.set("tracing.sample_ratio", "half") }, "tracing.sample_ratio", ""},
 		{"provider.kind bad", func(c cfgTree) cfgTree { return c.set("provider.kind", "saml") }, "provider.kind", ""},
 		{"provider.kind oidc", func(c cfgTree) cfgTree { return c.set("provider.kind", "oidc") }, "provider.kind", ""},
 		{"provider.url missing", func(c cfgTree) cfgTree { return c.set("provider.url", nil) }, "provider.url", ""},

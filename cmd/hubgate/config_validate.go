@@ -44,6 +44,7 @@ func (c *Config) check(p *problems) {
 		c.validateStore,
 		c.validateAdmin,
 		c.validateLegacy,
+		c.validateRoutes, c.validateBearer,
 		c.validateRoles,
 		c.validateClaims,
 		c.validateAssertion,
@@ -51,6 +52,7 @@ func (c *Config) check(p *problems) {
 		c.validateLimits, c.validateUpstreamHost,
 		c.validateMemory,
 		c.validateLog,
+		c.validateOperations,
 	} {
 		check(p)
 	}
@@ -298,6 +300,32 @@ func (c *Config) validateLog(p *problems) {
 	case "json", "console":
 	default:
 		p.addf("log.format", "%q: want json or console", c.Log.Format)
+	}
+}
+
+// validateOperations checks what platform teams set: the metrics
+// listener, the shutdown sequence and tracing.
+func (c *Config) validateOperations(p *problems) {
+	if l := c.Metrics.Listen; l != "" {
+		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
+			p.addf("metrics.listen", "%q: want host:port or :port, e.g. \":9090\"", l)
+		} else if l == c.Listen || l == c.Admin.Listen {
+			p.addf("metrics.listen", "%q is also another listener's address: give the metrics listener its own port", l)
+		}
+	}
+	if c.Shutdown.Delay != nil && *c.Shutdown.Delay < 0 {
+		p.add("shutdown.delay", "want a duration of 0s or more, e.g. 10s")
+	}
+	if c.Shutdown.Timeout < 0 {
+		p.add("shutdown.timeout", "want a positive duration, e.g. 30s")
+	}
+	if e := c.Tracing.OTLPEndpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			p.addf("tracing.otlp_endpoint", "%q: want the collector's OTLP/HTTP URL, e.g. http://otel-collector:4318", e)
+		}
+	}
+	if r := c.Tracing.SampleRatio; r != nil && (*r < 0 || *r > 1 || *r != *r) {
+		p.addf("tracing.sample_ratio", "%v: want a number from 0 to 1", *r)
 	}
 }
 

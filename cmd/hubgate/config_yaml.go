@@ -276,9 +276,14 @@ func wantWords(t reflect.Type) string {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t == reflect.TypeFor[duration]() {
+		return "a duration such as 12h, 90m or 14d"
+	}
 	switch t.Kind() {
 	case reflect.String:
 		return "a single value"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
 	case reflect.Bool:
 		return "true or false"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,

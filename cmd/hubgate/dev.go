@@ -58,7 +58,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	app := demoapp.New(demoapp.Seed())
-	lw := newLogWriter(stderr)
+	lw := newLogWriter(stderr, getenv)
 	defer lw.Close()
 	logger := newLogger(cfg, lw)
 	st, err := openStore(ctx, cfg.Store, logger)
@@ -192,6 +192,10 @@ func devConfig(opt devOptions, keys devSecrets, lns map[string]net.Listener, url
 	cfg.Legacy.Name = "Legacy App"
 	cfg.Roles = map[string][]string{"owner": {"admin"}, "admin": {"admin"}, "member": {"user"}}
 	cfg.Log.Format = "console"
+	// Nothing balances load in front of `hubgate dev`: Ctrl-C stops it at
+	// once (HUBGATE_SHUTDOWN_DELAY still applies).
+	noDelay := duration(0)
+	cfg.Shutdown.Delay = &noDelay
 	if err := cfg.finish(getenv, newProblems("")); err != nil {
 		return nil, err
 	}

@@ -69,6 +69,7 @@ session: {secrets: ["ZmF1bHQtdGVzdC1zZWNyZXQtb2YtMzItYnl0ZXMhISEhIQ=="]}
 store: "bolt://%s"
 admin: {listen: "127.0.0.1:%d", token: %q, debug: true}
 log: {level: warn}
+shutdown: {delay: 0s}
 %s`, pub, pub, upstream, s.db, adm, faultAdminToken, extra)
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,15 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 )
+
+// Log timestamps carry milliseconds (RFC 3339), so that the lines of one
+// second stay in order and match traces and the upstream's own logs.
+// zerolog keeps the format in a package variable: it is set here, once,
+// before anything logs, and holds for every logger of the process.
+func init() { zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00" }
 
 // logWriter buffers log lines and writes them out every flushEvery, or when
 // 64 KiB have piled up. One access-log line per request then costs a copy
@@ -17,12 +25,17 @@ type logWriter struct {
 	buf  *bufio.Writer
 	done chan struct{}
 	wg   sync.WaitGroup
+	// color: the console format may colour its lines, because a person
+	// reads dst in a terminal and NO_COLOR (no-color.org) is not set. A
+	// log file, a pipe or journald gets no escape codes.
+	color bool
 }
 
 const flushEvery = 100 * time.Millisecond
 
-func newLogWriter(dst io.Writer) *logWriter {
-	w := &logWriter{buf: bufio.NewWriterSize(dst, 64<<10), done: make(chan struct{})}
+func newLogWriter(dst io.Writer, getenv func(string) string) *logWriter {
+	tty, _ := termOf(dst)
+	w := &logWriter{buf: bufio.NewWriterSize(dst, 64<<10), done: make(chan struct{}), color: tty && getenv("NO_COLOR") == ""}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -59,4 +72,11 @@ func (w *logWriter) Close() error {
 	w.wg.Wait()
 	w.Flush()
 	return nil
+}
+
+// colorful reports whether log lines written to w may carry colours: only
+// through a logWriter whose destination a person reads in a terminal.
+func colorful(w io.Writer) bool {
+	lw, ok := w.(*logWriter)
+	return ok && lw.color
 }

@@ -11,6 +11,7 @@
 //	hubgate claims issue|import|list|revoke
 //	hubgate links list|set|unlink
 //	hubgate mode [passthrough|offer|enforce]
+//	hubgate readiness [--days N] [--mail]
 //	hubgate stats · hubgate audit · hubgate sessions end PERSON
 //
 // This package owns the edge of the process: the command line (flags and
@@ -96,6 +97,7 @@ Operator commands (through the admin API):
   hubgate claims issue|import|list|revoke …   manage claim links
   hubgate links list|set|unlink …             manage links
   hubgate mode [passthrough|offer|enforce]    show or switch the mode
+  hubgate readiness [--days N] [--mail]       who enforce would lock out; mail them their links
   hubgate stats                               the migration's counts, as on the dashboard
   hubgate audit [--limit N]                   the audit log, newest first
   hubgate sessions end ZAIKIO_PERSON          end a person's sessions on every replica
@@ -114,7 +116,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve": runServe, "dev": runDev, "config": runConfig, "keys": runKeys,
 		"healthcheck": runHealthcheck, "version": runVersion, "migrate-store": runMigrateStore,
-		"claims": runClaims, "links": runLinks, "mode": runMode,
+		"claims": runClaims, "links": runLinks, "mode": runMode, "readiness": runReadiness,
 		"stats": runStats, "audit": runAudit, "sessions": runSessions,
 	}
 }

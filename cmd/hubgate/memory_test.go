@@ -197,7 +197,7 @@ func serveInProcess(t *testing.T, extra string, getenv func(string) string, dir 
 	port, hubPort := freeTCPPort(t), freeTCPPort(t)
 	cfg := fmt.Sprintf("listen: \"127.0.0.1:%d\"\npublic_url: \"http://127.0.0.1:%d\"\nupstream: \"http://127.0.0.1:9\"\n"+
 		"provider: {kind: dev, url: \"http://127.0.0.1:%d\"}\nsession: {secrets: [\"c2h1dGRvd24tdGVzdC1zZWNyZXQtb2YtMzItYnl0ZXMhIQ==\"]}\n"+
-		"store: \"bolt://%s\"\n%s", port, port, hubPort, filepath.Join(d, "hubgate.db"), extra)
+		"store: \"bolt://%s\"\nshutdown: {delay: 0s}\n%s", port, port, hubPort, filepath.Join(d, "hubgate.db"), extra)
 	path := filepath.Join(t.TempDir(), "hubgate.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

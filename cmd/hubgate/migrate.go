@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -21,8 +23,8 @@ const migrateStoreUsage = `Usage: hubgate migrate-store --from bolt:///path/to/h
 Copies an embedded (bolt) store into PostgreSQL, to move from one replica to
 several: the directory, claims (with their hashes, states and times, so that
 links already sent keep working), person and organization links, the audit
-log (under the same sequence numbers), the mode, revocations, sessions
-and signing keys. Stop hubgate first: it holds the bolt file's lock while it runs.
+log (under the same sequence numbers), the mode, revocations, sessions,
+signing keys and the legacy sign-ins of the readiness view. Stop hubgate first: it holds the bolt file's lock while it runs.
 
 Running it again copies nothing new: records already stored identically are
 skipped; records stored differently are listed and left alone. At the end the
@@ -191,6 +193,7 @@ func (m *storeMigration) phases(ctx context.Context) ([]migratePhase, error) {
 		{"revocations", 0, m.copyRevocations},
 		{"sessions", 0, m.copySessions},
 		{"signing keys", 0, m.copySigningKeys},
+		{"legacy sign-ins", 0, m.copySignIns},
 	}, nil
 }
 
@@ -286,6 +289,44 @@ func (m *storeMigration) copySessions(ctx context.Context, p *migrateProgress) (
 		}
 		p.advance(len(live))
 	}
+}
+
+// copySignIns copies the last legacy sign-in of every legacy person (the
+// readiness view's data) and the earliest one recorded. A sign-in the
+// target holds as recent or more recent is already there.
+func (m *storeMigration) copySignIns(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error) {
+	var res postgres.ImportResult
+	src, err := m.src.LegacySignIns(ctx, time.Time{})
+	if err != nil {
+		return res, err
+	}
+	dst, err := m.dst.LegacySignIns(ctx, time.Time{})
+	if err != nil {
+		return res, err
+	}
+	first, err := m.src.FirstLegacySignIn(ctx)
+	if err != nil {
+		return res, err
+	}
+	p.total = len(src)
+	ids := slices.Sorted(maps.Keys(src))
+	for _, id := range ids {
+		// PostgreSQL keeps microseconds.
+		if at, ok := dst[id]; ok && !at.Before(src[id].Truncate(time.Microsecond)) {
+			res.Same++
+		} else if err := m.dst.RecordLegacySignIn(ctx, id, src[id]); err != nil {
+			return res, err
+		} else {
+			res.Added++
+		}
+		p.advance(1)
+	}
+	if len(ids) > 0 {
+		// The store keeps the earliest time it was told as the first: told
+		// for any id, it leaves that id's latest as it is.
+		return res, m.dst.RecordLegacySignIn(ctx, ids[0], first)
+	}
+	return res, nil
 }
 
 func (m *storeMigration) copySigningKeys(ctx context.Context, p *migrateProgress) (postgres.ImportResult, error) {
@@ -424,6 +465,16 @@ func (m *storeMigration) verify(ctx context.Context) ([]migrateCount, error) {
 		return nil, fmt.Errorf("target signing keys: %w", err)
 	}
 	add("signing keys", len(sk), len(tk))
+
+	si, err := m.src.LegacySignIns(ctx, time.Time{})
+	if err != nil {
+		return nil, fmt.Errorf("source legacy sign-ins: %w", err)
+	}
+	ti, err := m.dst.LegacySignIns(ctx, time.Time{})
+	if err != nil {
+		return nil, fmt.Errorf("target legacy sign-ins: %w", err)
+	}
+	add("legacy sign-ins", len(si), len(ti))
 	return rows, nil
 }
 

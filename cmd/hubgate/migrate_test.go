@@ -167,6 +167,14 @@ func buildBoltStore(t *testing.T) migrationFixture {
 			t.Fatalf("AddSigningKey = %v", err)
 		}
 	}
+	for i, ago := range []time.Duration{time.Hour, 24 * time.Hour, 40 * 24 * time.Hour} {
+		if err := db.RecordLegacySignIn(ctx, fmt.Sprintf("p%05d", i), now.Add(-ago)); err != nil {
+			t.Fatalf("RecordLegacySignIn = %v", err)
+		}
+	}
+	if err := db.RecordLegacySignIn(ctx, "p00000", now.Add(-90*24*time.Hour)); err != nil { // the first ever
+		t.Fatalf("RecordLegacySignIn = %v", err)
+	}
 	// Sessions: two live (one refreshed twice, so at version 3) and one
 	// expired that the sweeper has not removed yet.
 	for _, put := range []struct {
@@ -206,6 +214,8 @@ type migrateReader interface {
 	Revocations(ctx context.Context, now time.Time) ([]session.Revocation, error)
 	SigningKeys(ctx context.Context) ([]assertion.Key, error)
 	Sessions(ctx context.Context, after string, limit int) ([]session.Record, error)
+	LegacySignIns(ctx context.Context, since time.Time) (map[string]time.Time, error)
+	FirstLegacySignIn(ctx context.Context) (time.Time, error)
 }
 
 // storeContents is everything migrate-store copies.
@@ -220,6 +230,8 @@ type storeContents struct {
 	Revocations []session.Revocation
 	Keys        []assertion.Key
 	Sessions    []session.Record // unexpired
+	SignIns     map[string]time.Time
+	FirstSignIn time.Time
 }
 
 func contents(t *testing.T, s migrateReader, now time.Time) storeContents {
@@ -245,6 +257,10 @@ func contents(t *testing.T, s migrateReader, now time.Time) storeContents {
 	c.Revocations, err = s.Revocations(ctx, time.Time{})
 	errs = append(errs, err)
 	c.Keys, err = s.SigningKeys(ctx)
+	errs = append(errs, err)
+	c.SignIns, err = s.LegacySignIns(ctx, time.Time{})
+	errs = append(errs, err)
+	c.FirstSignIn, err = s.FirstLegacySignIn(ctx)
 	errs = append(errs, err)
 	all, err := s.Sessions(ctx, "", 0)
 	errs = append(errs, err)
@@ -290,7 +306,8 @@ func TestMigrateStore(t *testing.T) {
 	}
 	t.Logf("first migration took %s; stdout:\n%s\nstderr:\n%s", first.Round(time.Millisecond), stdout, stderr)
 	for _, want := range []string{"\rpeople 1000/10000", "\rpeople 10000/10000: 10000 added", "claims 10000/10000: 10000 added",
-		"person links 3000/3000: 3000 added", "org links 500/500: 500 added", "sessions 2/2: 2 added"} {
+		"person links 3000/3000: 3000 added", "org links 500/500: 500 added", "sessions 2/2: 2 added",
+		"legacy sign-ins 3/3: 3 added"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q", want)
 		}
@@ -319,6 +336,9 @@ func TestMigrateStore(t *testing.T) {
 		t.Fatalf("fixture: %d people, %d claims, %d person links, %d org links; want 10000, 10000, 3000, 500",
 			len(want.People), len(want.Claims), len(want.PersonLinks), len(want.OrgLinks))
 	}
+	if len(want.SignIns) != 3 || want.FirstSignIn.IsZero() || now.Sub(want.FirstSignIn) < 89*24*time.Hour {
+		t.Fatalf("fixture legacy sign-ins %v, first %v; want 3, the first 90 days ago", want.SignIns, want.FirstSignIn)
+	}
 	st := want.Stats
 	if st.ClaimsOpen == 0 || st.ClaimsUsed == 0 || st.ClaimsExpired == 0 || st.ClaimsRevoked == 0 {
 		t.Fatalf("fixture stats %+v; want claims in every state", st)
@@ -345,6 +365,7 @@ func TestMigrateStore(t *testing.T) {
 	}
 	t.Logf("second migration took %s; stderr:\n%s", second.Round(time.Millisecond), stderr)
 	if !strings.Contains(stderr, "people 10000/10000: 0 added, 10000 already there, 0 conflicts") ||
+		!strings.Contains(stderr, "legacy sign-ins 3/3: 0 added, 3 already there") ||
 		!strings.Contains(stderr, "events") || strings.Contains(stdout, "DIFFERS") {
 		t.Errorf("second run did not find everything in place:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
 	}

@@ -26,7 +26,8 @@ header row is optional and may order the columns as it likes; orgs are
 separated by ";" or spaces) or NDJSON ({"id":"42","email":…,"name":…,
 "orgs":["7"]} per line). "-" reads standard input.
 
-Rows go to the admin API in batches, with progress on stderr. The result is
+Rows go to the admin API in batches, with progress on stderr (one line
+redrawn on a terminal, else a line every few seconds). The result is
 CSV with columns id,email,url,status (status: issued, skipped_linked or
 "error: line N: …"), or a JSON array with --json. It holds the claim links,
 which are shown only this once: keep it safe (--out writes it with mode 0600).
@@ -76,7 +77,7 @@ func claimsImport(ctx context.Context, args []string, getenv func(string) string
 	rw := newResultWriter(out, op.json, opt.send)
 
 	start := time.Now()
-	imp := importer{op: op, rows: rows, w: rw, opt: admin.ImportOptions{TTL: opt.ttl, IncludeLinked: opt.noSkip, Send: opt.send, Lang: opt.lang}}
+	imp := importer{op: op, rows: rows, w: rw, prog: newProgress(stderr), opt: admin.ImportOptions{TTL: opt.ttl, IncludeLinked: opt.noSkip, Send: opt.send, Lang: opt.lang}}
 	sendErr := imp.run(ctx, opt.batch)
 	if err := rw.close(); err != nil {
 		return fmt.Errorf("%s: write result: %w", name, err)
@@ -155,11 +156,11 @@ func (im *importer) summarise(name, outPath string, took time.Duration, sendErr 
 	took = took.Round(time.Millisecond)
 	stderr := im.op.stderr
 	if im.opt.Send {
-		fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d sent, %d skipped (already linked), %d skipped (no email), %d withheld (address shared by several people), %d failed, %d errors\n",
-			total, took, n.issued, n.sent, n.skipped, n.noEmail, n.shared, n.mailFailed, n.errors)
+		im.prog.done(fmt.Sprintf("imported %d rows in %s: %d issued, %d sent, %d skipped (already linked), %d skipped (no email), %d withheld (address shared by several people), %d failed, %d errors",
+			total, took, n.issued, n.sent, n.skipped, n.noEmail, n.shared, n.mailFailed, n.errors))
 	} else {
-		fmt.Fprintf(stderr, "\rimported %d rows in %s: %d issued, %d skipped (already linked), %d errors\n",
-			total, took, n.issued, n.skipped, n.errors)
+		im.prog.done(fmt.Sprintf("imported %d rows in %s: %d issued, %d skipped (already linked), %d errors",
+			total, took, n.issued, n.skipped, n.errors))
 	}
 	if outPath != "" && n.issued > 0 {
 		fmt.Fprintf(stderr, "claim links written to %s: each link is a key, share it only with its person\n", outPath)
@@ -230,6 +231,7 @@ type importer struct {
 	op      *operator
 	rows    []admin.Row
 	w       *resultWriter
+	prog    *progressLine // the progress on stderr
 	opt     admin.ImportOptions
 	results []admin.ImportResult
 	written int // rows written out
@@ -311,10 +313,10 @@ func (im *importer) progress() {
 	}
 	if im.opt.Send {
 		n := im.countsUpTo(im.done)
-		fmt.Fprintf(im.op.stderr, "\rimporting… %d/%d (%d%%), mailed %d, %d failed", im.done, total, pct, n.sent, n.mailFailed)
+		im.prog.show(fmt.Sprintf("importing… %d/%d (%d%%), mailed %d, %d failed", im.done, total, pct, n.sent, n.mailFailed))
 		return
 	}
-	fmt.Fprintf(im.op.stderr, "\rimporting… %d/%d (%d%%)", im.done, total, pct)
+	im.prog.show(fmt.Sprintf("importing… %d/%d (%d%%)", im.done, total, pct))
 }
 
 type importCounts struct{ issued, skipped, errors, sent, noEmail, shared, mailFailed int }

@@ -17,7 +17,16 @@ replica to it within seconds (this one at once); the change is audited.
   passthrough  legacy login as before; Zaikio sign-in and claiming available
   offer        a "Sign in with Zaikio" page in front of the legacy login
   enforce      legacy login closed; a Zaikio session is required
+
+A switch to enforce first shows on stderr what the dashboard's confirmation
+shows: what the switch means, how many persons are not linked, and how many
+people signed in the old way in the last 30 days without linking their
+account (they are locked out until they use their link; hubgate readiness
+lists them and mails them their links). On a terminal it then asks; --yes
+skips the question. Without a terminal (scripts, CI) it shows the same and
+switches without asking.
 `, stderr)
+	yes := fs.Bool("yes", false, "switch to enforce without asking (on a terminal)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -39,6 +48,11 @@ replica to it within seconds (this one at once); the change is audited.
 		}
 		fmt.Fprintf(stdout, "mode: %s (default %s)\n", cur.Mode, cur.Default)
 		return nil
+	}
+	if pos[0] == "enforce" && cur.Mode != "enforce" {
+		if err := op.confirmEnforce(ctx, cur.Mode, *yes); err != nil {
+			return err
+		}
 	}
 	m, err := op.client.SetMode(ctx, pos[0])
 	if err != nil {

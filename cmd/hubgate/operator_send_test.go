@@ -83,7 +83,9 @@ func TestClaimsImportSend(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "links.csv")
 
 	start := time.Now()
-	_, stderr := e.mustRun("claims", "import", in, "--send", "--lang", "de", "--out", out)
+	// On a terminal: the progress line is redrawn with "\r" (without one:
+	// TestImportProgressWithoutTerminal).
+	_, stderr := e.mustRunTTY("claims", "import", in, "--send", "--lang", "de", "--out", out)
 	t.Logf("import of %d people with --send took %v", n, time.Since(start))
 	for _, want := range []string{
 		"\rimporting… 0/300 (0%), mailed 0, 0 failed",

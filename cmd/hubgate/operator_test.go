@@ -204,7 +204,9 @@ func TestClaimsImport(t *testing.T) {
 	const n = 2000
 	in := writeCSV(t, n, nil)
 	out := filepath.Join(t.TempDir(), "links.csv")
-	stdout, stderr := e.mustRun("claims", "import", in, "--out", out, "--ttl", "7d")
+	// On a terminal: the progress line is redrawn with "\r" (without one:
+	// TestImportProgressWithoutTerminal).
+	stdout, stderr := e.mustRunTTY("claims", "import", in, "--out", out, "--ttl", "7d")
 	if stdout != "" {
 		t.Errorf("claims import --out printed %q on stdout; want nothing", stdout)
 	}

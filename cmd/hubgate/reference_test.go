@@ -176,6 +176,9 @@ func valueAt(v reflect.Value, key string) reflect.Value {
 
 // formatDefault writes a default as the file would hold it; "" for none.
 func formatDefault(v reflect.Value) string {
+	if v.IsValid() && v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
+	}
 	if !v.IsValid() || v.IsZero() {
 		return ""
 	}

@@ -44,6 +44,8 @@ func startReplica(t *testing.T, hubURL, storeURL, secret string, pub net.Listene
 	cfg.Admin.Token = "replica-admin-token-0123456789"
 	cfg.Unlinked = "pass"
 	cfg.Legacy.PublicPaths = []string{"/assets/"}
+	noDelay := duration(0) // stopped by the test's end, with no load balancer to wait for
+	cfg.Shutdown.Delay = &noDelay
 	cfg.defaults()
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)

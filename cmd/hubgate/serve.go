@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/hubgate/hubgate/admin"
 	"github.com/hubgate/hubgate/claim"
@@ -90,7 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	lw := newLogWriter(stderr)
+	lw := newLogWriter(stderr, getenv)
 	defer lw.Close()
 	logger := newLogger(cfg, lw)
 	for _, w := range cfg.warnings() {
@@ -109,7 +109,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 				Int("headroom_pct", cfg.Memory.Headroom).Bool("gogc_off", gogcOff).Send()
 		}
 	}
-	var hub proxy.Hub
 	var devHub http.Handler
 	if cfg.Provider.Kind == "dev" {
 		app := devhub.App{
@@ -132,43 +131,69 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	hub = hc
 	st, err := openStore(ctx, cfg.Store, logger)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	in, err := newInstance(cfg, st, hub, logger)
+	in, err := newInstance(cfg, st, hc, logger)
 	if err != nil {
 		return err
 	}
 	initMode(ctx, st, migration.Mode(cfg.Mode), logger)
-	pub, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return &configError{Key: "listen", Msg: err.Error()}
-	}
-	var adm net.Listener
-	if in.admin != nil {
-		if adm, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
-			pub.Close()
-			return &configError{Key: "admin.listen", Msg: err.Error()}
-		}
-	} else {
+	if in.admin == nil {
 		logger.Warn().Str("event", "admin.disabled").Msg("admin API disabled: set admin.token (or HUBGATE_ADMIN_TOKEN) or admin.tokens to enable it")
 	}
-	var extra []server
+	pub, adm, extra, err := listen(cfg, in, devHub)
+	if err != nil {
+		return err
+	}
+	stopReload := reloadOnHangup(ctx, *path, getenv, in)
+	defer stopReload()
+	hurry, stopHurry := hurryOnSecondSignal()
+	defer stopHurry()
+	in.hurry = hurry
+	return in.serve(ctx, pub, adm, extra...)
+}
+
+// listen opens the listeners serve runs: public, admin (when the admin
+// API is on), metrics (with metrics.listen) and the dev hub's (with
+// provider.kind dev). On an error, those already open are closed.
+func listen(cfg *Config, in *instance, devHub http.Handler) (pub, adm net.Listener, extra []server, err error) {
+	var open []net.Listener
+	fail := func(key, msg string) (net.Listener, net.Listener, []server, error) {
+		for _, ln := range open {
+			ln.Close()
+		}
+		return nil, nil, nil, &configError{Key: key, Msg: msg}
+	}
+	if pub, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fail("listen", err.Error())
+	}
+	open = append(open, pub)
+	if in.admin != nil {
+		if adm, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			return fail("admin.listen", err.Error())
+		}
+		open = append(open, adm)
+	}
+	if cfg.Metrics.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fail("metrics.listen", err.Error())
+		}
+		open = append(open, ln)
+		extra = append(extra, server{name: "metrics", ln: ln, handler: metricsHandler(in.metrics)})
+	}
 	if devHub != nil {
 		u, _ := urlHost(cfg.Provider.URL)
 		ln, err := net.Listen("tcp", u)
 		if err != nil {
-			pub.Close()
-			return &configError{Key: "provider.url", Msg: "dev hub: " + err.Error()}
+			return fail("provider.url", "dev hub: "+err.Error())
 		}
 		extra = append(extra, server{name: "devhub", ln: ln, handler: devHub})
 	}
-	stopReload := reloadOnHangup(ctx, *path, getenv, in)
-	defer stopReload()
-	return in.serve(ctx, pub, adm, extra...)
+	return pub, adm, extra, nil
 }
 
 // initMode stores the configured mode, with its audit entry, when the store
@@ -196,7 +221,7 @@ func initMode(ctx context.Context, st store, mode migration.Mode, logger zerolog
 }
 
 // reloadOnHangup re-reads the config file on SIGHUP and applies what can
-// change at run time: role mapping and legacy paths (and the default mode,
+// change at run time: role mapping, legacy paths and routes (and the default mode,
 // which matters only while the store holds none: initMode stores it at
 // start). A bad file is logged and the running policy kept.
 func reloadOnHangup(ctx context.Context, path string, getenv func(string) string, in *instance) (stop func()) {
@@ -227,7 +252,8 @@ func (in *instance) reload(ctx context.Context, path string, getenv func(string)
 	if err != nil {
 		return &configError{Key: "roles", Msg: err.Error()}
 	}
-	return in.proxy.Reload(ctx, proxy.Policy{Roles: rm, LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, DefaultMode: migration.Mode(cfg.Mode)})
+	return in.proxy.Reload(ctx, proxy.Policy{Roles: rm, LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths,
+		Routes: cfg.proxyRoutes(), DefaultMode: migration.Mode(cfg.Mode)})
 }
 
 func appName(cfg *Config) string {
@@ -302,7 +328,7 @@ func newLogger(cfg *Config, w io.Writer) zerolog.Logger {
 	lvl, _ := zerolog.ParseLevel(cfg.Log.Level)
 	var out io.Writer = w
 	if cfg.Log.Format == "console" {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !colorful(w)}
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
 }
@@ -311,14 +337,18 @@ func newLogger(cfg *Config, w io.Writer) zerolog.Logger {
 type instance struct {
 	cfg     *Config
 	claims  *claim.Service
-	store   store
+	store   store // the store, measured (observedStore)
 	metrics *prometheus.Registry
 	proxy   *proxy.Server
 	admin   *admin.Server // nil when no admin token is configured (admin.token, admin.tokens)
 	log     zerolog.Logger
+	ready   *readiness
+	watch   watcher                  // the store's change notifications; nil: the store has none (polls only)
+	tracing *sdktrace.TracerProvider // nil: tracing off
+	hurry   <-chan struct{}          // closes when the shutdown delay should be cut short; nil: never
 }
 
-func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*instance, error) {
+func newInstance(cfg *Config, st store, hub *zaikio.Client, logger zerolog.Logger) (*instance, error) {
 	var secrets [][]byte
 	for _, s := range cfg.Session.Secrets {
 		b, err := decodeSecret(s)
@@ -335,27 +365,37 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	claims := &claim.Service{Store: st, TTL: time.Duration(cfg.Claims.TTL)}
-	var mailer proxy.Mailer
-	var bulkMailer admin.Mailer // the same sender, for the admin API's import --send
-	if cfg.Claims.SMTP != "" {
-		m, err := mail.New(mail.Config{URL: cfg.Claims.SMTP, From: cfg.Claims.From, PublicURL: cfg.PublicURL})
-		if err != nil {
-			return nil, &configError{Key: "claims.smtp", Msg: err.Error()}
-		}
-		mailer, bulkMailer = m, m
-	} else if cfg.DevMail != nil {
-		m := &consoleMailer{w: cfg.DevMail}
-		mailer, bulkMailer = m, m
+	in := &instance{cfg: cfg, log: logger, metrics: prometheus.NewRegistry()}
+	if w, ok := st.(watcher); ok {
+		in.watch = w
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if in.tracing, err = newTracing(context.Background(), cfg, logger); err != nil {
+		return nil, err
+	}
+	ops, err := newStoreMetrics(in.metrics)
+	if err != nil {
+		return nil, err
+	}
+	obs := &observedStore{store: st, ops: ops}
+	if in.tracing != nil {
+		obs.tracer = in.tracing.Tracer("github.com/hubgate/hubgate/store")
+	}
+	in.store = obs
+	in.claims = &claim.Service{Store: obs, TTL: time.Duration(cfg.Claims.TTL)}
+	mailer, bulkMailer, err := newMailers(cfg)
+	if err != nil {
+		return nil, err
+	}
+	bv, err := cfg.bearerVerifier(hub)
+	if err != nil {
+		return nil, err
+	}
 	accessLog := logger
 	if cfg.Log.Access != nil && !*cfg.Log.Access {
 		accessLog = logger.Level(zerolog.WarnLevel)
 	}
 	px, err := proxy.New(proxy.Config{
-		PublicURL: cfg.PublicURL, Upstream: cfg.Upstream, Hub: hub, HubURL: strings.TrimRight(cfg.Provider.URL, "/"), Store: st, Claims: claims, Roles: rm,
+		PublicURL: cfg.PublicURL, Upstream: cfg.Upstream, Hub: hub, HubURL: strings.TrimRight(cfg.Provider.URL, "/"), Store: obs, Claims: in.claims, Roles: rm,
 		SessionSecrets: secrets, SessionTTL: time.Duration(cfg.Session.TTL), Revalidate: time.Duration(cfg.Session.Revalidate),
 		RevalidateGrace: time.Duration(cfg.Session.Grace), Mode: migration.Mode(cfg.Mode),
 		LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, Whoami: cfg.Legacy.Whoami,
@@ -363,24 +403,29 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		Unlinked: proxy.Unlinked(cfg.Unlinked), ProvisionURL: cfg.Legacy.ProvisionURL,
 		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
 		AllowedRedirectHosts: cfg.AllowedRedirectHosts, TrustedProxies: tp,
-		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), UpstreamMaxConns: cfg.UpstreamMaxConns, UpstreamHost: proxy.UpstreamHost(cfg.UpstreamHost), Logger: accessLog,
+		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), UpstreamMaxConns: cfg.UpstreamMaxConns, UpstreamHost: proxy.UpstreamHost(cfg.UpstreamHost), Logger: accessLog, LogProbes: cfg.Log.Probes,
 		Limits: proxy.Limits{IPv6Prefix: cfg.Limits.IPv6Prefix, FlowStarts: cfg.Limits.FlowStarts, FailedCallbacks: cfg.Limits.FailedCallbacks,
 			FailedClaims: cfg.Limits.FailedClaims, ResendPerClient: cfg.Limits.ResendPerClient, ResendPerEmail: cfg.Limits.ResendPerEmail},
 		BodyTimeout:   time.Duration(cfg.Timeouts.Body),
-		WebhookSecret: []byte(cfg.Provider.WebhookSecret), Assertion: cfg.Assertion.Enabled, Mailer: mailer, Metrics: reg,
-		AssertionTTL: time.Duration(cfg.Assertion.TTL), AssertionAudience: cfg.Assertion.Audience,
+		WebhookSecret: []byte(cfg.Provider.WebhookSecret), Assertion: cfg.Assertion.Enabled, Mailer: mailer, Metrics: in.metrics,
+		AssertionTTL: time.Duration(cfg.Assertion.TTL), AssertionAudience: cfg.Assertion.Audience, TracerProvider: tracerProvider(in.tracing),
+		Routes: cfg.proxyRoutes(), Bearer: bearerOf(bv), BearerScope: cfg.Bearer.Scope, BearerOrgRoles: cfg.Bearer.OrganizationRoles,
 	})
 	if err != nil {
 		return nil, &configError{Key: "(proxy)", Msg: err.Error()}
 	}
-	in := &instance{cfg: cfg, claims: claims, proxy: px, log: logger, store: st, metrics: reg}
+	in.proxy = px
+	in.ready = &readiness{check: px.Ready}
+	in.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		admin.NewProgress(obs, 0, nil, logger))
+	in.metrics.MustRegister(opsCollectors(in.ready)...)
 	if cfg.Admin.Token != "" || len(cfg.Admin.Tokens) > 0 {
 		in.admin, err = admin.New(admin.Config{
-			Token: cfg.Admin.Token, Tokens: cfg.adminTokens(), Store: st, Claims: claims, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
+			Token: cfg.Admin.Token, Tokens: cfg.adminTokens(), Store: obs, Claims: in.claims, PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
 			DefaultMode: migration.Mode(cfg.Mode), OnChange: func() { px.Refresh(context.Background()) },
-			Ready: px.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger,
-			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
-			AppName: cfg.Legacy.Name,
+			Ready: in.ready.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger, LogProbes: cfg.Log.Probes,
+			Metrics: promhttp.HandlerFor(in.metrics, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
+			SignInsRecorded: cfg.Legacy.Whoami != "", AppName: cfg.Legacy.Name,
 		})
 		if err != nil {
 			return nil, &configError{Key: "admin", Msg: err.Error()}
@@ -389,73 +434,21 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 	return in, nil
 }
 
-// server is one listener with its handler.
-type server struct {
-	name    string
-	ln      net.Listener
-	handler http.Handler
-}
-
-// serve runs the listeners until ctx ends, then shuts down gracefully:
-// in-flight requests are drained (up to 30 s), new ones refused.
-func (in *instance) serve(ctx context.Context, pub, adm net.Listener, extra ...server) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	servers := []server{{name: "public", ln: pub, handler: in.proxy}}
-	if adm != nil && in.admin != nil {
-		servers = append(servers, server{name: "admin", ln: adm, handler: in.admin})
-	}
-	servers = append(servers, extra...)
-	if err := in.proxy.Start(ctx); err != nil {
-		return err
-	}
-	go func() { _ = in.proxy.Run(ctx) }()
-	if w, ok := in.store.(watcher); ok {
-		go func() {
-			_ = w.Watch(ctx, func(string) { in.proxy.Refresh(ctx) })
-		}()
-	}
-	errc := make(chan error, len(servers))
-	var hs []*http.Server
-	for _, sv := range servers {
-		h := &http.Server{
-			Handler:           sv.handler,
-			ReadHeaderTimeout: orDefault(in.cfg.Timeouts.ReadHeader, 10*time.Second),
-			IdleTimeout:       orDefault(in.cfg.Timeouts.Idle, 120*time.Second),
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          log.New(zerologWriter{in.log}, "", 0),
+// newMailers builds the sender of claims.smtp (or `hubgate dev`'s console),
+// as the proxy and as the admin API take it; nil without either.
+func newMailers(cfg *Config) (proxy.Mailer, admin.Mailer, error) {
+	if cfg.Claims.SMTP != "" {
+		m, err := mail.New(mail.Config{URL: cfg.Claims.SMTP, From: cfg.Claims.From, PublicURL: cfg.PublicURL})
+		if err != nil {
+			return nil, nil, &configError{Key: "claims.smtp", Msg: err.Error()}
 		}
-		hs = append(hs, h)
-		in.log.Info().Str("event", "listen").Str("listener", sv.name).Str("addr", sv.ln.Addr().String()).Send()
-		go func(sv server) {
-			if err := h.Serve(sv.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("%s listener: %w", sv.name, err)
-			}
-		}(sv)
+		return m, m, nil
 	}
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
+	if cfg.DevMail != nil {
+		m := &consoleMailer{w: cfg.DevMail}
+		return m, m, nil
 	}
-	in.log.Info().Str("event", "shutdown").Msg("draining in-flight requests")
-	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer scancel()
-	for _, h := range hs {
-		if e := h.Shutdown(sctx); e != nil && err == nil {
-			err = fmt.Errorf("shutdown: %w", e)
-		}
-	}
-	in.log.Info().Str("event", "stopped").Send()
-	return err
-}
-
-// orDefault is d, or def when d is zero.
-func orDefault(d duration, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return time.Duration(d)
+	return nil, nil, nil
 }
 
 // zerologWriter turns net/http's error log lines into log events.

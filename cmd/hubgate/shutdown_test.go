@@ -47,6 +47,7 @@ provider: {kind: dev, url: "http://127.0.0.1:%d", webhook_secret: "shutdown-test
 session: {secrets: ["c2h1dGRvd24tdGVzdC1zZWNyZXQtb2YtMzItYnl0ZXMhIQ=="]}
 store: "bolt://%s"
 log: {level: warn}
+shutdown: {delay: 1s}
 `, port, port, up.URL, hubPort, filepath.Join(dir, "hubgate.db"))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -156,4 +157,74 @@ func freeTCPPort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestSecondSignalCutsTheDelayShort: after SIGTERM hubgate keeps serving
+// for shutdown.delay, not ready; a second SIGTERM (an operator's second
+// Ctrl-C) makes it drain and exit at once, with 0.
+func TestSecondSignalCutsTheDelayShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildHubgate(t)
+	dir := t.TempDir()
+	port, adm, hubPort := freeTCPPort(t), freeTCPPort(t), freeTCPPort(t)
+	cfg := fmt.Sprintf(`listen: "127.0.0.1:%d"
+public_url: "http://127.0.0.1:%d"
+upstream: "http://127.0.0.1:9"
+provider: {kind: dev, url: "http://127.0.0.1:%d"}
+session: {secrets: ["c2h1dGRvd24tdGVzdC1zZWNyZXQtb2YtMzItYnl0ZXMhIQ=="]}
+store: "bolt://%s"
+admin: {listen: "127.0.0.1:%d", token: "second-signal-token-0123"}
+shutdown: {delay: 60s}
+log: {level: warn}
+`, port, port, hubPort, filepath.Join(dir, "hubgate.db"), adm)
+	cfgPath := filepath.Join(dir, "hubgate.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	status := func(u string) int {
+		resp, err := http.Get(u)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", adm)
+	within(t, 20*time.Second, "hubgate to be ready", func() bool { return status(ready) == http.StatusOK })
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 5*time.Second, "readiness to fail after SIGTERM", func() bool { return status(ready) == http.StatusServiceUnavailable })
+	if st := status(fmt.Sprintf("http://127.0.0.1:%d/_hubgate/healthz", port)); st != http.StatusOK {
+		t.Errorf("during the delay the public listener answered %d; want 200", st)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after the second SIGTERM: %v; want 0\n%s", err, stderr.String())
+		}
+		t.Logf("exited %v after the second SIGTERM", time.Since(start))
+	case <-time.After(10 * time.Second):
+		t.Fatalf("hubgate still running 10 s after a second SIGTERM (shutdown.delay 60s)\n%s", stderr.String())
+	}
 }

@@ -87,6 +87,7 @@ var (
 	bucketRevocations  = []byte("revocations")    // kind \0 subject → revocationRec
 	bucketDeliveries   = []byte("deliveries")     // webhook event id → timeKey(until)
 	bucketKeys         = []byte("keys")           // key id → keyRec
+	bucketSignIns      = []byte("legacy_signins") // legacy person id → signInRec
 
 	allBuckets = [][]byte{
 		bucketClaims, bucketClaimsByHash, bucketClaimsBySubj,
@@ -94,6 +95,7 @@ var (
 		bucketPeople, bucketPeopleEmail, bucketOrgOwners,
 		bucketEvents, bucketMeta,
 		bucketSessions, bucketSessionsExp, bucketRevocations, bucketDeliveries, bucketKeys,
+		bucketSignIns,
 	}
 )
 

@@ -111,7 +111,17 @@ CREATE TABLE signing_keys (
 	delete_at  timestamptz
 );
 `},
-	{2, "retired claims, organization names", `
+	{2, "legacy sign-ins", `
+-- One row per legacy person who signed in the old way while hubgate
+-- watched (readiness before enforce): the first and the latest time only.
+CREATE TABLE legacy_signins (
+	legacy_id text COLLATE "C" PRIMARY KEY,
+	first_at  timestamptz NOT NULL,
+	last_at   timestamptz NOT NULL
+);
+CREATE INDEX legacy_signins_last_at_idx ON legacy_signins (last_at);
+`},
+	{3, "retired claims, organization names", `
 -- A claim is retired when its legacy person or organization is linked
 -- while it is open; writing a link finds them by subject.
 ALTER TABLE claims ADD COLUMN retired_at timestamptz;

@@ -104,6 +104,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Revocations/Unlink", testUnlinkRevocations},
 		{"FirstDelivery", testFirstDelivery},
 		{"SigningKeys", testSigningKeys},
+		{"SignIns", testSignIns},
+		{"SignIns/Concurrent", testSignInsConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

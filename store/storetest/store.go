@@ -19,9 +19,9 @@ import (
 // no server consumes but a store must still get right.
 //
 //   - proxy.Store: claim.Store, session.Store, assertion.Store and the
-//     proxy's Links, Directory, Deliveries, Modes and Ping;
+//     proxy's Links, Directory, Deliveries, Modes, SignIns and Ping;
 //   - admin.Store: the admin server's Claims, Links, Directory, Counts,
-//     Audit, Modes, Revocations and Ping.
+//     Audit, Modes, Revocations, SignIns and Ping.
 //
 // Errors: claim.ErrNotFound for a missing claim, link or legacy person;
 // claim.ErrConflict for a link that would break uniqueness;
