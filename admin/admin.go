@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -98,7 +99,8 @@ type Config struct {
 	// out.
 	SignInsRecorded bool
 	// AppName names the legacy application in claim mails and on the
-	// dashboard. Empty: the public URL's host, as the proxy's mails do.
+	// dashboard (legacy.name). Empty: the public URL's host, as the
+	// proxy's pages and mails do, or none when that host is an IP address.
 	AppName string
 	Logger  zerolog.Logger
 	// Now is the clock. Nil means time.Now.
@@ -176,8 +178,8 @@ func New(cfg Config) (*Server, error) {
 		pages:     pages,
 		log:       cfg.Logger,
 	}
-	if s.appName == "" {
-		s.appName = u.Hostname()
+	if s.appName == "" && net.ParseIP(u.Hostname()) == nil {
+		s.appName = u.Hostname() // an IP address is no name: mails then say "your account"
 	}
 	if s.forms, err = newForms(secret); err != nil {
 		return nil, err

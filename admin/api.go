@@ -16,6 +16,10 @@ type IssueRequest struct {
 	Email    string `json:"email,omitempty"`   // person claims: where the link goes; "" = the directory's
 	Claimer  string `json:"claimer,omitempty"` // org claims: the only legacy person who may claim; "" = any linked admin
 	TTL      string `json:"ttl,omitempty"`     // a Go duration or whole days ("14d"); "" = the configured TTL
+	// Force issues a claim for a legacy id the directory does not hold
+	// (a person not imported yet, an organization no imported person
+	// owns); without it such a request is refused (422 unknown_legacy_id).
+	Force bool `json:"force,omitempty"`
 }
 
 // Issued answers POST /api/v1/claims. URL holds the claim's token and exists
@@ -33,12 +37,13 @@ type Claim struct {
 	LegacyID  string     `json:"legacy_id"`
 	Claimer   string     `json:"claimer"`
 	Email     string     `json:"email"`
-	Status    string     `json:"status"` // open, used, revoked or expired
+	Status    string     `json:"status"` // open, used, revoked, retired (its legacy end is linked) or expired
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt time.Time  `json:"expires_at"`
 	UsedAt    *time.Time `json:"used_at"`
 	UsedBy    string     `json:"used_by"`
 	RevokedAt *time.Time `json:"revoked_at"`
+	RetiredAt *time.Time `json:"retired_at"`
 	CreatedBy string     `json:"created_by"`
 }
 
@@ -146,7 +151,8 @@ func claimJSON(c claim.Claim, now time.Time) Claim {
 	return Claim{
 		ID: c.ID, Kind: string(c.Kind), LegacyID: c.LegacyID, Claimer: c.Claimer, Email: c.Email,
 		Status: c.Status(now), CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(),
-		UsedAt: optTime(c.UsedAt), UsedBy: c.UsedBy, RevokedAt: optTime(c.RevokedAt), CreatedBy: c.CreatedBy,
+		UsedAt: optTime(c.UsedAt), UsedBy: c.UsedBy, RevokedAt: optTime(c.RevokedAt), RetiredAt: optTime(c.RetiredAt),
+		CreatedBy: c.CreatedBy,
 	}
 }
 

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,15 +28,9 @@ func (s *Server) issueClaim() http.HandlerFunc {
 		}
 		ctx := r.Context()
 		req.CreatedBy = s.actor(r)
-		if req.Kind == claim.KindPerson && req.Email == "" {
-			// The directory may know where the link should go; the
-			// dashboard and mailer show it.
-			if p, err := s.cfg.Store.Person(ctx, req.LegacyID); err == nil {
-				req.Email = p.Email
-			} else if !errors.Is(err, claim.ErrNotFound) {
-				s.fail(w, r, err)
-				return
-			}
+		if err := s.checkIssue(ctx, &req, body.Force); err != nil {
+			s.fail(w, r, err)
+			return
 		}
 		is, err := s.cfg.Claims.Issue(ctx, req)
 		if err != nil {
@@ -47,6 +42,46 @@ func (s *Server) issueClaim() http.HandlerFunc {
 			Time("expires", is.Claim.ExpiresAt).Send()
 		writeJSON(w, http.StatusCreated, Issued{ID: is.Claim.ID, URL: s.claimURL(is.Token), ExpiresAt: is.Claim.ExpiresAt.UTC()})
 	}
+}
+
+// checkIssue checks a claim request against the directory and the links:
+// a legacy id the directory does not hold is refused unless forced (a
+// typo would mail a link that claims an account nobody has), one that is
+// linked already is refused (its claim could link nothing: it would be
+// retired at once). A person claim without an email gets the
+// directory's, which the dashboard and the mailer show.
+func (s *Server) checkIssue(ctx context.Context, req *claim.Request, force bool) error {
+	known := false
+	switch req.Kind {
+	case claim.KindPerson:
+		p, err := s.cfg.Store.Person(ctx, req.LegacyID)
+		switch {
+		case err == nil:
+			known = true
+			if req.Email == "" {
+				req.Email = p.Email
+			}
+		case !errors.Is(err, claim.ErrNotFound):
+			return err
+		}
+	case claim.KindOrg:
+		owners, err := s.cfg.Store.OrgOwners(ctx, req.LegacyID)
+		if err != nil {
+			return err
+		}
+		known = len(owners) > 0
+	}
+	if !known && !force {
+		return &apiError{status: http.StatusUnprocessableEntity, code: "unknown_legacy_id", field: "legacy_id",
+			msg: fmt.Sprintf("legacy_id: %s %s is not in the directory; import it first, or send force: true (CLI: --force) to issue a link anyway", req.Kind, req.LegacyID)}
+	}
+	if l, err := s.cfg.Store.Link(ctx, req.Kind, req.LegacyID); err == nil {
+		return &apiError{status: http.StatusConflict, code: "already_linked", field: "legacy_id",
+			msg: fmt.Sprintf("legacy_id: %s %s is linked to Zaikio %s already; a claim link could link nothing", req.Kind, req.LegacyID, l.ZaikioID)}
+	} else if !errors.Is(err, claim.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // issueRequest checks the body field by field, so that every refusal names
@@ -130,7 +165,12 @@ func (s *Server) listClaims() http.HandlerFunc {
 		now := s.now()
 		out := ClaimPage{Claims: make([]Claim, 0, len(claims))}
 		for _, c := range claims {
-			out.Claims = append(out.Claims, claimJSON(c, now))
+			cj, err := s.claimView(r.Context(), c, now)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			out.Claims = append(out.Claims, cj)
 		}
 		if len(claims) == limit {
 			out.Next = claims[len(claims)-1].ID
@@ -147,7 +187,12 @@ func (s *Server) getClaim() http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, claimJSON(c, s.now()))
+		cj, err := s.claimView(r.Context(), c, s.now())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, cj)
 	}
 }
 
@@ -164,4 +209,22 @@ func (s *Server) revokeClaim() http.HandlerFunc {
 		s.log.Info().Str("event", "claim.revoke").Str("actor", actor).Str("request_id", requestID(r)).Str("claim", id).Send()
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// claimView is c as the API and the dashboard show it. An open claim whose
+// legacy person or organization is linked (issued after the link, which
+// retires the claims open at that moment) is "retired" too: open means
+// that someone not yet linked can still use it, as in Stats.
+func (s *Server) claimView(ctx context.Context, c claim.Claim, now time.Time) (Claim, error) {
+	cj := claimJSON(c, now)
+	if cj.Status != "open" {
+		return cj, nil
+	}
+	switch _, err := s.cfg.Store.Link(ctx, c.Kind, c.LegacyID); {
+	case err == nil:
+		cj.Status = "retired"
+	case !errors.Is(err, claim.ErrNotFound):
+		return Claim{}, err
+	}
+	return cj, nil
 }

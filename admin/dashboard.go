@@ -54,7 +54,7 @@ type dashboardView struct {
 	ClaimsUsedPct float64
 	Chart         chart
 	Recent        []Claim
-	Events        []Event
+	Events        []auditRow
 	Generated     time.Time
 	// ReadOnly hides the controls: the viewer signed in with a read token.
 	ReadOnly bool
@@ -88,7 +88,7 @@ func (s *Server) dashboard() http.HandlerFunc {
 		}
 		v := dashboardView{Mode: string(cur), Default: string(s.cfg.DefaultMode), Stats: st.Stats, Generated: now,
 			Persons: newShare(st.LinkedPersons, st.People), Orgs: newShare(st.LinkedOrgs, st.Orgs),
-			ClaimsTotal:   st.ClaimsOpen + st.ClaimsUsed + st.ClaimsExpired + st.ClaimsRevoked,
+			ClaimsTotal:   st.ClaimsTotal(),
 			ClaimsUsedPct: st.Percent.ClaimsUsed, Chart: newChart(st.LinksByDay, loc), Recent: recent,
 			ReadOnly: viewerOf(r).readOnly()}
 		if v.Readiness, err = s.readinessCard(r); err != nil {
@@ -101,9 +101,7 @@ func (s *Server) dashboard() http.HandlerFunc {
 		for _, m := range s.cfg.Modes {
 			v.Modes = append(v.Modes, modeView{Name: string(m), Desc: modeText(loc, "mode.%s.desc", m), Current: m == cur})
 		}
-		for _, e := range evs {
-			v.Events = append(v.Events, eventJSON(e))
-		}
+		v.Events = s.newNames(ctx).auditRows(evs)
 		s.render(w, r, http.StatusOK, "dashboard", v)
 	}
 }
@@ -128,7 +126,7 @@ func (s *Server) computeStats(ctx context.Context, now time.Time) (Stats, error)
 	if err != nil {
 		return Stats{}, err
 	}
-	claims := st.ClaimsOpen + st.ClaimsUsed + st.ClaimsExpired + st.ClaimsRevoked
+	claims := st.ClaimsTotal()
 	return Stats{Stats: st, LinksByDay: days, Percent: Percent{
 		PersonsLinked: percent(st.LinkedPersons, st.People),
 		OrgsLinked:    percent(st.LinkedOrgs, st.Orgs),
@@ -137,8 +135,9 @@ func (s *Server) computeStats(ctx context.Context, now time.Time) (Stats, error)
 }
 
 // recentClaims are the n newest claims that are open or expired, newest
-// first. Claims are stored by random id, so it pages through all of them,
-// like the store's own Stats does: on the admin listener only.
+// first (as claimView sees them: an open claim of a linked person is
+// retired). Claims are stored by random id, so it pages through all of
+// them, like the store's own Stats does: on the admin listener only.
 func (s *Server) recentClaims(ctx context.Context, now time.Time, n int) ([]Claim, error) {
 	var top []claim.Claim // newest first, at most n
 	after := ""
@@ -166,7 +165,13 @@ func (s *Server) recentClaims(ctx context.Context, now time.Time, n int) ([]Clai
 	}
 	out := make([]Claim, 0, len(top))
 	for _, c := range top {
-		out = append(out, claimJSON(c, now))
+		cj, err := s.claimView(ctx, c, now)
+		if err != nil {
+			return nil, err
+		}
+		if cj.Status == "open" || cj.Status == "expired" {
+			out = append(out, cj)
+		}
 	}
 	return out, nil
 }

@@ -25,10 +25,14 @@ const (
 	// CSV: one person per record, columns id,email,name,orgs. A header row
 	// is optional; when the first record has a column named "id" it is the
 	// header, and columns may come in any order (unknown ones are ignored).
-	// orgs are separated by ";", "," or spaces.
+	// orgs are separated by ";", "," or spaces. With a header, a column
+	// org_names names the organizations for pages and the dashboard, as
+	// "id=name" pairs separated by ";" ("7=Acme Print; 9=Brown
+	// Packaging").
 	CSV Format = "csv"
 	// NDJSON: one JSON object per line: {"id":"42","email":…,"name":…,
-	// "orgs":["7"]}; ids may be JSON numbers, unknown fields are ignored.
+	// "orgs":["7"],"org_names":{"7":"Acme Print"}}; ids may be JSON
+	// numbers, unknown fields are ignored.
 	// An optional "line" names the row's line in the caller's own file, for
 	// messages (the CLI sends CSV files as NDJSON chunks and keeps their line
 	// numbers that way).
@@ -104,6 +108,9 @@ func ReadRows(r io.Reader, f Format) ([]Row, error) {
 // columns of the CSV format, in their order when there is no header.
 var columns = []string{"id", "email", "name", "orgs"}
 
+// headerColumns are the columns a header may name.
+var headerColumns = append(columns[:len(columns):len(columns)], "org_names")
+
 func readCSV(r io.Reader) ([]Row, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -130,7 +137,7 @@ func readCSV(r io.Reader) ([]Row, error) {
 			index, width = map[string]int{}, len(rec)
 			for i, name := range rec {
 				name = strings.ToLower(strings.TrimSpace(name))
-				if _, dup := index[name]; !dup && slices.Contains(columns, name) {
+				if _, dup := index[name]; !dup && slices.Contains(headerColumns, name) {
 					index[name] = i
 				}
 			}
@@ -144,10 +151,15 @@ func readCSV(r io.Reader) ([]Row, error) {
 		}
 		p := claim.Person{ID: field("id"), Email: field("email"), Name: field("name"),
 			Orgs: splitOrgs(field("orgs"))}
+		names, namesErr := splitOrgNames(field("org_names"))
+		p.OrgNames = names
 		row := Row{Line: line, Person: p}
-		if len(rec) > width {
+		switch {
+		case len(rec) > width:
 			row.Err = &rowError{line, fmt.Sprintf("%d fields, want at most %d (%s)", len(rec), width, strings.Join(columns, ","))}
-		} else {
+		case namesErr != "":
+			row.Err = &rowError{line, "org_names: " + namesErr}
+		default:
 			row.Err = checkPerson(line, p)
 		}
 		rows = append(rows, row)
@@ -177,6 +189,26 @@ func splitOrgs(s string) []string {
 	return out
 }
 
+// splitOrgNames reads the org_names column: "id=name" pairs separated by
+// ";". It returns why the text is not that, or "".
+func splitOrgNames(s string) (map[string]string, string) {
+	var out map[string]string
+	for _, pair := range strings.Split(s, ";") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		id, name, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, fmt.Sprintf("%q: want id=name pairs separated by ;", pair)
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[strings.TrimSpace(id)] = strings.TrimSpace(name)
+	}
+	return out, ""
+}
+
 // legacyID is an id in NDJSON: a string or a JSON integer (legacy exports
 // often number their rows).
 type legacyID string
@@ -203,11 +235,12 @@ func (id *legacyID) UnmarshalJSON(b []byte) error {
 
 // ndjsonRow is one NDJSON line.
 type ndjsonRow struct {
-	ID    legacyID   `json:"id"`
-	Email string     `json:"email,omitempty"`
-	Name  string     `json:"name,omitempty"`
-	Orgs  []legacyID `json:"orgs,omitempty"`
-	Line  int        `json:"line,omitempty"`
+	ID       legacyID          `json:"id"`
+	Email    string            `json:"email,omitempty"`
+	Name     string            `json:"name,omitempty"`
+	Orgs     []legacyID        `json:"orgs,omitempty"`
+	OrgNames map[string]string `json:"org_names,omitempty"`
+	Line     int               `json:"line,omitempty"`
 }
 
 func readNDJSON(r io.Reader) ([]Row, error) {
@@ -235,6 +268,12 @@ func readNDJSON(r io.Reader) ([]Row, error) {
 			if o := strings.TrimSpace(string(o)); !slices.Contains(p.Orgs, o) {
 				p.Orgs = append(p.Orgs, o)
 			}
+		}
+		for id, name := range v.OrgNames {
+			if p.OrgNames == nil {
+				p.OrgNames = map[string]string{}
+			}
+			p.OrgNames[strings.TrimSpace(id)] = strings.TrimSpace(name)
 		}
 		rows = append(rows, Row{Line: at, Person: p, Err: checkPerson(at, p)})
 	}
@@ -287,6 +326,14 @@ func checkPerson(line int, p claim.Person) error {
 			return &rowError{line, fmt.Sprintf("orgs: %q: want 1 to 128 of A-Z a-z 0-9 . _ @ -", o)}
 		}
 	}
+	for id, name := range p.OrgNames {
+		if !slices.Contains(p.Orgs, id) {
+			return &rowError{line, fmt.Sprintf("org_names: %q is not one of orgs", id)}
+		}
+		if len(name) > maxName || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+			return &rowError{line, fmt.Sprintf("org_names: %s: want at most %d bytes of UTF-8 text without control characters", id, maxName)}
+		}
+	}
 	return nil
 }
 
@@ -296,7 +343,7 @@ func writeNDJSON(w io.Writer, rows []Row) error {
 	enc := json.NewEncoder(w)
 	for _, r := range rows {
 		p := r.Person
-		v := ndjsonRow{ID: legacyID(p.ID), Email: p.Email, Name: p.Name, Line: r.Line}
+		v := ndjsonRow{ID: legacyID(p.ID), Email: p.Email, Name: p.Name, OrgNames: p.OrgNames, Line: r.Line}
 		for _, o := range p.Orgs {
 			v.Orgs = append(v.Orgs, legacyID(o))
 		}

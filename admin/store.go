@@ -47,6 +47,10 @@ type Claims interface {
 type Links interface {
 	// Link returns the link holding this legacy id (claim.ErrNotFound).
 	Link(ctx context.Context, kind claim.Kind, legacyID string) (claim.Link, error)
+	// LinkByZaikio returns the link holding this Zaikio id
+	// (claim.ErrNotFound): the dashboard names a Zaikio person by the
+	// legacy person it is linked to.
+	LinkByZaikio(ctx context.Context, kind claim.Kind, zaikioID string) (claim.Link, error)
 	// PutLink writes l after claim.CheckLink (exactly-l-exists is a no-op
 	// that appends nothing, either end taken is claim.ErrConflict) and
 	// appends claim.LinkEvent(l).
@@ -65,6 +69,13 @@ type Links interface {
 type Directory interface {
 	// Person returns one legacy person (claim.ErrNotFound).
 	Person(ctx context.Context, id string) (claim.Person, error)
+	// OrgOwners returns the legacy people who own legacy org orgID per the
+	// directory (an organization is in the directory when someone owns it).
+	OrgOwners(ctx context.Context, orgID string) ([]string, error)
+	// OrgNames returns the display names the directory gives these legacy
+	// organizations, by id; organizations without a name are left out
+	// (the dashboard shows names beside ids).
+	OrgNames(ctx context.Context, ids []string) (map[string]string, error)
 	// PutPeople inserts or replaces entries (by id) and appends ev when
 	// ev.Action != "".
 	PutPeople(ctx context.Context, people []claim.Person, ev claim.Event) error

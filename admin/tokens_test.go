@@ -45,7 +45,7 @@ func TestNamedTokensAudit(t *testing.T) {
 	}
 	for i, tt := range tests {
 		id := string(rune('1' + i))
-		status, body := e.as(tt.tok, "POST", "/api/v1/claims", `{"kind":"person","legacy_id":"`+id+`"}`, admin.ActorHeader, tt.actorHeader)
+		status, body := e.as(tt.tok, "POST", "/api/v1/claims", `{"force":true,"kind":"person","legacy_id":"`+id+`"}`, admin.ActorHeader, tt.actorHeader)
 		if status != http.StatusCreated {
 			t.Fatalf("POST /api/v1/claims with %s = %d %s; want 201", tt.want, status, body)
 		}

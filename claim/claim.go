@@ -19,6 +19,10 @@ var (
 	ErrUsed = errors.New("claim: already used")
 	// ErrRevoked: an operator revoked the claim.
 	ErrRevoked = errors.New("claim: revoked")
+	// ErrRetired: the claim's legacy person or organization was linked
+	// (by another claim, by an operator, by provisioning), which retired
+	// its other open claims: it has nothing left to link.
+	ErrRetired = errors.New("claim: retired: the account is linked")
 	// ErrConflict: one end of the link is already linked to something else.
 	ErrConflict = errors.New("claim: already linked to another account")
 	// ErrForbidden: the redeemer is not allowed to redeem this claim (not linked
@@ -70,15 +74,19 @@ type Claim struct {
 	UsedAt    time.Time // zero while unused
 	UsedBy    string    // Zaikio id it was redeemed for
 	RevokedAt time.Time // zero unless revoked
+	RetiredAt time.Time // zero unless retired: its legacy end was linked while it was open
 }
 
-// Status names the claim's state at now: "open", "used", "revoked" or "expired".
+// Status names the claim's state at now: "open", "used", "revoked",
+// "retired" or "expired".
 func (c Claim) Status(now time.Time) string {
 	switch {
 	case !c.UsedAt.IsZero():
 		return "used"
 	case !c.RevokedAt.IsZero():
 		return "revoked"
+	case !c.RetiredAt.IsZero():
+		return "retired"
 	case !now.Before(c.ExpiresAt):
 		return "expired"
 	}
@@ -92,6 +100,8 @@ func (c Claim) Usable(now time.Time) error {
 		return fmt.Errorf("%w: claim %s was redeemed at %s", ErrUsed, c.ID, c.UsedAt.UTC().Format(time.RFC3339))
 	case !c.RevokedAt.IsZero():
 		return fmt.Errorf("%w: claim %s", ErrRevoked, c.ID)
+	case !c.RetiredAt.IsZero():
+		return fmt.Errorf("%w: claim %s was retired at %s", ErrRetired, c.ID, c.RetiredAt.UTC().Format(time.RFC3339))
 	case !now.Before(c.ExpiresAt):
 		return fmt.Errorf("%w: claim %s expired at %s", ErrExpired, c.ID, c.ExpiresAt.UTC().Format(time.RFC3339))
 	}
@@ -106,7 +116,10 @@ type Redemption struct {
 	Claimer  string   // org claims: the legacy person id linked to the acting Zaikio person; "" if none
 	Roles    []string // org claims: the acting person's roles in the chosen Zaikio organization
 	Actor    string   // for the audit log, e.g. "zaikio:<uuid>"
-	At       time.Time
+	// ZaikioName is the Zaikio person's or organization's display name as
+	// the hub named it, for the audit log only (never for identity).
+	ZaikioName string
+	At         time.Time
 }
 
 // Check applies the redemption rules to c: usable at r.At, the right kind, and
@@ -155,7 +168,22 @@ type Redeemed struct {
 // returns what redeeming it for r changes. Stores call it inside the
 // redeeming transaction.
 func (c Claim) Redeem(r Redemption) (Redeemed, error) {
-	if err := c.Check(r); err != nil {
+	return c.RedeemWith(r, nil)
+}
+
+// RedeemWith is Redeem for stores, which also pass the link that holds
+// c's legacy end now (nil when none). A retired claim is refused
+// (ErrRetired), except for exactly the Zaikio id its legacy end is linked
+// to: the link it would make is there already, and consuming it changes
+// nothing else (as when an operator linked the pair by hand before the
+// claim was issued, or when several claims of one person are redeemed for
+// the same account at once).
+func (c Claim) RedeemWith(r Redemption, linked *Link) (Redeemed, error) {
+	chk := c
+	if linked != nil && linked.Kind == c.Kind && linked.LegacyID == c.LegacyID && linked.ZaikioID == r.ZaikioID {
+		chk.RetiredAt = time.Time{}
+	}
+	if err := chk.Check(r); err != nil {
 		return Redeemed{}, err
 	}
 	at := r.At.UTC()
@@ -166,7 +194,7 @@ func (c Claim) Redeem(r Redemption) (Redeemed, error) {
 		Link: Link{Kind: c.Kind, LegacyID: c.LegacyID, ZaikioID: r.ZaikioID,
 			CreatedAt: at, Via: "claim:" + c.ID, By: r.Actor},
 		Event: Event{Time: r.At, Actor: r.Actor, Action: ActionClaimRedeem,
-			Subject: subject(c.Kind, c.LegacyID), Detail: "claim " + c.ID + " for zaikio " + r.ZaikioID},
+			Subject: subject(c.Kind, c.LegacyID), Detail: "claim " + c.ID + " for zaikio " + r.ZaikioID + quotedName(r.ZaikioName)},
 	}, nil
 }
 
@@ -189,7 +217,8 @@ func (c Claim) Revoke(actor string, at time.Time) (Revoked, error) {
 	switch {
 	case !c.UsedAt.IsZero():
 		return Revoked{}, fmt.Errorf("%w: claim %s was redeemed at %s and cannot be revoked", ErrUsed, c.ID, c.UsedAt.Format(time.RFC3339))
-	case !c.RevokedAt.IsZero():
+	case !c.RevokedAt.IsZero(), !c.RetiredAt.IsZero():
+		// Revoked before, or retired: either way it can link nothing.
 		return Revoked{Claim: c, Unchanged: true}, nil
 	}
 	c.RevokedAt = at
@@ -254,6 +283,10 @@ type Person struct {
 	Email string
 	Name  string
 	Orgs  []string // legacy organizations this person owns
+	// OrgNames are the display names of Orgs as the import gave them, by
+	// org id (ids not in Orgs are ignored). Shown on pages and the
+	// dashboard, never used to decide anything.
+	OrgNames map[string]string
 }
 
 // FirstName and LastName split Name at its last space, for prefilling the
@@ -330,4 +363,14 @@ type Stats struct {
 	ClaimsUsed    int `json:"claims_used"`
 	ClaimsExpired int `json:"claims_expired"`
 	ClaimsRevoked int `json:"claims_revoked"`
+	// ClaimsRetired counts unused claims whose legacy person or
+	// organization is linked: retired when it was linked, or open claims
+	// issued for it afterwards. ClaimsOpen never counts those: an open
+	// claim is one that someone not yet linked can still redeem.
+	ClaimsRetired int `json:"claims_retired"`
+}
+
+// ClaimsTotal is the number of claims, every state counted once.
+func (s Stats) ClaimsTotal() int {
+	return s.ClaimsOpen + s.ClaimsUsed + s.ClaimsExpired + s.ClaimsRevoked + s.ClaimsRetired
 }

@@ -24,6 +24,12 @@
 //  4. Links are unique in both directions: one Zaikio person (or organization)
 //     maps to at most one legacy person (or organization) and vice versa. A
 //     conflicting claim fails with [ErrConflict]; it never overwrites.
+//  5. Writing a link — by a claim, by an operator, by provisioning — retires
+//     the other claims of its legacy person or organization that are still
+//     open ([Retire], in the same transaction, audited): they can link
+//     nothing any more, and say so ([ErrRetired]) instead of looking valid
+//     until the trip to Zaikio. A retired claim still redeems for exactly
+//     the pair that is linked ([Claim.RedeemWith]): that changes nothing.
 //
 // Claims are never made, nor suggested, by matching email addresses: the token
 // is the only proof.

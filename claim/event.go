@@ -27,6 +27,7 @@ const (
 	ActionClaimIssue    = "claim.issue"    // claims were minted (Service.Issue, IssueMany)
 	ActionClaimRedeem   = "claim.redeem"   // a claim was consumed (Claim.Redeem)
 	ActionClaimRevoke   = "claim.revoke"   // an operator revoked a claim (Claim.Revoke)
+	ActionClaimRetire   = "claim.retire"   // linking retired the other open claims of a person or organization (Retire)
 	ActionClaimsMail    = "claims.mail"    // an import mailed claim links
 	ActionPeopleImport  = "people.import"  // the legacy directory was imported
 	ActionModeSet       = "mode.set"       // the migration mode was switched

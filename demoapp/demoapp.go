@@ -97,6 +97,18 @@ func (a *App) Users() []User {
 	return out
 }
 
+// Orgs returns the organizations (for naming them in hubgate's directory).
+func (a *App) Orgs() []Org {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]Org, 0, len(a.orgs))
+	for _, o := range a.orgs {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
 // current returns the user of the legacy session cookie, if any.

@@ -2,13 +2,10 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hubgate/hubgate/claim"
@@ -21,12 +18,13 @@ const undoWindow = 10 * time.Minute
 
 // claimPage shows who is about to be linked: GET /_hubgate/claim/{token}.
 // It never consumes the token and never starts a flow (mail scanners and
-// prefetchers follow links; DESIGN §3).
+// prefetchers follow links; DESIGN §3). A link that cannot be used any
+// more says why and offers the next steps (failLink).
 func (s *Server) claimPage() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.inspectClaim(r)
 		if err != nil {
-			s.fail(w, r, err)
+			s.failLink(w, r, err)
 			return
 		}
 		data := map[string]any{
@@ -38,6 +36,7 @@ func (s *Server) claimPage() http.HandlerFunc {
 				data["Name"], data["Email"] = p.Name, p.Email
 			}
 		} else {
+			data["OrgName"] = s.legacyName(r.Context(), claim.KindOrg, c.LegacyID, "")
 			id := s.sessions.Authenticate(w, r)
 			switch {
 			case id == nil:
@@ -54,13 +53,58 @@ func (s *Server) claimPage() http.HandlerFunc {
 }
 
 // inspectClaim parses the token in the path and returns its claim if it can
-// still be redeemed.
+// still be redeemed: not used, revoked, retired or expired, and its legacy
+// person or organization not linked (a claim issued after the link is as
+// dead as one the link retired: claim.ErrRetired).
 func (s *Server) inspectClaim(r *http.Request) (claim.Claim, error) {
 	tok, err := claim.ParseToken(r.PathValue("token"))
 	if err != nil {
 		return claim.Claim{}, err
 	}
-	return s.claims.Inspect(r.Context(), tok)
+	c, err := s.claims.Inspect(r.Context(), tok)
+	if err != nil {
+		return c, err
+	}
+	if l, err := s.store.Link(r.Context(), c.Kind, c.LegacyID); err == nil {
+		return c, fmt.Errorf("%w: claim %s: %s %s is linked to %s", claim.ErrRetired, c.ID, c.Kind, c.LegacyID, l.ZaikioID)
+	} else if !errors.Is(err, claim.ErrNotFound) {
+		return c, err
+	}
+	return c, nil
+}
+
+// deadLinkKeys are the pages of a claim link that cannot be used.
+var deadLinkKeys = map[string]bool{"claim_unknown": true, "claim_used": true, "claim_expired": true, "claim_revoked": true, "claim_retired": true}
+
+// failLink answers a claim link that cannot be used with the funnel's page
+// and both next steps: signing in with Zaikio (the account may be linked
+// already), and a new link — "send me my link" when hubgate can mail, else
+// the administrator. A retired link's account is linked: it offers only
+// the sign-in.
+func (s *Server) failLink(w http.ResponseWriter, r *http.Request, err error) {
+	pe := classify(err)
+	if !deadLinkKeys[pe.key] {
+		s.fail(w, r, err)
+		return
+	}
+	next := *pe
+	next.data = map[string]any{"SigninURL": "/_hubgate/login"}
+	for k, v := range pe.data {
+		next.data[k] = v
+	}
+	if pe.key != "claim_retired" {
+		loc := localeOf(r)
+		switch {
+		case s.cfg.Mailer != nil:
+			next.data["ResendURL"] = "/_hubgate/resend"
+			next.data["Next"] = loc.T("error.next.resend")
+		case s.cfg.AppName != "":
+			next.data["Next"] = loc.F("error.next.admin_app", s.cfg.AppName)
+		default:
+			next.data["Next"] = loc.T("error.next.admin")
+		}
+	}
+	s.fail(w, r, &next)
 }
 
 // startClaim starts the redirect flow for a claim link: POST
@@ -73,7 +117,7 @@ func (s *Server) startClaim() http.HandlerFunc {
 		}
 		c, err := s.inspectClaim(r)
 		if err != nil {
-			s.fail(w, r, err)
+			s.failLink(w, r, err)
 			return
 		}
 		if err := s.checkCSRF(r, "claim:"+c.Hash.String()); err != nil {
@@ -94,7 +138,7 @@ func (s *Server) startClaim() http.HandlerFunc {
 // prefilled from p (the claim's legacy person).
 func (s *Server) startPersonFlow(w http.ResponseWriter, r *http.Request, c claim.Claim, p claim.Person) {
 	o := zaikio.AuthOptions{SelectAccount: true, FirstName: p.FirstName(), LastName: p.LastName(), Email: p.Email}
-	f := flow{Purpose: purposeClaimPerson, Claim: c.Hash.String(), Return: "/"}
+	f := flow{Purpose: purposeClaimPerson, Claim: c.Hash.String(), Return: "/", Name: p.Name}
 	if err := s.startFlow(w, r, f, s.personScope, o); err != nil {
 		s.fail(w, r, err)
 	}
@@ -136,58 +180,23 @@ func (s *Server) finishPersonClaim(w http.ResponseWriter, r *http.Request, f flo
 		s.fail(w, r, err)
 		return
 	}
-	c, link, err := s.claims.Redeem(ctx, claim.Redemption{Hash: h, Kind: claim.KindPerson, ZaikioID: p.ID, Actor: "zaikio:" + p.ID})
+	c, link, err := s.claims.Redeem(ctx, claim.Redemption{Hash: h, Kind: claim.KindPerson, ZaikioID: p.ID, Actor: "zaikio:" + p.ID, ZaikioName: p.DisplayName()})
 	s.metrics.claims.WithLabelValues("person", outcome(err)).Inc()
 	if err != nil {
 		s.log.Info().Str("event", "claim.refused").Str("kind", "person").Str("person", p.ID).AnErr("reason", err).Str("request_id", requestID(r)).Send()
-		s.fail(w, r, err)
+		s.failLink(w, r, err)
 		return
 	}
 	s.log.Info().Str("event", "claim.linked").Str("kind", "person").Str("claim", c.ID).Str("user", link.LegacyID).Str("person", p.ID).Str("request_id", requestID(r)).Send()
 	if old := s.sessions.Decode(r); old != nil {
 		_ = s.sessions.End(ctx, old, "zaikio:"+p.ID, "rotated at link")
 	}
-	id, err := s.startSession(ctx, w, p, tokensOf(tok, claims.JTI))
-	if err != nil {
+	if _, err := s.startSession(ctx, w, p, tokensOf(tok, claims.JTI)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.renderClaimed(w, r, id, link, p.DisplayName(), p.Email)
-}
-
-// renderClaimed shows the success page: which Zaikio account was linked, an
-// undo button for a short while, and the person's unlinked organizations.
-func (s *Server) renderClaimed(w http.ResponseWriter, r *http.Request, id *session.Identity, link claim.Link, zaikioName, zaikioEmail string) {
-	data := map[string]any{
-		"Kind": string(link.Kind), "LegacyID": link.LegacyID, "ZaikioID": link.ZaikioID,
-		"ZaikioName": zaikioName, "ZaikioEmail": zaikioEmail,
-		"UndoCSRF":    s.csrfToken(w, r, "undo:"+string(link.Kind)+":"+link.LegacyID),
-		"UndoMinutes": int(undoWindow / time.Minute),
-	}
-	if orgs := s.unlinkedOrgs(r.Context(), id.User); len(orgs) > 0 {
-		data["Orgs"] = orgs
-		data["OrgCSRF"] = s.csrfToken(w, r, "claim-org")
-	}
-	s.render(w, r, http.StatusOK, "claimed", data)
-}
-
-// unlinkedOrgs lists the legacy organizations user owns (per the imported
-// directory) that are not linked yet.
-func (s *Server) unlinkedOrgs(ctx context.Context, user string) []string {
-	if user == "" {
-		return nil
-	}
-	p, err := s.store.Person(ctx, user)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, o := range p.Orgs {
-		if _, err := s.store.Link(ctx, claim.KindOrg, o); errors.Is(err, claim.ErrNotFound) {
-			out = append(out, o)
-		}
-	}
-	return out
+	s.showDone(w, r, done{Page: pageLinked, Kind: string(link.Kind), LegacyID: link.LegacyID, LegacyName: f.Name,
+		ZaikioID: link.ZaikioID, ZaikioName: p.DisplayName(), ZaikioEmail: p.Email})
 }
 
 // orgClaimPage lists the signed-in person's unlinked organizations with a
@@ -228,7 +237,7 @@ func (s *Server) startOrgClaim() http.HandlerFunc {
 			return
 		}
 		org := r.PostFormValue("org")
-		if !slices.Contains(s.unlinkedOrgs(r.Context(), id.User), org) {
+		if !ownsUnlinked(s.unlinkedOrgs(r.Context(), id.User), org) {
 			s.fail(w, r, &pageError{status: http.StatusForbidden, key: "org_not_owned", err: fmt.Errorf("user %q does not own unlinked org %q", id.User, org)})
 			return
 		}
@@ -291,31 +300,31 @@ func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, 
 	if tok.OnBehalfOf != nil {
 		roles = intersect(roles, tok.OnBehalfOf.Roles)
 	}
-	c, link, err := s.claims.Redeem(ctx, claim.Redemption{Hash: h, Kind: claim.KindOrg, ZaikioID: tok.Bearer.ID, Claimer: claimer, Roles: roles, Actor: "zaikio:" + f.Person})
-	s.metrics.claims.WithLabelValues("org", outcome(err)).Inc()
-	if err != nil {
-		s.log.Info().Str("event", "claim.refused").Str("kind", "org").Str("person", f.Person).AnErr("reason", err).Str("request_id", requestID(r)).Send()
-		s.fail(w, r, err)
-		return
-	}
-	s.log.Info().Str("event", "claim.linked").Str("kind", "org").Str("claim", c.ID).Str("org", link.LegacyID).Str("person", f.Person).Str("request_id", requestID(r)).Send()
 	orgName := tok.Bearer.ID
 	if o, err := s.hub.Organization(ctx, tok.AccessToken); err == nil && o.Name != "" {
 		orgName = o.Name
 	}
+	c, link, err := s.claims.Redeem(ctx, claim.Redemption{Hash: h, Kind: claim.KindOrg, ZaikioID: tok.Bearer.ID, Claimer: claimer, Roles: roles,
+		Actor: "zaikio:" + f.Person, ZaikioName: orgName})
+	s.metrics.claims.WithLabelValues("org", outcome(err)).Inc()
+	if err != nil {
+		s.log.Info().Str("event", "claim.refused").Str("kind", "org").Str("person", f.Person).AnErr("reason", err).Str("request_id", requestID(r)).Send()
+		s.failLink(w, r, err)
+		return
+	}
+	s.log.Info().Str("event", "claim.linked").Str("kind", "org").Str("claim", c.ID).Str("org", link.LegacyID).Str("person", f.Person).Str("request_id", requestID(r)).Send()
 	// Rotate the session: a new id with the new organization in it, holding
 	// the tokens just rotated. The old session is retired without revoking
 	// them: they are the new session's now (revoking them would sign the
 	// person out at the hub's revoked_access_token webhook).
-	nid, err := s.startSession(ctx, w, p, t)
-	if err != nil {
+	if _, err := s.startSession(ctx, w, p, t); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if err := s.sessions.Retire(ctx, id, "zaikio:"+f.Person, "rotated at link"); err != nil {
 		s.log.Error().Err(err).Str("event", "session.retire").Str("person", f.Person).Str("request_id", requestID(r)).Send()
 	}
-	s.renderClaimed(w, r, nid, link, orgName, "")
+	s.showDone(w, r, done{Page: pageLinked, Kind: string(link.Kind), LegacyID: link.LegacyID, ZaikioID: link.ZaikioID, ZaikioName: orgName})
 }
 
 // revokeQuietly revokes a token we no longer need, in the background.
@@ -388,140 +397,11 @@ func (s *Server) undoClaim() http.HandlerFunc {
 		if err := s.sessions.Revoke(ctx, s.unlinkRevocation(kind, legacy, "zaikio:"+id.Person, "link undone")); err != nil {
 			s.log.Error().Err(err).Str("event", "session.unlink").Str("kind", string(kind)).Str("legacy", legacy).Str("request_id", requestID(r)).Send()
 		}
-		// This session's identity no longer holds: end it.
+		// This session's identity no longer holds: end it, and the page
+		// that showed the link is no longer true.
 		_ = s.sessions.End(ctx, id, "zaikio:"+id.Person, "link undone")
 		s.sessions.Clear(w)
+		s.clearDone(w)
 		s.fail(w, r, &pageError{status: http.StatusOK, key: "undone"})
 	}
-}
-
-// whoami asks the legacy app who the browser's legacy session belongs to, by
-// calling legacy.whoami on the upstream with the browser's cookies (minus
-// hubgate's). The answer is JSON: {"id": "42", "email": …, "name": …} (id
-// may be a number); anything but 200 means "not signed in". The answer
-// proves who is signed in, for this request only: the legacy person's
-// email, name and organizations are the operator's directory's (DESIGN §3,
-// "the directory is the operator's"), and a legacy user can often edit their
-// own profile. So the email and name are used only to show and prefill, and
-// an "orgs" member is not read at all.
-func (s *Server) whoami(ctx context.Context, r *http.Request) (claim.Person, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.upstream.ResolveReference(mustURL(s.cfg.Whoami)).String(), nil)
-	if err != nil {
-		return claim.Person{}, err
-	}
-	req.Host = s.upstreamHost() // never the client's Host (password-reset poisoning)
-	req.Header.Set("Accept", "application/json")
-	if c := r.Header["Cookie"]; c != nil {
-		req.Header["Cookie"] = slices.Clone(c)
-		s.stripOwnCookies(req.Header)
-	}
-	resp, err := s.proxy.Transport.RoundTrip(req)
-	if err != nil {
-		return claim.Person{}, fmt.Errorf("whoami: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return claim.Person{}, &pageError{status: http.StatusUnauthorized, key: "legacy_signin_first", err: fmt.Errorf("whoami answered %d", resp.StatusCode)}
-	}
-	var v struct {
-		ID    json.RawMessage `json:"id"`
-		Email string          `json:"email"`
-		Name  string          `json:"name"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&v); err != nil {
-		return claim.Person{}, fmt.Errorf("whoami: decode: %w", err)
-	}
-	legacyID := strings.Trim(string(v.ID), `"`)
-	if !claim.ValidLegacyID(legacyID) {
-		return claim.Person{}, fmt.Errorf("whoami: id %s does not fit [A-Za-z0-9._@-]{1,128}", v.ID)
-	}
-	return claim.Person{ID: legacyID, Email: v.Email, Name: v.Name}, nil
-}
-
-// claimBySession shows the confirmation for a legacy person proven by the
-// legacy session: GET /_hubgate/claim.
-func (s *Server) claimBySession() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.Whoami == "" {
-			s.fail(w, r, &pageError{status: http.StatusNotFound, key: "not_found", err: errors.New("legacy.whoami is not configured")})
-			return
-		}
-		p, err := s.whoami(r.Context(), r)
-		if err != nil {
-			s.fail(w, r, withLoginHint(err, s.policy().LoginPaths))
-			return
-		}
-		if l, err := s.store.Link(r.Context(), claim.KindPerson, p.ID); err == nil {
-			s.fail(w, r, &pageError{status: http.StatusConflict, key: "already_linked", err: fmt.Errorf("legacy %s already linked to %s", p.ID, l.ZaikioID)})
-			return
-		}
-		p = s.directoryFirst(r.Context(), p)
-		s.render(w, r, http.StatusOK, "claim", map[string]any{
-			"Kind": "person", "LegacyID": p.ID, "Name": p.Name, "Email": p.Email,
-			"Action": "/_hubgate/claim", "CSRF": s.csrfToken(w, r, "claim-session"),
-		})
-	}
-}
-
-// startClaimBySession mints a claim for the legacy person the legacy session
-// proves (asked again, not trusted from the page) and starts its flow: POST
-// /_hubgate/claim.
-func (s *Server) startClaimBySession() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.Whoami == "" {
-			s.fail(w, r, &pageError{status: http.StatusNotFound, key: "not_found"})
-			return
-		}
-		if !s.allowClaimStart(w, r) {
-			return
-		}
-		if err := s.checkCSRF(r, "claim-session"); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		ctx := r.Context()
-		p, err := s.whoami(ctx, r)
-		if err != nil {
-			s.fail(w, r, withLoginHint(err, s.policy().LoginPaths))
-			return
-		}
-		if _, err := s.store.Link(ctx, claim.KindPerson, p.ID); err == nil {
-			s.fail(w, r, &pageError{status: http.StatusConflict, key: "already_linked"})
-			return
-		}
-		// The directory is not written: the claim names the legacy person
-		// the session proved, with the directory's email (if any), and the
-		// org offer after it comes from the directory alone.
-		dir, err := s.store.Person(ctx, p.ID)
-		if err != nil && !errors.Is(err, claim.ErrNotFound) {
-			s.fail(w, r, err)
-			return
-		}
-		is, err := s.claims.Issue(ctx, claim.Request{Kind: claim.KindPerson, LegacyID: p.ID, Email: dir.Email, TTL: time.Hour, CreatedBy: "legacy-session"})
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.startPersonFlow(w, r, is.Claim, s.directoryFirst(ctx, p))
-	}
-}
-
-// directoryFirst is the legacy person p to show and prefill: the directory's
-// entry when the directory has one, else p as the legacy session's whoami
-// answer named it (for this request only).
-func (s *Server) directoryFirst(ctx context.Context, p claim.Person) claim.Person {
-	if dir, err := s.store.Person(ctx, p.ID); err == nil {
-		return dir
-	}
-	return p
-}
-
-func withLoginHint(err error, loginPaths []string) error {
-	var pe *pageError
-	if errors.As(err, &pe) && pe.key == "legacy_signin_first" && len(loginPaths) > 0 {
-		pe.data = map[string]any{"LegacyLogin": loginPaths[0]}
-	}
-	return err
 }

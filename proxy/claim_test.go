@@ -103,7 +103,7 @@ func TestPersonClaimEndToEnd(t *testing.T) {
 		t.Errorf("claim authorize query = %v; want prompt=select_account and the legacy person's prefill", q)
 	}
 	cb := b.hubReturn(auth.String(), devhub.ErikaID, "")
-	done := b.get(cb)
+	done := b.land(cb)
 	if done.StatusCode != http.StatusOK {
 		t.Fatalf("claim callback = %d\n%s", done.StatusCode, done.body)
 	}
@@ -188,7 +188,7 @@ func TestConcurrentRedemptionsLinkOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = p.b.get(p.cb).StatusCode
+			codes[i] = p.b.land(p.cb).StatusCode
 		}()
 	}
 	wg.Wait()
@@ -258,7 +258,7 @@ func TestFailedCallbackLeavesTokenUsable(t *testing.T) {
 			}
 			// The token still works end to end.
 			b2 := e.browser()
-			if r := b2.get(b2.startClaim(is.Token, devhub.FrankID, "")); r.StatusCode != http.StatusOK {
+			if r := b2.land(b2.startClaim(is.Token, devhub.FrankID, "")); r.StatusCode != http.StatusOK {
 				t.Fatalf("retry with the same token = %d\n%s", r.StatusCode, r.body)
 			}
 			if l, err := e.link(claim.KindPerson, "42"); err != nil || l.ZaikioID != devhub.FrankID {
@@ -272,12 +272,12 @@ func TestClaimConflictKeepsBothLinks(t *testing.T) {
 	e := newEnv(t, nil)
 	b := e.browser()
 	first := e.issue(claim.KindPerson, "42", "")
-	if r := b.get(b.startClaim(first.Token, devhub.FrankID, "")); r.StatusCode != http.StatusOK {
+	if r := b.land(b.startClaim(first.Token, devhub.FrankID, "")); r.StatusCode != http.StatusOK {
 		t.Fatalf("first claim = %d", r.StatusCode)
 	}
 	second := e.issue(claim.KindPerson, "43", "")
 	b2 := e.browser()
-	r := b2.get(b2.startClaim(second.Token, devhub.FrankID, ""))
+	r := b2.land(b2.startClaim(second.Token, devhub.FrankID, ""))
 	if r.StatusCode != http.StatusConflict || !strings.Contains(r.body, "Already linked") {
 		t.Fatalf("Frank claiming 43 = %d; want 409 already linked\n%s", r.StatusCode, r.body)
 	}
@@ -296,7 +296,7 @@ func TestClaimConflictKeepsBothLinks(t *testing.T) {
 func claimPersonAs(t *testing.T, e *env, b *browser, legacyID, person string) string {
 	t.Helper()
 	is := e.issue(claim.KindPerson, legacyID, "")
-	r := b.get(b.startClaim(is.Token, person, ""))
+	r := b.land(b.startClaim(is.Token, person, ""))
 	if r.StatusCode != http.StatusOK {
 		t.Fatalf("claim %s as %s = %d\n%s", legacyID, person, r.StatusCode, r.body)
 	}
@@ -323,7 +323,7 @@ func TestOrgClaim(t *testing.T) {
 		if sc := mustURL(resp.Header.Get("Location")).Query().Get("scope"); sc != "Per>Org.zaikio.organization.r" {
 			t.Errorf("org flow scope = %q", sc)
 		}
-		done := b.get(b.hubReturn(resp.Header.Get("Location"), devhub.FrankID, devhub.BountySoapID))
+		done := b.land(b.hubReturn(resp.Header.Get("Location"), devhub.FrankID, devhub.BountySoapID))
 		if done.StatusCode != http.StatusOK || !strings.Contains(done.body, "Bounty Soap") {
 			t.Fatalf("org callback = %d; want 200 naming the org\n%s", done.StatusCode, e.logs.String())
 		}
@@ -345,7 +345,7 @@ func TestOrgClaim(t *testing.T) {
 			t.Fatal("no org form")
 		}
 		resp := b.post("/_hubgate/claim-org", url.Values{"csrf": {m[1]}, "org": {"100"}})
-		done := b.get(b.hubReturn(resp.Header.Get("Location"), devhub.MaxID, devhub.BountySoapID))
+		done := b.land(b.hubReturn(resp.Header.Get("Location"), devhub.MaxID, devhub.BountySoapID))
 		if done.StatusCode != http.StatusForbidden {
 			t.Fatalf("member's org claim = %d; want 403\n%s", done.StatusCode, done.body)
 		}
@@ -405,7 +405,7 @@ func TestClaimTokensNeverLogged(t *testing.T) {
 	is := e.issue(claim.KindPerson, "42", "")
 	bad := e.issue(claim.KindPerson, "43", "")
 	b := e.browser()
-	b.get(b.startClaim(is.Token, devhub.FrankID, ""))
+	b.land(b.startClaim(is.Token, devhub.FrankID, ""))
 	b.get("/_hubgate/claim/" + is.Token.Reveal()) // used
 	b.get("/_hubgate/claim/" + bad.Token.Reveal() + "x")
 	logs := e.logs.String()
@@ -423,7 +423,7 @@ func TestUnlinkedPolicies(t *testing.T) {
 	t.Run("deny", func(t *testing.T) {
 		e := newEnv(t, func(c *proxy.Config) { c.Unlinked = proxy.UnlinkedDeny })
 		b := e.browser()
-		resp := b.login(devhub.AdaID, "/x")
+		resp := b.shown(b.login(devhub.AdaID, "/x"))
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.body, "No account is linked") || strings.Contains(resp.body, "/_hubgate/resend") ||
 			strings.Contains(resp.body, "below") || !strings.Contains(resp.body, "ask the administrator") {
 			t.Fatalf("unlinked login under deny = %d; want 403 no-account page (without a resend form: no mailer)\n%s", resp.StatusCode, resp.body)
@@ -462,7 +462,7 @@ func TestClaimBySession(t *testing.T) {
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("POST /_hubgate/claim = %d\n%s", resp.StatusCode, resp.body)
 	}
-	done := b.get(b.hubReturn(resp.Header.Get("Location"), devhub.AdaID, ""))
+	done := b.land(b.hubReturn(resp.Header.Get("Location"), devhub.AdaID, ""))
 	if done.StatusCode != http.StatusOK {
 		t.Fatalf("callback = %d\n%s", done.StatusCode, done.body)
 	}
@@ -481,7 +481,7 @@ func TestClaimBySession(t *testing.T) {
 	b.jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: "legacy_session", Value: "56", Path: "/"}})
 	page = b.get("/_hubgate/claim")
 	resp = b.post("/_hubgate/claim", url.Values{"csrf": {csrfOf(t, page.body)}})
-	done = b.get(b.hubReturn(resp.Header.Get("Location"), devhub.FrankID, ""))
+	done = b.land(b.hubReturn(resp.Header.Get("Location"), devhub.FrankID, ""))
 	if done.StatusCode != http.StatusOK || !strings.Contains(done.body, `value="org-dir"`) || strings.Contains(done.body, `value="org-56"`) {
 		t.Errorf("success page for a person in the directory = %d; want org-dir (the directory's) offered, not org-56 (whoami's)\n%s", done.StatusCode, done.body)
 	}

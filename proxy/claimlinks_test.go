@@ -222,7 +222,7 @@ func TestOrgClaimNamedClaimer(t *testing.T) {
 	if strings.Contains(auth.String(), orgClaim.Token.Reveal()) {
 		t.Error("the claim token travels to the hub")
 	}
-	done := b.get(b.hubReturn(auth.String(), devhub.FrankID, devhub.BountySoapID))
+	done := b.land(b.hubReturn(auth.String(), devhub.FrankID, devhub.BountySoapID))
 	if done.StatusCode != http.StatusOK || !strings.Contains(done.body, "Bounty Soap") {
 		t.Fatalf("org callback = %d; want 200 naming Bounty Soap\n%s", done.StatusCode, done.body)
 	}
@@ -319,7 +319,7 @@ func TestOrgClaimStartRefusedForUnlinked(t *testing.T) {
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("POST org claim by the linked owner = %d\n%s", resp.StatusCode, resp.body)
 	}
-	if done := b2.get(b2.hubReturn(resp.Header.Get("Location"), devhub.FrankID, devhub.BountySoapID)); done.StatusCode != http.StatusOK {
+	if done := b2.land(b2.hubReturn(resp.Header.Get("Location"), devhub.FrankID, devhub.BountySoapID)); done.StatusCode != http.StatusOK {
 		t.Fatalf("org callback = %d\n%s", done.StatusCode, done.body)
 	}
 	if l, err := e.link(claim.KindOrg, "100"); err != nil || l.ZaikioID != devhub.BountySoapID {

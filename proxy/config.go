@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -168,8 +169,19 @@ type Config struct {
 	// Mailer sends claim links for "send me my link" (POST
 	// /_hubgate/resend). Nil disables that route.
 	Mailer Mailer
-	// AppName names the legacy app in mails. Empty means the public host.
+	// AppName names the legacy app to people: in the pages' heading and
+	// title, in claim mails ("Link your <AppName> account to Zaikio").
+	// Not provider.app_name, which is the access tokens' audience. Empty
+	// means the public host, or no name at all when that host is an IP
+	// address (pages then say "Sign-in", mails "your account").
 	AppName string
+	// LegacyLogout is the legacy app's sign-out endpoint (a path on
+	// Upstream). hubgate's sign-out then also ends the legacy session:
+	// it POSTs this path with the browser's cookies (hubgate's own
+	// removed) and X-Hubgate-Logout: 1, and hands the Set-Cookie headers
+	// of the answer to the browser. Empty: hubgate's sign-out ends only
+	// hubgate's session.
+	LegacyLogout string
 	// Limits are the per-client budgets of the public pages. Zero: the
 	// defaults Limits names.
 	Limits Limits
@@ -277,7 +289,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.AssertionAudience = strings.TrimRight(cfg.Upstream, "/")
 	}
 	if cfg.AppName == "" {
-		if u, err := url.Parse(cfg.PublicURL); err == nil {
+		if u, err := url.Parse(cfg.PublicURL); err == nil && net.ParseIP(u.Hostname()) == nil {
 			cfg.AppName = u.Hostname()
 		}
 	}
@@ -359,6 +371,9 @@ func (cfg Config) validateLegacy() error {
 	}
 	if cfg.Whoami != "" && !strings.HasPrefix(cfg.Whoami, "/") {
 		return fmt.Errorf("proxy: whoami %q: want a path on the upstream", cfg.Whoami)
+	}
+	if cfg.LegacyLogout != "" && (!strings.HasPrefix(cfg.LegacyLogout, "/") || strings.HasPrefix(cfg.LegacyLogout, "//") || strings.HasPrefix(cfg.LegacyLogout, "/_hubgate")) {
+		return fmt.Errorf("proxy: legacy logout %q: want a path on the upstream, outside /_hubgate", cfg.LegacyLogout)
 	}
 	return nil
 }

@@ -14,7 +14,11 @@
 // A path under /_hubgate (or one that cleans to it) goes to hubgate's own
 // routes, all listed in routes.go: the redirect flows (login.go, flow.go:
 // state and PKCE bound to the browser by an encrypted flow cookie), the
-// claim pages (claim.go, unlinked.go, resend.go), forward-auth for nginx and
+// claim pages (claim.go, unlinked.go, resend.go), the pages after a
+// callback at their own addresses (linked.go: post/redirect/get), what
+// hubgate asks of the legacy app itself (legacy.go: whoami for claims the
+// legacy session proves, the way back to the claim after the old sign-in
+// in offer mode, the legacy logout), forward-auth for nginx and
 // Traefik (gate.go), the Loom webhook (webhook.go), /me, /jwks.json and
 // /healthz. Everything else belongs to the legacy app and goes through
 // serveUpstream (gate.go):

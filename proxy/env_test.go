@@ -64,9 +64,10 @@ func (b *syncBuffer) String() string {
 // upstream is the legacy app of the tests: it records every request's
 // headers and answers them as JSON.
 type upstream struct {
-	mu          sync.Mutex // guards reqs and whoamiHosts
+	mu          sync.Mutex // guards reqs, whoamiHosts and logouts
 	reqs        []*http.Request
-	whoamiHosts []string // Host of each legacy.whoami call
+	whoamiHosts []string        // Host of each legacy.whoami call
+	logouts     []*http.Request // calls of the legacy logout
 	srv         *httptest.Server
 }
 
@@ -88,6 +89,13 @@ func newUpstream(t *testing.T) *upstream {
 		case "/api/provision":
 			w.WriteHeader(http.StatusCreated)
 			_ = json.NewEncoder(w).Encode(map[string]any{"id": 9001})
+			return
+		case "/legacy/logout": // legacy.logout_path: ends the legacy session by expiring its cookie
+			u.mu.Lock()
+			u.logouts = append(u.logouts, r.Clone(context.Background()))
+			u.mu.Unlock()
+			http.SetCookie(w, &http.Cookie{Name: "legacy_session", Value: "", Path: "/", MaxAge: -1})
+			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
 		u.mu.Lock()
@@ -297,6 +305,25 @@ func (b *browser) follow(resp *response) *response {
 		resp = b.get(loc.String())
 	}
 	return resp
+}
+
+// shown is the page a browser shows for resp: resp itself, or — when resp
+// is hubgate's post/redirect/get after a callback (a 303 to
+// /_hubgate/linked or /_hubgate/no-account) — that page.
+func (b *browser) shown(resp *response) *response {
+	b.t.Helper()
+	if resp.StatusCode == http.StatusSeeOther {
+		if loc := resp.Header.Get("Location"); loc == "/_hubgate/linked" || loc == "/_hubgate/no-account" {
+			return b.get(loc)
+		}
+	}
+	return resp
+}
+
+// land GETs target (a callback) and returns the page a browser shows.
+func (b *browser) land(target string) *response {
+	b.t.Helper()
+	return b.shown(b.get(target))
 }
 
 // login runs the whole sign-in flow as person (AutoApprove at the hub) and

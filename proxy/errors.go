@@ -49,6 +49,8 @@ func classify(err error) *pageError {
 		return &pageError{status: http.StatusGone, key: "claim_expired", err: err}
 	case errors.Is(err, claim.ErrRevoked):
 		return &pageError{status: http.StatusGone, key: "claim_revoked", err: err}
+	case errors.Is(err, claim.ErrRetired):
+		return &pageError{status: http.StatusGone, key: "claim_retired", err: err}
 	case errors.Is(err, claim.ErrConflict):
 		return &pageError{status: http.StatusConflict, key: "claim_conflict", err: err}
 	case errors.Is(err, claim.ErrForbidden):

@@ -42,7 +42,10 @@ type flow struct {
 	// token itself never enters the flow.
 	Claim string `json:"c,omitempty"`
 	// Person is the Zaikio person that started an org-claim flow.
-	Person  string `json:"pe,omitempty"`
+	Person string `json:"pe,omitempty"`
+	// Name is the legacy person's name as whoami gave it, for the page
+	// after a claim the directory cannot name (shown, never stored).
+	Name    string `json:"n,omitempty"`
 	Created int64  `json:"t"`
 }
 

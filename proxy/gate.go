@@ -39,6 +39,9 @@ func (s *Server) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mode := s.Mode()
+	if mode == migration.Offer && s.resumeClaim(w, r, p) {
+		return // back to the claim confirmation after the old sign-in (legacy.go)
+	}
 	d := s.decide(w, r, gateInput{url: r.URL, path: p, method: r.Method, known: true}, mode, s.policy(), true)
 	switch d.act {
 	case actForward:

@@ -225,7 +225,7 @@ func (s *Server) logoutPage() http.HandlerFunc {
 				s.redirect(w, s.returnTo(rd))
 				return
 			}
-			s.render(w, r, http.StatusOK, "signedout", nil)
+			s.render(w, r, http.StatusOK, "signedout", s.signedOut(true))
 			return
 		}
 		data := map[string]any{"CSRF": s.csrfToken(w, r, logoutAction), "Name": id.Name, "Email": id.Email, "Cancel": "/"}
@@ -239,8 +239,10 @@ func (s *Server) logoutPage() http.HandlerFunc {
 
 // logout ends the session: POST /_hubgate/logout (rd=). The hub token is
 // revoked (Zaikio has no logout endpoint), the server-side record deleted and
-// the session id revoked on every replica. The post must come from us
-// (checkLogout); anything else changes nothing, cookies included.
+// the session id revoked on every replica. With a legacy logout
+// configured, the legacy session ends too (legacyLogout). The post must
+// come from us (checkLogout); anything else changes nothing, cookies
+// included.
 func (s *Server) logout() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := s.checkLogout(r); err != nil {
@@ -258,12 +260,29 @@ func (s *Server) logout() http.HandlerFunc {
 			s.log.Info().Str("event", "logout").Str("person", id.Person).Str("request_id", requestID(r)).Send()
 		}
 		s.sessions.Clear(w)
+		legacyOK := true
+		if s.cfg.LegacyLogout != "" {
+			legacyOK = s.legacyLogout(r.Context(), w, r)
+		}
 		if rd := r.FormValue("rd"); rd != "" {
 			s.redirect(w, s.returnTo(rd))
 			return
 		}
-		s.render(w, r, http.StatusOK, "signedout", nil)
+		s.render(w, r, http.StatusOK, "signedout", s.signedOut(legacyOK))
 	}
+}
+
+// signedOut is the "signed out" page's data: whether the legacy sign-in
+// may still be active (no legacy logout configured, the legacy login
+// open) or could not be ended (legacyOK false).
+func (s *Server) signedOut(legacyOK bool) map[string]any {
+	switch {
+	case !legacyOK:
+		return map[string]any{"LegacyFailed": true}
+	case s.cfg.LegacyLogout == "" && s.Mode() != migration.Enforce:
+		return map[string]any{"LegacyOpen": true}
+	}
+	return nil
 }
 
 // checkLogout accepts a sign-out post from our own page (the form token of

@@ -3,6 +3,8 @@ package proxy
 import (
 	"net/http"
 	"time"
+
+	"github.com/hubgate/hubgate/migration"
 )
 
 // offerSkipTTL is how long "continue to the old login" is remembered.
@@ -24,7 +26,10 @@ func (s *Server) offerPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // continueLegacy remembers the choice of the old login for this browser and
-// goes back to it: POST /_hubgate/continue-legacy (rd).
+// goes back to it: POST /_hubgate/continue-legacy (rd). With then=claim
+// (the "sign in the old way first" page) in offer mode it also marks the
+// browser, so that the first page after the old sign-in is the claim
+// confirmation (resumeClaim).
 func (s *Server) continueLegacy() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := s.checkCSRF(r, "continue-legacy"); err != nil {
@@ -33,6 +38,9 @@ func (s *Server) continueLegacy() http.HandlerFunc {
 		}
 		c := s.cookie(s.cookiePrefix+offerSkipCookie, "1", offerSkipTTL)
 		http.SetCookie(w, c)
+		if r.PostFormValue("then") == "claim" && s.Mode() == migration.Offer && s.cfg.Whoami != "" {
+			http.SetCookie(w, s.cookie(s.cookiePrefix+claimNextCookie, "1", claimNextTTL))
+		}
 		rd := s.returnTo(r.PostFormValue("rd"))
 		s.redirect(w, rd)
 	}

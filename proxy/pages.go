@@ -16,7 +16,7 @@ var templateFS embed.FS
 
 // pageNames are the pages rendered by the proxy; each is base.html plus
 // templates/<name>.html.
-var pageNames = []string{"error", "signedout", "claim", "claimed", "claim_org", "noaccount", "offer", "resent", "resend"}
+var pageNames = []string{"error", "signedout", "claim", "claimed", "claim_org", "noaccount", "offer", "resent", "resend", "legacy_first"}
 
 // parsePages parses every page once at start, each into its own template
 // set so that pages can define their own "title".
@@ -49,6 +49,7 @@ func parsePages() (map[string]*template.Template, error) {
 // pageData is what every page template sees.
 type pageData struct {
 	L         locale
+	App       string // the legacy app's name (Config.AppName), "" for none
 	RequestID string
 	Data      map[string]any
 }
@@ -57,7 +58,7 @@ type pageData struct {
 // template failure becomes a clean 500 instead of half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
 	var buf bytes.Buffer
-	pd := pageData{L: localeOf(r), RequestID: requestID(r), Data: data}
+	pd := pageData{L: localeOf(r), App: s.cfg.AppName, RequestID: requestID(r), Data: data}
 	t, ok := s.pages[name]
 	if !ok {
 		panic("proxy: no page " + name)
@@ -104,6 +105,13 @@ func (l locale) T(key string) string {
 		return m
 	}
 	return key
+}
+
+// F is T with its %s verbs filled by args (names, the app's name): the
+// catalog keeps whole sentences, with the names in their place in each
+// language. The page escapes the result like any text.
+func (l locale) F(key string, args ...any) string {
+	return fmt.Sprintf(l.T(key), args...)
 }
 
 // Lang is the HTML lang attribute.

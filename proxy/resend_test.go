@@ -69,7 +69,7 @@ func TestResendSendsWorkingLinkAndLeaksNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := e.browser()
-	if r := b.get(b.startClaim(tok, devhub.AdaID, "")); r.StatusCode != http.StatusOK {
+	if r := b.land(b.startClaim(tok, devhub.AdaID, "")); r.StatusCode != http.StatusOK {
 		t.Fatalf("claim from the mailed link = %d\n%s", r.StatusCode, r.body)
 	}
 	if l, err := e.link(claim.KindPerson, "42"); err != nil || l.ZaikioID != devhub.AdaID {
@@ -79,7 +79,8 @@ func TestResendSendsWorkingLinkAndLeaksNothing(t *testing.T) {
 		t.Error("the mailed token appears in the log")
 	}
 	// With a mailer, the no-account page offers the form.
-	if r := e.browser().login(devhub.FrankID, "/"); r.StatusCode != http.StatusForbidden || !strings.Contains(r.body, `action="/_hubgate/resend"`) {
+	nb := e.browser()
+	if r := nb.shown(nb.login(devhub.FrankID, "/")); r.StatusCode != http.StatusForbidden || !strings.Contains(r.body, `action="/_hubgate/resend"`) {
 		t.Errorf("no-account page = %d without the resend form\n%s", r.StatusCode, r.body)
 	}
 }

@@ -26,6 +26,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /_hubgate/claim-org", s.orgClaimPage())
 	mux.HandleFunc("POST /_hubgate/claim-org", s.limitBody(s.startOrgClaim()))
 	mux.HandleFunc("POST /_hubgate/claim-undo", s.limitBody(s.undoClaim()))
+	mux.HandleFunc("GET /_hubgate/linked", s.linkedPage())
+	mux.HandleFunc("GET /_hubgate/no-account", s.noAccountPage())
 	mux.HandleFunc("POST /_hubgate/continue-legacy", s.limitBody(s.continueLegacy()))
 	mux.HandleFunc("GET /_hubgate/resend", s.resendPage())
 	mux.HandleFunc("POST /_hubgate/resend", s.limitBody(s.resend()))

@@ -51,6 +51,8 @@ func TestSecurityNoLinkByEmailEquality(t *testing.T) {
 			for _, c := range resp.Cookies() {
 				leaks(t, "cookie name", c.Name)
 			}
+			resp = b.shown(resp) // the page after the callback (post/redirect/get)
+			leaks(t, "page after sign-in", resp.body)
 			for _, id := range []string{"legacy-twin-77", "legacy-twin-78"} {
 				if l, err := e.link(claim.KindPerson, id); err == nil {
 					t.Errorf("legacy %s was linked to %s by email", id, l.ZaikioID)
@@ -127,7 +129,7 @@ func TestSecurityClaimTokensStrongHashedSingleUse(t *testing.T) {
 			t.Errorf("cookie %s carries the claim token in the clear", c.Name)
 		}
 	}
-	done := b.get(b.hubReturn(start.Header.Get("Location"), devhub.FrankID, ""))
+	done := b.land(b.hubReturn(start.Header.Get("Location"), devhub.FrankID, ""))
 	if done.StatusCode != http.StatusOK || strings.Contains(done.body, tok.Reveal()) {
 		t.Errorf("success page = %d, carries the token: %v", done.StatusCode, strings.Contains(done.body, tok.Reveal()))
 	}

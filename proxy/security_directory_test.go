@@ -167,7 +167,7 @@ func TestSecurityWhoamiNeverRewritesDirectory(t *testing.T) {
 
 	// The attacker links their own account after all: the org offer comes
 	// from the directory, which gives them no organization.
-	done := mallory.get(mallory.hubReturn(startSessionClaim(), devhub.MaxID, ""))
+	done := mallory.land(mallory.hubReturn(startSessionClaim(), devhub.MaxID, ""))
 	if done.StatusCode != http.StatusOK {
 		t.Fatalf("the attacker's own claim = %d\n%s", done.StatusCode, done.body)
 	}
@@ -180,7 +180,7 @@ func TestSecurityWhoamiNeverRewritesDirectory(t *testing.T) {
 
 	// The victim's link works for the victim.
 	vera := e.browser()
-	if r := vera.get(vera.startClaim(tok, devhub.AdaID, "")); r.StatusCode != http.StatusOK {
+	if r := vera.land(vera.startClaim(tok, devhub.AdaID, "")); r.StatusCode != http.StatusOK {
 		t.Fatalf("the victim's claim = %d\n%s", r.StatusCode, r.body)
 	}
 	if l, err := e.link(claim.KindPerson, victim.ID); err != nil || l.ZaikioID != devhub.AdaID {

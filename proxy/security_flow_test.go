@@ -189,7 +189,7 @@ func TestSecuritySessionRotatedAtLink(t *testing.T) {
 	b.login(devhub.FrankID, "/")
 	before := b.sessionCookie()
 	is := e.issue(claim.KindPerson, "42", "")
-	if r := b.get(b.startClaim(is.Token, devhub.FrankID, "")); r.StatusCode != http.StatusOK {
+	if r := b.land(b.startClaim(is.Token, devhub.FrankID, "")); r.StatusCode != http.StatusOK {
 		t.Fatalf("claim = %d\n%s", r.StatusCode, r.body)
 	}
 	after := b.sessionCookie()

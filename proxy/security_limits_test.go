@@ -192,7 +192,7 @@ func TestSecurityClaimMorningFromOneOffice(t *testing.T) {
 		if start.StatusCode != http.StatusFound {
 			t.Fatalf("claim start %d of one office = %d; want 302 to the hub\n%s", i+1, start.StatusCode, start.body)
 		}
-		if done := b.get(b.hubReturn(start.Header.Get("Location"), person.ID, "")); done.StatusCode != http.StatusOK {
+		if done := b.land(b.hubReturn(start.Header.Get("Location"), person.ID, "")); done.StatusCode != http.StatusOK {
 			t.Fatalf("claim %d of one office = %d; want the success page\n%s", i+1, done.StatusCode, done.body)
 		}
 	}

@@ -259,7 +259,7 @@ func TestSecurityOpenRedirectPostClaim(t *testing.T) {
 		if start.StatusCode != http.StatusFound || !strings.HasPrefix(start.Header.Get("Location"), e.hubURL+"/oauth/authorize?") {
 			t.Fatalf("claim start for rd=%q = %d to %q; want 302 to the hub", p, start.StatusCode, start.Header.Get("Location"))
 		}
-		done := b.get(b.hubReturn(start.Header.Get("Location"), person.ID, ""))
+		done := b.land(b.hubReturn(start.Header.Get("Location"), person.ID, ""))
 		if done.StatusCode != http.StatusOK {
 			t.Errorf("claim callback for rd=%q = %d; want the success page", p, done.StatusCode)
 		}

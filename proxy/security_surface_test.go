@@ -105,7 +105,8 @@ func TestSecurityReflectedValuesEscaped(t *testing.T) {
 
 			// A hub person with a hostile name signs in unlinked (deny).
 			p := e.hub.AddPerson(devhub.Person{FirstName: x, Name: x, Email: fmt.Sprintf("x%d@example.com", i)})
-			pages["no-account page"] = e.browser().login(p.ID, "/"+x)
+			nb := e.browser()
+			pages["no-account page"] = nb.shown(nb.login(p.ID, "/"+x))
 
 			// A legacy person with a hostile name opens a claim link, and
 			// the claim succeeds for a hub person with a hostile name.
@@ -114,7 +115,7 @@ func TestSecurityReflectedValuesEscaped(t *testing.T) {
 			is := e.issue(claim.KindPerson, legacy, "")
 			cb := e.browser()
 			pages["claim confirmation"] = cb.get("/_hubgate/claim/" + is.Token.Reveal())
-			pages["claim success"] = cb.get(cb.startClaim(is.Token, p.ID, ""))
+			pages["claim success"] = cb.land(cb.startClaim(is.Token, p.ID, ""))
 
 			// An organization with a hostile name is claimed by its owner.
 			org := e.hub.AddOrganization(devhub.Organization{Name: x})
@@ -123,7 +124,7 @@ func TestSecurityReflectedValuesEscaped(t *testing.T) {
 			orgPage := cb.get("/_hubgate/claim/" + ois.Token.Reveal())
 			pages["org claim confirmation"] = orgPage
 			start := cb.post("/_hubgate/claim/"+ois.Token.Reveal(), url.Values{"csrf": {csrfOf(t, orgPage.body)}})
-			pages["org claim success"] = cb.get(cb.hubReturn(start.Header.Get("Location"), p.ID, org.ID))
+			pages["org claim success"] = cb.land(cb.hubReturn(start.Header.Get("Location"), p.ID, org.ID))
 
 			for what, r := range pages {
 				checkEscaped(t, what, r.body)

@@ -85,7 +85,7 @@ func TestOrgClaimSurvivesRevokedTokenWebhook(t *testing.T) {
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("POST claim-org = %d\n%s", resp.StatusCode, resp.body)
 	}
-	if done := b.get(b.hubReturn(resp.Header.Get("Location"), devhub.FrankID, devhub.BountySoapID)); done.StatusCode != http.StatusOK {
+	if done := b.land(b.hubReturn(resp.Header.Get("Location"), devhub.FrankID, devhub.BountySoapID)); done.StatusCode != http.StatusOK {
 		t.Fatalf("org callback = %d\n%s", done.StatusCode, done.body)
 	}
 	if h := b.upstreamHeaders("/x"); h.Get(proxy.HeaderUser) != "1" || h.Get(proxy.HeaderOrgs) != "100" {

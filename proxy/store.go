@@ -54,6 +54,11 @@ type Links interface {
 type Directory interface {
 	// Person returns one legacy person (claim.ErrNotFound).
 	Person(ctx context.Context, id string) (claim.Person, error)
+	// OrgNames returns the display names the directory gives these legacy
+	// organizations, by id (for each, the first owner's in id order that
+	// names it); organizations without a name are left out. Shown on
+	// pages, never used to decide anything.
+	OrgNames(ctx context.Context, ids []string) (map[string]string, error)
 	// EmailHolders returns, for each address of emails that at least one
 	// legacy person holds (compared lower-cased), the ids of every person
 	// holding it in byte order, keyed by the lower-cased address. An empty

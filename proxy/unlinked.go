@@ -17,8 +17,8 @@ import (
 )
 
 // applyUnlinked applies the unlinked policy after a sign-in. It returns the
-// person to sign in, or nil when it has answered the request itself (the
-// "no account" page).
+// person to sign in, or nil when it has answered the request itself (a
+// redirect to the "no account" page, noAccountPage).
 func (s *Server) applyUnlinked(ctx context.Context, w http.ResponseWriter, r *http.Request, p *zaikio.Person, tok *zaikio.Token) (*zaikio.Person, error) {
 	_, err := s.store.LinkByZaikio(ctx, claim.KindPerson, p.ID)
 	if err == nil {
@@ -40,14 +40,7 @@ func (s *Server) applyUnlinked(ctx context.Context, w http.ResponseWriter, r *ht
 	// deny: no session. Tell the person how to link their account.
 	s.revokeQuietly(tok.AccessToken)
 	s.log.Info().Str("event", "login.unlinked").Str("person", p.ID).Str("request_id", requestID(r)).Send()
-	data := map[string]any{"ZaikioName": p.DisplayName(), "ZaikioEmail": p.Email}
-	if s.cfg.Mailer != nil {
-		data["ResendCSRF"] = s.csrfToken(w, r, "resend")
-	}
-	if s.cfg.Whoami != "" {
-		data["ClaimURL"] = "/_hubgate/claim"
-	}
-	s.render(w, r, http.StatusForbidden, "noaccount", data)
+	s.showDone(w, r, done{Page: pageNoAccount, ZaikioID: p.ID, ZaikioName: p.DisplayName(), ZaikioEmail: p.Email})
 	return nil, nil
 }
 

@@ -89,7 +89,7 @@ func TestClaimMintedThroughAdminAPIEndToEnd(t *testing.T) {
 		t.Fatalf("no chooser form for Erika on the dev hub's page:\n%s", hubPage)
 	}
 	st, done, at := fetch("POST", d.hub+"/oauth/authorize", choice, d.hub)
-	if st != http.StatusOK || !strings.HasPrefix(at.String(), d.public+"/_hubgate/callback") || !strings.Contains(done, "Erika") {
+	if st != http.StatusOK || !strings.HasPrefix(at.String(), d.public+"/_hubgate/linked") || !strings.Contains(done, "Erika") {
 		t.Fatalf("back at hubgate: %d at %s; want the success page naming Erika\n%s", st, at, done)
 	}
 	if _, home, _ := fetch("GET", d.public+"/", nil, ""); !strings.Contains(home, "as legacy user <b>2</b>") {

@@ -64,10 +64,12 @@ type Config struct {
 		Debug     bool         `yaml:"debug"`                // net/http/pprof under /debug/pprof/ (operator tokens only)
 	} `yaml:"admin"`
 	Legacy struct {
+		Name         string   `yaml:"name"`          // the app's name for people: page headings, claim mails, the dashboard (not provider.app_name, the token audience); empty: the public host, none for an IP address
 		LoginPaths   []string `yaml:"login_paths"`   // the legacy login endpoints (prefix when ending in /)
 		PublicPaths  []string `yaml:"public_paths"`  // paths that never require a session (prefix when ending in /)
 		Whoami       string   `yaml:"whoami"`        // legacy endpoint naming the signed-in legacy user, for session-proven claims; empty: none
 		ProvisionURL string   `yaml:"provision_url"` // legacy endpoint that creates an account, with unlinked: provision
+		LogoutPath   string   `yaml:"logout_path"`   // legacy sign-out endpoint that hubgate's sign-out POSTs (with the browser's cookies) to end the legacy session too; empty: not ended
 	} `yaml:"legacy"`
 	// Routes are the route rules (config_routes.go): who authenticates
 	// which requests; the first rule that matches decides.

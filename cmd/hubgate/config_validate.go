@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hubgate/hubgate/admin"
 	"github.com/hubgate/hubgate/claim"
@@ -213,6 +214,12 @@ func (c *Config) validateLegacy(p *problems) {
 	}
 	if c.Legacy.Whoami != "" && !strings.HasPrefix(c.Legacy.Whoami, "/") {
 		p.addf("legacy.whoami", "%q: want a path on the upstream", c.Legacy.Whoami)
+	}
+	if lp := c.Legacy.LogoutPath; lp != "" && (!strings.HasPrefix(lp, "/") || strings.HasPrefix(lp, "//") || strings.HasPrefix(lp, "/_hubgate")) {
+		p.addf("legacy.logout_path", "%q: want a path on the upstream, outside /_hubgate", lp)
+	}
+	if n := c.Legacy.Name; len(n) > 100 || strings.ContainsFunc(n, unicode.IsControl) {
+		p.add("legacy.name", "want at most 100 bytes without control characters")
 	}
 	switch proxy.Unlinked(c.Unlinked) {
 	case proxy.UnlinkedDeny, proxy.UnlinkedPass:

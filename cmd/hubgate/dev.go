@@ -188,6 +188,8 @@ func devConfig(opt devOptions, keys devSecrets, lns map[string]net.Listener, url
 	cfg.Legacy.LoginPaths = []string{"/login"}
 	cfg.Legacy.PublicPaths = []string{"/assets/"}
 	cfg.Legacy.Whoami = "/api/me"
+	cfg.Legacy.LogoutPath = "/logout" // hubgate's sign-out ends the demo app's session too
+	cfg.Legacy.Name = "Legacy App"
 	cfg.Roles = map[string][]string{"owner": {"admin"}, "admin": {"admin"}, "member": {"user"}}
 	cfg.Log.Format = "console"
 	// Nothing balances load in front of `hubgate dev`: Ctrl-C stops it at
@@ -203,9 +205,22 @@ func devConfig(opt devOptions, keys devSecrets, lns map[string]net.Listener, url
 // devSeedStore puts the demo app's people into the directory and, with
 // --mode, stores that mode (audited like any switch).
 func devSeedStore(ctx context.Context, st store, app *demoapp.App, mode string) ([]claim.Person, error) {
+	orgNames := map[string]string{}
+	for _, o := range app.Orgs() {
+		orgNames[o.ID] = o.Name
+	}
 	var people []claim.Person
 	for _, u := range app.Users() {
-		people = append(people, claim.Person{ID: u.ID, Email: u.Email, Name: u.Name, Orgs: u.Orgs})
+		p := claim.Person{ID: u.ID, Email: u.Email, Name: u.Name, Orgs: u.Orgs}
+		for _, o := range u.Orgs {
+			if n := orgNames[o]; n != "" {
+				if p.OrgNames == nil {
+					p.OrgNames = map[string]string{}
+				}
+				p.OrgNames[o] = n
+			}
+		}
+		people = append(people, p)
 	}
 	if err := st.PutPeople(ctx, people, claim.Event{}); err != nil {
 		return nil, fmt.Errorf("dev: import demo directory: %w", err)
@@ -218,22 +233,56 @@ func devSeedStore(ctx context.Context, st store, app *demoapp.App, mode string) 
 	return people, nil
 }
 
+// devActor names hubgate dev in the audit log and as the maker of its
+// claim links.
+const devActor = "dev"
+
 // devClaimLinks mints a fresh claim link for each demo person who is not
-// linked yet, by legacy ID.
+// linked yet, by legacy ID. The links the previous start printed are
+// revoked first (audited, by "dev"): their tokens are gone with that
+// terminal, and restarts must not pile up open links.
 func devClaimLinks(ctx context.Context, st store, in *instance, people []claim.Person, publicURL string) (map[string]string, error) {
+	if err := revokeDevLinks(ctx, st); err != nil {
+		return nil, err
+	}
 	links := map[string]string{}
 	for _, p := range people {
 		if _, err := st.Link(ctx, claim.KindPerson, p.ID); err == nil {
 			links[p.ID] = "(already linked)"
 			continue
 		}
-		is, err := in.claims.Issue(ctx, claim.Request{Kind: claim.KindPerson, LegacyID: p.ID, Email: p.Email, CreatedBy: "dev"})
+		is, err := in.claims.Issue(ctx, claim.Request{Kind: claim.KindPerson, LegacyID: p.ID, Email: p.Email, CreatedBy: devActor})
 		if err != nil {
 			return nil, err
 		}
 		links[p.ID] = publicURL + "/_hubgate/claim/" + is.Token.Reveal()
 	}
 	return links, nil
+}
+
+// revokeDevLinks revokes the open claims an earlier start of hubgate dev
+// made.
+func revokeDevLinks(ctx context.Context, st store) error {
+	now := time.Now().UTC()
+	after := ""
+	for {
+		page, err := st.Claims(ctx, after, 500)
+		if err != nil {
+			return fmt.Errorf("dev: list claim links: %w", err)
+		}
+		for _, c := range page {
+			if c.CreatedBy != devActor || c.Status(now) != "open" {
+				continue
+			}
+			if err := st.RevokeClaim(ctx, c.ID, devActor, now); err != nil {
+				return fmt.Errorf("dev: revoke claim link %s: %w", c.ID, err)
+			}
+		}
+		if len(page) < 500 {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
 // printDevBanner tells where everything runs, how to sign in, and the

@@ -372,7 +372,7 @@ func faultCheckStore(t *testing.T, path string, acked []faultImportChunk, links 
 	if len(people) != st.People {
 		t.Errorf("Stats counts %d people, the directory lists %d", st.People, len(people))
 	}
-	if n := st.ClaimsOpen + st.ClaimsUsed + st.ClaimsExpired + st.ClaimsRevoked; n != len(claims) {
+	if n := st.ClaimsTotal(); n != len(claims) {
 		t.Errorf("Stats counts %d claims, the store lists %d", n, len(claims))
 	}
 	open := map[string]bool{}

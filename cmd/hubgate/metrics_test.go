@@ -159,7 +159,7 @@ func TestMetricsCountTraffic(t *testing.T) {
 		t.Fatalf("after confirming the claim: %d at %s; want the dev hub's page", st, at)
 	}
 	resp, done := auditChoose(t, claimer, d, hubPage, devhub.FrankID)
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.String(), d.public+"/_hubgate/callback") || !strings.Contains(done, "Frank") {
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.String(), d.public+"/_hubgate/linked") || !strings.Contains(done, "Frank") {
 		t.Fatalf("claim callback: %d at %s; want the success page naming Frank\n%s", resp.StatusCode, resp.Request.URL, done)
 	}
 	// A sign-in of the now linked Frank in another browser.
@@ -199,7 +199,8 @@ func TestMetricsCountTraffic(t *testing.T) {
 		{auditKey("hubgate_http_requests_total", "route", "GET /_hubgate/claim/{token}", "code", "404"), 1},
 		{auditKey("hubgate_http_requests_total", "route", "GET /_hubgate/claim/{token}", "code", "200"), 1},
 		{auditKey("hubgate_http_requests_total", "route", "POST /_hubgate/claim/{token}", "code", "302"), 1},
-		{auditKey("hubgate_http_requests_total", "route", "GET /_hubgate/callback", "code", "200"), 1}, // claim success page
+		{auditKey("hubgate_http_requests_total", "route", "GET /_hubgate/callback", "code", "303"), 1}, // claim: post/redirect/get
+		{auditKey("hubgate_http_requests_total", "route", "GET /_hubgate/linked", "code", "200"), 1},   // claim success page
 		{auditKey("hubgate_http_requests_total", "route", "GET /_hubgate/callback", "code", "302"), 1}, // sign-in
 		{auditKey("hubgate_http_requests_total", "route", "GET /_hubgate/login", "code", "302"), 1},
 		{auditKey("hubgate_logins_total", "outcome", "signed_in"), 1},
@@ -220,9 +221,9 @@ func TestMetricsCountTraffic(t *testing.T) {
 			seen = append(seen, k)
 		}
 	}
-	if len(seen) != 8 {
+	if len(seen) != 9 {
 		sort.Strings(seen)
-		t.Errorf("request series that changed: %d; want exactly the 8 above:\n%s", len(seen), strings.Join(seen, "\n"))
+		t.Errorf("request series that changed: %d; want exactly the 9 above:\n%s", len(seen), strings.Join(seen, "\n"))
 	}
 	for mode, want := range map[string]float64{"passthrough": 0, "offer": 0, "enforce": 1} {
 		if got := m1[auditKey("hubgate_mode", "mode", mode)]; got != want {

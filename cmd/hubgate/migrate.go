@@ -185,7 +185,7 @@ func (m *storeMigration) phases(ctx context.Context) ([]migratePhase, error) {
 	}
 	return []migratePhase{
 		{"people", st.People, m.copyPeople},
-		{"claims", st.ClaimsOpen + st.ClaimsUsed + st.ClaimsExpired + st.ClaimsRevoked, m.copyClaims},
+		{"claims", st.ClaimsTotal(), m.copyClaims},
 		{"person links", st.LinkedPersons, m.copyLinks(claim.KindPerson)},
 		{"org links", st.LinkedOrgs, m.copyLinks(claim.KindOrg)},
 		{"events", eventTotal, m.copyEvents},
@@ -407,11 +407,12 @@ func (m *storeMigration) verify(ctx context.Context) ([]migrateCount, error) {
 	}
 	add("people", ss.People, ts.People)
 	add("orgs (in the directory)", ss.Orgs, ts.Orgs)
-	add("claims", ss.ClaimsOpen+ss.ClaimsUsed+ss.ClaimsExpired+ss.ClaimsRevoked, ts.ClaimsOpen+ts.ClaimsUsed+ts.ClaimsExpired+ts.ClaimsRevoked)
+	add("claims", ss.ClaimsTotal(), ts.ClaimsTotal())
 	add("  open", ss.ClaimsOpen, ts.ClaimsOpen)
 	add("  used", ss.ClaimsUsed, ts.ClaimsUsed)
 	add("  expired", ss.ClaimsExpired, ts.ClaimsExpired)
 	add("  revoked", ss.ClaimsRevoked, ts.ClaimsRevoked)
+	add("  retired", ss.ClaimsRetired, ts.ClaimsRetired)
 	add("person links", ss.LinkedPersons, ts.LinkedPersons)
 	add("org links", ss.LinkedOrgs, ts.LinkedOrgs)
 

@@ -14,7 +14,9 @@ func claimsIssue(ctx context.Context, args []string, getenv func(string) string,
 	fs, af := newOperatorFlags(name, `Usage: hubgate claims issue --kind person|org --legacy-id ID [flags]
 
 Mints one claim link and prints it with its id and expiry. The link is shown
-only now: hand it to the person it is for (it is their key to link).
+only now: hand it to the person it is for (it is their key to link). An id
+the imported directory does not hold is refused unless --force; an id that
+is linked already is refused (its link could link nothing).
 
 Examples:
   hubgate claims issue --kind person --legacy-id 42 --email ann@example.com --ttl 72h
@@ -25,6 +27,7 @@ Examples:
 	email := fs.String("email", "", "person claims: where the link goes (default: the imported directory's)")
 	claimer := fs.String("claimer", "", "org claims: the legacy person `ID` who alone may claim (default: any linked owner or admin)")
 	ttl := fs.String("ttl", "", "how long the link works, e.g. 72h or 14d (default: the server's claims.ttl)")
+	force := fs.Bool("force", false, "issue the link even though the directory does not hold --legacy-id")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -47,7 +50,7 @@ Examples:
 	if err != nil {
 		return err
 	}
-	is, err := op.client.Issue(ctx, admin.IssueRequest{Kind: *kind, LegacyID: *legacyID, Email: *email, Claimer: *claimer, TTL: *ttl})
+	is, err := op.client.Issue(ctx, admin.IssueRequest{Kind: *kind, LegacyID: *legacyID, Email: *email, Claimer: *claimer, TTL: *ttl, Force: *force})
 	if err != nil {
 		return op.explain(err)
 	}

@@ -38,7 +38,7 @@ func seedStats(t *testing.T, e *opEnv) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"2", "3", "4"} {
-		e.mustRun("claims", "issue", "--kind", "person", "--legacy-id", id)
+		e.mustRun("claims", "issue", "--force", "--kind", "person", "--legacy-id", id)
 	}
 }
 
@@ -72,7 +72,7 @@ func TestStatsCommand(t *testing.T) {
 func TestAuditCommand(t *testing.T) {
 	e := newOpEnv(t, withNamedTokens)
 	for _, id := range []string{"1", "2", "3", "4", "5"} {
-		e.mustRun("claims", "issue", "--kind", "person", "--legacy-id", id)
+		e.mustRun("claims", "issue", "--force", "--kind", "person", "--legacy-id", id)
 	}
 	stdout, stderr := e.mustRun("audit", "--limit", "3")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
@@ -139,7 +139,7 @@ func TestSessionsEndCommand(t *testing.T) {
 // token may list but not change.
 func TestNamedTokensCLI(t *testing.T) {
 	e := newOpEnv(t, withNamedTokens)
-	stdout, _, err := e.runEnv(e.env("HUBGATE_ADMIN_TOKEN", annCLIToken), "claims", "issue", "--kind", "person", "--legacy-id", "42", "--json")
+	stdout, _, err := e.runEnv(e.env("HUBGATE_ADMIN_TOKEN", annCLIToken), "claims", "issue", "--force", "--kind", "person", "--legacy-id", "42", "--json")
 	if err != nil {
 		t.Fatalf("claims issue as ann = %v", err)
 	}

@@ -123,7 +123,7 @@ var urlRE = regexp.MustCompile(`https://app\.example\.com/_hubgate/claim/[A-Za-z
 
 func TestClaimsIssue(t *testing.T) {
 	e := newOpEnv(t)
-	stdout, _ := e.mustRun("claims", "issue", "--kind", "person", "--legacy-id", "42", "--email", "ann@example.com", "--ttl", "72h")
+	stdout, _ := e.mustRun("claims", "issue", "--force", "--kind", "person", "--legacy-id", "42", "--email", "ann@example.com", "--ttl", "72h")
 	if !strings.HasPrefix(stdout, "ID") || !strings.Contains(stdout, "EXPIRES") {
 		t.Errorf("claims issue printed %q; want a table", stdout)
 	}
@@ -139,7 +139,7 @@ func TestClaimsIssue(t *testing.T) {
 		t.Errorf("claims issue printed %q; want the id %s", stdout, c.ID)
 	}
 
-	stdout, _ = e.mustRun("claims", "issue", "--json", "--kind", "org", "--legacy-id", "7", "--claimer", "42", "--ttl", "14d")
+	stdout, _ = e.mustRun("claims", "issue", "--force", "--json", "--kind", "org", "--legacy-id", "7", "--claimer", "42", "--ttl", "14d")
 	var is admin.Issued
 	if err := json.Unmarshal([]byte(stdout), &is); err != nil {
 		t.Fatalf("claims issue --json printed %q: %v", stdout, err)
@@ -372,7 +372,7 @@ func TestClaimsListAndRevoke(t *testing.T) {
 	e := newOpEnv(t)
 	var ids []string
 	for i := range 5 {
-		stdout, _ := e.mustRun("claims", "issue", "--json", "--kind", "person", "--legacy-id", fmt.Sprint("p", i))
+		stdout, _ := e.mustRun("claims", "issue", "--force", "--json", "--kind", "person", "--legacy-id", fmt.Sprint("p", i))
 		var is admin.Issued
 		if err := json.Unmarshal([]byte(stdout), &is); err != nil {
 			t.Fatal(err)

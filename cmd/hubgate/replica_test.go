@@ -152,7 +152,7 @@ func TestReplicasShareOnePostgreSQL(t *testing.T) {
 	r2 := startReplica(t, hubSrv.URL, dsn, secret, lns[1])
 
 	// A claim minted and a link made through server 1 are visible on server 2 at once.
-	st, body := r1.adminDo(t, "POST", "/api/v1/claims", map[string]string{"kind": "person", "legacy_id": "42"})
+	st, body := r1.adminDo(t, "POST", "/api/v1/claims", map[string]any{"kind": "person", "legacy_id": "42", "force": true})
 	if st != http.StatusCreated {
 		t.Fatalf("issue claim on r1 = %d %s", st, body)
 	}

@@ -399,6 +399,7 @@ func newInstance(cfg *Config, st store, hub *zaikio.Client, logger zerolog.Logge
 		SessionSecrets: secrets, SessionTTL: time.Duration(cfg.Session.TTL), Revalidate: time.Duration(cfg.Session.Revalidate),
 		RevalidateGrace: time.Duration(cfg.Session.Grace), Mode: migration.Mode(cfg.Mode),
 		LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, Whoami: cfg.Legacy.Whoami,
+		AppName: cfg.Legacy.Name, LegacyLogout: cfg.Legacy.LogoutPath,
 		Unlinked: proxy.Unlinked(cfg.Unlinked), ProvisionURL: cfg.Legacy.ProvisionURL,
 		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
 		AllowedRedirectHosts: cfg.AllowedRedirectHosts, TrustedProxies: tp,
@@ -424,7 +425,7 @@ func newInstance(cfg *Config, st store, hub *zaikio.Client, logger zerolog.Logge
 			DefaultMode: migration.Mode(cfg.Mode), OnChange: func() { px.Refresh(context.Background()) },
 			Ready: in.ready.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger, LogProbes: cfg.Log.Probes,
 			Metrics: promhttp.HandlerFor(in.metrics, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
-			SignInsRecorded: cfg.Legacy.Whoami != "",
+			SignInsRecorded: cfg.Legacy.Whoami != "", AppName: cfg.Legacy.Name,
 		})
 		if err != nil {
 			return nil, &configError{Key: "admin", Msg: err.Error()}

@@ -72,13 +72,14 @@ type DB struct {
 var (
 	bucketClaims       = []byte("claims")         // claim id → claimRec
 	bucketClaimsByHash = []byte("claims_by_hash") // sha-256 (32 bytes) → claim id
+	bucketClaimsBySubj = []byte("claims_by_subj") // kind \0 legacy id \0 claim id → nothing
 	bucketLinksPerson  = []byte("links_person")   // legacy id → linkRec
 	bucketLinksPersonZ = []byte("links_person_z") // zaikio id → legacy id
 	bucketLinksOrg     = []byte("links_org")      // legacy id → linkRec
 	bucketLinksOrgZ    = []byte("links_org_z")    // zaikio id → legacy id
 	bucketPeople       = []byte("people")         // person id → personRec
 	bucketPeopleEmail  = []byte("people_email")   // lower(email) \0 person id → write sequence (8 bytes)
-	bucketOrgOwners    = []byte("org_owners")     // org id \0 person id → nothing
+	bucketOrgOwners    = []byte("org_owners")     // org id \0 person id → the org's name in that person's entry (may be empty)
 	bucketEvents       = []byte("events")         // seq (8 bytes, big-endian) → eventRec
 	bucketMeta         = []byte("meta")           // "mode" → mode
 	bucketSessions     = []byte("sessions")       // session id → sessionRec
@@ -89,7 +90,7 @@ var (
 	bucketSignIns      = []byte("legacy_signins") // legacy person id → signInRec
 
 	allBuckets = [][]byte{
-		bucketClaims, bucketClaimsByHash,
+		bucketClaims, bucketClaimsByHash, bucketClaimsBySubj,
 		bucketLinksPerson, bucketLinksPersonZ, bucketLinksOrg, bucketLinksOrgZ,
 		bucketPeople, bucketPeopleEmail, bucketOrgOwners,
 		bucketEvents, bucketMeta,
@@ -123,10 +124,16 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	err = b.Update(func(tx *bbolt.Tx) error {
+		// A file written before the claims_by_subj index existed gets it
+		// built here, once, from the claims it holds.
+		index := tx.Bucket(bucketClaimsBySubj) == nil && tx.Bucket(bucketClaims) != nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
+		}
+		if index {
+			return indexClaimsBySubject(tx)
 		}
 		return nil
 	})
@@ -184,7 +191,7 @@ func wrap(op string, err error) error {
 
 func isDomain(err error) bool {
 	for _, target := range []error{
-		claim.ErrNotFound, claim.ErrExpired, claim.ErrUsed, claim.ErrRevoked,
+		claim.ErrNotFound, claim.ErrExpired, claim.ErrUsed, claim.ErrRevoked, claim.ErrRetired,
 		claim.ErrConflict, claim.ErrForbidden, claim.ErrInvalid,
 		session.ErrNotFound, session.ErrConflict,
 	} {

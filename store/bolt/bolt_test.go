@@ -15,6 +15,7 @@ import (
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/store/bolt"
 	"github.com/hubgate/hubgate/store/storetest"
+	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
@@ -325,5 +326,44 @@ func BenchmarkStats(b *testing.B) {
 		if err != nil || st.People != n || st.LinkedPersons != n/2 {
 			b.Fatalf("Stats = %+v, %v; want %d people, %d linked", st, err, n, n/2)
 		}
+	}
+}
+
+// TestOpenIndexesClaimsOfOlderFiles: a file written before claims were
+// indexed by legacy person or organization gets the index when it is
+// opened, so that linking retires the claims it already held.
+func TestOpenIndexesClaimsOfOlderFiles(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "hubgate.db")
+	db, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := claim.Claim{ID: "c1", Hash: sha256.Sum256([]byte("old")), Kind: claim.KindPerson, LegacyID: "p1",
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := db.CreateClaims(ctx, []claim.Claim{old}, claim.Event{Time: t0, Action: "claim.issue"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// As an older hubgate left it: no claims_by_subj bucket.
+	raw, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("claims_by_subj")) }); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db = openAt(t, path, bolt.Options{})
+	l := claim.Link{Kind: claim.KindPerson, LegacyID: "p1", ZaikioID: "00000000-0000-4000-8000-000000000001", CreatedAt: t0.Add(time.Minute), By: "admin-api"}
+	if err := db.PutLink(ctx, l); err != nil {
+		t.Fatalf("PutLink = %v", err)
+	}
+	c, err := db.Claim(ctx, "c1")
+	if err != nil || c.Status(t0.Add(2*time.Minute)) != "retired" {
+		t.Errorf("claim of the older file after linking its person = %+v, %v; want retired", c, err)
 	}
 }

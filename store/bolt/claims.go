@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,6 +31,9 @@ func (db *DB) CreateClaims(ctx context.Context, claims []claim.Claim, ev claim.E
 				return err
 			}
 			if err := byHash.Put(c.Hash[:], []byte(c.ID)); err != nil {
+				return err
+			}
+			if err := indexClaim(tx, c); err != nil {
 				return err
 			}
 		}
@@ -101,9 +105,11 @@ func (db *DB) RevokeClaim(ctx context.Context, id, actor string, at time.Time) e
 // claim.Claim.Redeem what redeeming it changes, applies claim.CheckLink
 // against the links holding either end, writes the link unless exactly it
 // exists, stores the used claim and appends claim.LinkEvent (only when a
-// link was written) and the "claim.redeem" event. On any error nothing
-// changes; the claim is returned as stored when it was found, so that the
-// caller can say why it failed.
+// link was written) and the "claim.redeem" event, then retires the other
+// open claims of the claim's legacy end (claim.Retire) and appends
+// "claim.retire" when there were any. On any error nothing changes; the
+// claim is returned as stored when it was found, so that the caller can
+// say why it failed.
 //
 // When exactly the link already exists (an operator linked the pair by hand),
 // the claim is still consumed and the stored link is returned.
@@ -116,7 +122,11 @@ func (db *DB) RedeemClaim(ctx context.Context, r claim.Redemption) (claim.Claim,
 		if stored, err = claimByHash(tx, r.Hash); err != nil {
 			return err
 		}
-		if rd, err = stored.Redeem(r); err != nil {
+		linked, err := linkByLegacy(tx, stored.Kind, stored.LegacyID)
+		if err != nil {
+			return err
+		}
+		if rd, err = stored.RedeemWith(r, linked); err != nil {
 			return err
 		}
 		var created bool
@@ -131,7 +141,10 @@ func (db *DB) RedeemClaim(ctx context.Context, r claim.Redemption) (claim.Claim,
 				return err
 			}
 		}
-		return appendEvent(tx, rd.Event)
+		if err := appendEvent(tx, rd.Event); err != nil {
+			return err
+		}
+		return retireClaims(tx, link, r.At)
 	})
 	if err != nil {
 		return stored, claim.Link{}, err
@@ -169,4 +182,68 @@ func decodeClaim(k, v []byte) (claim.Claim, error) {
 // putClaim writes c's record (not its hash index).
 func putClaim(tx *bbolt.Tx, c claim.Claim) error {
 	return put(tx.Bucket(bucketClaims), []byte(c.ID), encodeClaim(c))
+}
+
+// subjectPrefix is the claims_by_subj prefix of a legacy person's or
+// organization's claims.
+func subjectPrefix(kind claim.Kind, legacyID string) []byte {
+	return append(pair(string(kind), legacyID), 0)
+}
+
+// indexClaim adds c to the claims_by_subj index.
+func indexClaim(tx *bbolt.Tx, c claim.Claim) error {
+	if hasNUL(string(c.Kind), c.LegacyID) {
+		return fmt.Errorf("%w: claim %s: NUL byte in its kind or legacy id", claim.ErrInvalid, c.ID)
+	}
+	return tx.Bucket(bucketClaimsBySubj).Put(append(subjectPrefix(c.Kind, c.LegacyID), c.ID...), nil)
+}
+
+// indexClaimsBySubject builds the claims_by_subj index from the claims
+// bucket (a file from before the index).
+func indexClaimsBySubject(tx *bbolt.Tx) error {
+	return tx.Bucket(bucketClaims).ForEach(func(k, v []byte) error {
+		c, err := decodeClaim(k, v)
+		if err != nil {
+			return err
+		}
+		return indexClaim(tx, c)
+	})
+}
+
+// claimsOf returns the claims of a legacy person or organization.
+func claimsOf(tx *bbolt.Tx, kind claim.Kind, legacyID string) ([]claim.Claim, error) {
+	prefix := subjectPrefix(kind, legacyID)
+	var out []claim.Claim
+	c := tx.Bucket(bucketClaimsBySubj).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		cl, err := claimByID(tx, string(k[len(prefix):]))
+		if err != nil {
+			return nil, fmt.Errorf("claims_by_subj entry %q: %w", k, err)
+		}
+		out = append(out, cl)
+	}
+	return out, nil
+}
+
+// retireClaims stores what claim.Retire decides for the claims of l's
+// legacy end, now that l is written: the open ones retired, and their
+// "claim.retire" event.
+func retireClaims(tx *bbolt.Tx, l claim.Link, at time.Time) error {
+	if at.IsZero() {
+		at = time.Now() // a link written without a time (CreatedAt)
+	}
+	claims, err := claimsOf(tx, l.Kind, l.LegacyID)
+	if err != nil {
+		return err
+	}
+	rt := claim.Retire(l, claims, at)
+	for _, c := range rt.Claims {
+		if err := putClaim(tx, c); err != nil {
+			return err
+		}
+	}
+	if rt.Event.Action == "" {
+		return nil
+	}
+	return appendEvent(tx, rt.Event)
 }

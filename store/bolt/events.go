@@ -104,13 +104,26 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (claim.Stats, error) {
 			}
 		}
 
+		personLinks, orgLinks := tx.Bucket(bucketLinksPerson), tx.Bucket(bucketLinksOrg)
 		return tx.Bucket(bucketClaims).ForEach(func(k, v []byte) error {
 			var r claimStatusRec
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode claim %q: %w", k, err)
 			}
-			c := claim.Claim{ExpiresAt: r.ExpiresAt, UsedAt: r.UsedAt, RevokedAt: r.RevokedAt}
-			switch c.Status(now) {
+			c := claim.Claim{ExpiresAt: r.ExpiresAt, UsedAt: r.UsedAt, RevokedAt: r.RevokedAt, RetiredAt: r.RetiredAt}
+			st := c.Status(now)
+			if st == "open" {
+				// Open, but its legacy end is linked (it was issued after
+				// the link): nobody can redeem it, so it is not open.
+				links := personLinks
+				if r.Kind == string(claim.KindOrg) {
+					links = orgLinks
+				}
+				if links.Get([]byte(r.LegacyID)) != nil {
+					st = "retired"
+				}
+			}
+			switch st {
 			case "open":
 				s.ClaimsOpen++
 			case "used":
@@ -119,6 +132,8 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (claim.Stats, error) {
 				s.ClaimsExpired++
 			case "revoked":
 				s.ClaimsRevoked++
+			case "retired":
+				s.ClaimsRetired++
 			}
 			return nil
 		})
@@ -129,7 +144,10 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (claim.Stats, error) {
 // claimStatusRec is the part of claimRec that decides a claim's status; Stats
 // decodes only it.
 type claimStatusRec struct {
+	Kind      string    `json:"kind"`
+	LegacyID  string    `json:"legacy_id"`
 	ExpiresAt time.Time `json:"expires_at"`
 	UsedAt    time.Time `json:"used_at"`
 	RevokedAt time.Time `json:"revoked_at"`
+	RetiredAt time.Time `json:"retired_at"`
 }

@@ -56,16 +56,21 @@ func (db *DB) LinkByZaikio(ctx context.Context, kind claim.Kind, zaikioID string
 	return l, err
 }
 
-// PutLink writes l after claim.CheckLink and appends claim.LinkEvent(l).
-// When exactly l's pair is stored it does nothing (and appends nothing);
-// when either end is taken it returns claim.ErrConflict.
+// PutLink writes l after claim.CheckLink and appends claim.LinkEvent(l),
+// then retires the open claims of l's legacy end (claim.Retire) and appends
+// "claim.retire" when there were any. When exactly l's pair is stored it
+// does nothing (and appends nothing); when either end is taken it returns
+// claim.ErrConflict.
 func (db *DB) PutLink(ctx context.Context, l claim.Link) error {
 	return db.update(ctx, "put link", func(tx *bbolt.Tx) error {
 		stored, created, err := putLink(tx, l)
 		if err != nil || !created {
 			return err
 		}
-		return appendEvent(tx, claim.LinkEvent(stored))
+		if err := appendEvent(tx, claim.LinkEvent(stored)); err != nil {
+			return err
+		}
+		return retireClaims(tx, stored, stored.CreatedAt)
 	})
 }
 

@@ -29,7 +29,7 @@ import (
 func (db *DB) PutPeople(ctx context.Context, people []claim.Person, ev claim.Event) error {
 	return db.update(ctx, "put people", func(tx *bbolt.Tx) error {
 		for i, p := range people {
-			if p.ID == "" || hasNUL(p.ID, p.Email) || hasNUL(p.Orgs...) || slices.Contains(p.Orgs, "") {
+			if p.ID == "" || hasNUL(p.ID, p.Email) || hasNUL(p.Orgs...) || slices.Contains(p.Orgs, "") || namesHaveNUL(p.OrgNames) {
 				return fmt.Errorf("%w: person %d (%q): empty id or org, or a NUL byte", claim.ErrInvalid, i+1, p.ID)
 			}
 			if err := putPerson(tx, p); err != nil {
@@ -74,7 +74,7 @@ func putPerson(tx *bbolt.Tx, p claim.Person) error {
 		}
 	}
 	for _, org := range p.Orgs {
-		if err := owners.Put(pair(org, p.ID), nil); err != nil {
+		if err := owners.Put(pair(org, p.ID), []byte(p.OrgNames[org])); err != nil {
 			return err
 		}
 	}
@@ -174,6 +174,42 @@ func (db *DB) OrgOwners(ctx context.Context, orgID string) ([]string, error) {
 		c := tx.Bucket(bucketOrgOwners).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			out = append(out, string(k[len(prefix):]))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// namesHaveNUL reports whether an org name holds a NUL byte (PostgreSQL's
+// text cannot, so neither store takes one).
+func namesHaveNUL(names map[string]string) bool {
+	for _, n := range names {
+		if hasNUL(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// OrgNames returns the display names the directory gives the legacy
+// organizations ids, by id: for each, the name in the entry of its first
+// owner (in id order) that names it. Organizations without a name are left
+// out.
+func (db *DB) OrgNames(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	err := db.view(ctx, "org names", func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketOrgOwners).Cursor()
+		for _, id := range ids {
+			if id == "" || hasNUL(id) || out[id] != "" {
+				continue
+			}
+			prefix := pair(id, "")
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				if len(v) > 0 {
+					out[id] = string(v)
+					break
+				}
+			}
 		}
 		return nil
 	})

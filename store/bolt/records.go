@@ -29,13 +29,14 @@ type claimRec struct {
 	UsedAt    time.Time `json:"used_at,omitzero"`
 	UsedBy    string    `json:"used_by,omitempty"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	RetiredAt time.Time `json:"retired_at,omitzero"`
 }
 
 func encodeClaim(c claim.Claim) claimRec {
 	return claimRec{
 		ID: c.ID, Hash: c.Hash[:], Kind: string(c.Kind), LegacyID: c.LegacyID, Claimer: c.Claimer,
 		Email: c.Email, CreatedBy: c.CreatedBy, CreatedAt: utc(c.CreatedAt), ExpiresAt: utc(c.ExpiresAt),
-		UsedAt: utc(c.UsedAt), UsedBy: c.UsedBy, RevokedAt: utc(c.RevokedAt),
+		UsedAt: utc(c.UsedAt), UsedBy: c.UsedBy, RevokedAt: utc(c.RevokedAt), RetiredAt: utc(c.RetiredAt),
 	}
 }
 
@@ -43,7 +44,7 @@ func (r claimRec) claim() (claim.Claim, error) {
 	c := claim.Claim{
 		ID: r.ID, Kind: claim.Kind(r.Kind), LegacyID: r.LegacyID, Claimer: r.Claimer,
 		Email: r.Email, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
-		UsedAt: r.UsedAt, UsedBy: r.UsedBy, RevokedAt: r.RevokedAt,
+		UsedAt: r.UsedAt, UsedBy: r.UsedBy, RevokedAt: r.RevokedAt, RetiredAt: r.RetiredAt,
 	}
 	if len(r.Hash) != len(c.Hash) {
 		return claim.Claim{}, fmt.Errorf("claim %s: hash has %d bytes, want %d", r.ID, len(r.Hash), len(c.Hash))
@@ -72,10 +73,11 @@ func (r linkRec) link() claim.Link {
 }
 
 type personRec struct {
-	ID    string   `json:"id"`
-	Email string   `json:"email,omitempty"`
-	Name  string   `json:"name,omitempty"`
-	Orgs  []string `json:"orgs,omitempty"`
+	ID       string            `json:"id"`
+	Email    string            `json:"email,omitempty"`
+	Name     string            `json:"name,omitempty"`
+	Orgs     []string          `json:"orgs,omitempty"`
+	OrgNames map[string]string `json:"org_names,omitempty"`
 }
 
 type eventRec struct {

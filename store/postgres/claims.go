@@ -10,23 +10,23 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const claimCols = `id, hash, kind, legacy_id, claimer, email, created_by, created_at, expires_at, used_at, used_by, revoked_at`
+const claimCols = `id, hash, kind, legacy_id, claimer, email, created_by, created_at, expires_at, used_at, used_by, revoked_at, retired_at`
 
 // claimArgs are c's values in claimCols order.
 func claimArgs(c claim.Claim) []any {
 	return []any{c.ID, c.Hash[:], string(c.Kind), c.LegacyID, c.Claimer, c.Email, c.CreatedBy,
-		ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.UsedAt), c.UsedBy, ts(c.RevokedAt)}
+		ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.UsedAt), c.UsedBy, ts(c.RevokedAt), ts(c.RetiredAt)}
 }
 
-const insertClaim = `INSERT INTO claims (` + claimCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+const insertClaim = `INSERT INTO claims (` + claimCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 
 func scanClaim(row pgx.Row) (claim.Claim, error) {
 	var c claim.Claim
 	var hash []byte
 	var kind string
-	var created, expires, used, revoked *time.Time
+	var created, expires, used, revoked, retired *time.Time
 	if err := row.Scan(&c.ID, &hash, &kind, &c.LegacyID, &c.Claimer, &c.Email, &c.CreatedBy,
-		&created, &expires, &used, &c.UsedBy, &revoked); err != nil {
+		&created, &expires, &used, &c.UsedBy, &revoked, &retired); err != nil {
 		return claim.Claim{}, err
 	}
 	if len(hash) != len(c.Hash) {
@@ -35,6 +35,7 @@ func scanClaim(row pgx.Row) (claim.Claim, error) {
 	copy(c.Hash[:], hash)
 	c.Kind = claim.Kind(kind)
 	c.CreatedAt, c.ExpiresAt, c.UsedAt, c.RevokedAt = fromDB(created), fromDB(expires), fromDB(used), fromDB(revoked)
+	c.RetiredAt = fromDB(retired)
 	return c, nil
 }
 
@@ -142,9 +143,10 @@ func (db *DB) RevokeClaim(ctx context.Context, id, actor string, at time.Time) e
 // asks claim.Claim.Redeem what redeeming it changes, writes the link as
 // PutLink does (claim.CheckLink, the unique constraints deciding races),
 // stores the used claim and appends claim.LinkEvent (only when a link was
-// written) and the "claim.redeem" event. On any error nothing changes; the
-// claim is returned as stored when it was found, so that the caller can say
-// why it failed.
+// written) and the "claim.redeem" event, then retires the other open claims
+// of the claim's legacy end (claim.Retire) and appends "claim.retire" when
+// there were any. On any error nothing changes; the claim is returned as
+// stored when it was found, so that the caller can say why it failed.
 //
 // When exactly the link already exists (an operator linked the pair by hand),
 // the claim is still consumed and the stored link is returned.
@@ -164,7 +166,18 @@ func (db *DB) RedeemClaim(ctx context.Context, r claim.Redemption) (claim.Claim,
 		if err != nil {
 			return err
 		}
-		if rd, err = stored.Redeem(r); err != nil {
+		var linked *claim.Link
+		if stored.RetiredAt != (time.Time{}) {
+			// Only a retired claim needs the link holding its legacy end.
+			l, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE kind = $1 AND legacy_id = $2`, string(stored.Kind), stored.LegacyID))
+			switch {
+			case err == nil:
+				linked = &l
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+		}
+		if rd, err = stored.RedeemWith(r, linked); err != nil {
 			return err
 		}
 		var created bool
@@ -180,10 +193,48 @@ func (db *DB) RedeemClaim(ctx context.Context, r claim.Redemption) (claim.Claim,
 				return err
 			}
 		}
-		return appendEvent(ctx, tx, rd.Event)
+		if err := appendEvent(ctx, tx, rd.Event); err != nil {
+			return err
+		}
+		return retireClaims(ctx, tx, link, r.At)
 	})
 	if err != nil {
 		return stored, claim.Link{}, err
 	}
 	return rd.Claim, link, nil
+}
+
+// retireClaims stores what claim.Retire decides for the claims of l's
+// legacy end, now that l is written: the open ones retired, and their
+// "claim.retire" event. Claims another transaction holds locked are
+// skipped rather than waited for: that is a concurrent redemption of the
+// same legacy end, which waits for this transaction's link and then either
+// fails (its claim stays as it was) or consumes its claim for the same
+// pair; waiting for it here would deadlock with it.
+func retireClaims(ctx context.Context, tx pgx.Tx, l claim.Link, at time.Time) error {
+	if at.IsZero() {
+		at = time.Now() // a link written without a time (CreatedAt)
+	}
+	rows, err := tx.Query(ctx, `SELECT `+claimCols+` FROM claims
+WHERE kind = $1 AND legacy_id = $2 AND used_at IS NULL AND revoked_at IS NULL AND retired_at IS NULL
+ORDER BY id FOR UPDATE SKIP LOCKED`, string(l.Kind), l.LegacyID)
+	if err != nil {
+		return err
+	}
+	claims, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claim.Claim, error) { return scanClaim(row) })
+	if err != nil {
+		return err
+	}
+	rt := claim.Retire(l, claims, at)
+	if len(rt.Claims) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rt.Claims))
+	for i, c := range rt.Claims {
+		ids[i] = c.ID
+	}
+	if _, err := tx.Exec(ctx, `UPDATE claims SET retired_at = $2 WHERE id = ANY($1)`, ids, ts(rt.Claims[0].RetiredAt)); err != nil {
+		return err
+	}
+	return appendEvent(ctx, tx, rt.Event)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -143,8 +144,8 @@ func (db *DB) ImportPeople(ctx context.Context, people []claim.Person) (ImportRe
 		}
 	}
 	return importRows(ctx, db, "import people", people, func(b *pgx.Batch, p claim.Person) {
-		b.Queue(`INSERT INTO people (id, email, email_lower, name, orgs) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-			p.ID, p.Email, strings.ToLower(p.Email), p.Name, orgsArg(p.Orgs))
+		b.Queue(`INSERT INTO people (id, email, email_lower, name, orgs, org_names) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+			p.ID, p.Email, strings.ToLower(p.Email), p.Name, orgsArg(p.Orgs), namesArg(p.OrgNames))
 	}, func(b *pgx.Batch, p claim.Person) {
 		b.Queue(`SELECT `+personCols+` FROM people WHERE id = $1`, p.ID)
 	}, func(rows pgx.Rows, p claim.Person) (string, error) {
@@ -152,7 +153,7 @@ func (db *DB) ImportPeople(ctx context.Context, people []claim.Person) (ImportRe
 		if err != nil || !found {
 			return "", cmpOrErr(err, missing("person "+p.ID))
 		}
-		if stored.Email == p.Email && stored.Name == p.Name && slices.Equal(stored.Orgs, p.Orgs) {
+		if stored.Email == p.Email && stored.Name == p.Name && slices.Equal(stored.Orgs, p.Orgs) && maps.Equal(stored.OrgNames, p.OrgNames) {
 			return "", nil
 		}
 		return fmt.Sprintf("person %s: stored as %+v, source has %+v", p.ID, stored, p), nil
@@ -197,7 +198,8 @@ func sameClaim(a, b claim.Claim) bool {
 	return a.ID == b.ID && a.Hash == b.Hash && a.Kind == b.Kind && a.LegacyID == b.LegacyID &&
 		a.Claimer == b.Claimer && a.Email == b.Email && a.CreatedBy == b.CreatedBy &&
 		sameTime(a.CreatedAt, b.CreatedAt) && sameTime(a.ExpiresAt, b.ExpiresAt) &&
-		sameTime(a.UsedAt, b.UsedAt) && a.UsedBy == b.UsedBy && sameTime(a.RevokedAt, b.RevokedAt)
+		sameTime(a.UsedAt, b.UsedAt) && a.UsedBy == b.UsedBy && sameTime(a.RevokedAt, b.RevokedAt) &&
+		sameTime(a.RetiredAt, b.RetiredAt)
 }
 
 // ImportLinks copies links in, keeping their times, origins and actors.

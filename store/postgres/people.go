@@ -20,27 +20,38 @@ import (
 //   - people_orgs_idx, a GIN index on the owned organizations, for OrgOwners
 //     and for counting organizations.
 
-const personCols = `id, email, name, orgs`
+const personCols = `id, email, name, orgs, org_names`
 
-const upsertPerson = `INSERT INTO people (id, email, email_lower, name, orgs) VALUES ($1, $2, $3, $4, $5)
+const upsertPerson = `INSERT INTO people (id, email, email_lower, name, orgs, org_names) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (id) DO UPDATE SET email = excluded.email, email_lower = excluded.email_lower,
-	name = excluded.name, orgs = excluded.orgs, seq = excluded.seq`
+	name = excluded.name, orgs = excluded.orgs, org_names = excluded.org_names, seq = excluded.seq`
 
 func scanPerson(row pgx.Row) (claim.Person, error) {
 	var p claim.Person
-	if err := row.Scan(&p.ID, &p.Email, &p.Name, &p.Orgs); err != nil {
+	if err := row.Scan(&p.ID, &p.Email, &p.Name, &p.Orgs, &p.OrgNames); err != nil {
 		return claim.Person{}, err
 	}
 	if len(p.Orgs) == 0 {
 		p.Orgs = nil
 	}
+	if len(p.OrgNames) == 0 {
+		p.OrgNames = nil
+	}
 	return p, nil
+}
+
+// namesArg is p.OrgNames as a jsonb object that is never NULL.
+func namesArg(names map[string]string) map[string]string {
+	if names == nil {
+		return map[string]string{}
+	}
+	return names
 }
 
 // checkPerson refuses what store/bolt refuses: an empty id or org, and NUL
 // bytes (which PostgreSQL's text cannot hold anyway).
 func checkPerson(i int, p claim.Person) error {
-	if p.ID == "" || hasNUL(p.ID, p.Email, p.Name) || hasNUL(p.Orgs...) || slices.Contains(p.Orgs, "") {
+	if p.ID == "" || hasNUL(p.ID, p.Email, p.Name) || hasNUL(p.Orgs...) || slices.Contains(p.Orgs, "") || namesHaveNUL(p.OrgNames) {
 		return fmt.Errorf("%w: person %d (%q): empty id or org, or a NUL byte", claim.ErrInvalid, i+1, p.ID)
 	}
 	return nil
@@ -67,7 +78,7 @@ func (db *DB) PutPeople(ctx context.Context, people []claim.Person, ev claim.Eve
 	return db.update(ctx, "put people", func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, p := range people {
-			b.Queue(upsertPerson, p.ID, p.Email, strings.ToLower(p.Email), p.Name, orgsArg(p.Orgs))
+			b.Queue(upsertPerson, p.ID, p.Email, strings.ToLower(p.Email), p.Name, orgsArg(p.Orgs), namesArg(p.OrgNames))
 		}
 		if err := sendBatch(ctx, tx, b, func(i int, err error) error {
 			return fmt.Errorf("person %s: %w", people[i].ID, err)
@@ -158,6 +169,49 @@ func (db *DB) OrgOwners(ctx context.Context, orgID string) ([]string, error) {
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return out, wrap("org owners", err)
+}
+
+// OrgNames returns the display names the directory gives the legacy
+// organizations ids, by id: for each, the name in the entry of its first
+// owner (in id order) that names it. Organizations without a name are left
+// out.
+func (db *DB) OrgNames(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	var clean []string
+	for _, id := range ids {
+		if id != "" && !hasNUL(id) {
+			clean = append(clean, id)
+		}
+	}
+	if len(clean) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT ON (o) o, p.org_names->>o FROM unnest($1::text[]) AS o
+JOIN people p ON p.orgs @> ARRAY[o] AND coalesce(p.org_names->>o, '') <> ''
+ORDER BY o, p.id`, clean)
+	if err != nil {
+		return nil, wrap("org names", err)
+	}
+	var id, name string
+	_, err = pgx.ForEachRow(rows, []any{&id, &name}, func() error {
+		out[id] = name
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("org names", err)
+	}
+	return out, nil
+}
+
+// namesHaveNUL reports whether an org name holds a NUL byte, which
+// PostgreSQL's text and jsonb cannot.
+func namesHaveNUL(names map[string]string) bool {
+	for _, n := range names {
+		if hasNUL(n) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasNUL reports whether any of ss contains a NUL byte.

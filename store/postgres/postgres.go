@@ -307,7 +307,7 @@ func wrap(op string, err error) error {
 
 func isDomain(err error) bool {
 	for _, target := range []error{
-		claim.ErrNotFound, claim.ErrExpired, claim.ErrUsed, claim.ErrRevoked,
+		claim.ErrNotFound, claim.ErrExpired, claim.ErrUsed, claim.ErrRevoked, claim.ErrRetired,
 		claim.ErrConflict, claim.ErrForbidden, claim.ErrInvalid,
 		session.ErrNotFound, session.ErrConflict,
 	} {

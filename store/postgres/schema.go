@@ -121,6 +121,16 @@ CREATE TABLE legacy_signins (
 );
 CREATE INDEX legacy_signins_last_at_idx ON legacy_signins (last_at);
 `},
+	{3, "retired claims, organization names", `
+-- A claim is retired when its legacy person or organization is linked
+-- while it is open; writing a link finds them by subject.
+ALTER TABLE claims ADD COLUMN retired_at timestamptz;
+CREATE INDEX claims_subject_idx ON claims (kind, legacy_id);
+
+-- The display names of the organizations a person owns, by org id, as the
+-- import gave them (shown, never used to decide anything).
+ALTER TABLE people ADD COLUMN org_names jsonb NOT NULL DEFAULT '{}';
+`},
 }
 
 // migrate applies the pending migrations on a connection of its own (cfg:

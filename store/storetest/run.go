@@ -42,6 +42,11 @@ import (
 //     the stored entry whole; with an equal At, the new entry replaces it.
 //   - ForgetDelivery of an id never recorded returns nil.
 //   - CreateClaims with a duplicate id or hash returns an error (any).
+//   - A link write (RedeemClaim, PutLink) that writes a link retires the
+//     claims of its legacy end that are open at the link's time
+//     (claim.Retire) and appends one "claim.retire" after its other
+//     events; a claim issued after the link stays as issued, and Stats
+//     counts it as retired, not open.
 func Run(t *testing.T, open func(t *testing.T) Store) {
 	tests := []struct {
 		name string
@@ -62,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Redeem/Rules", testRedeemRules},
 		{"Redeem/Conflict", testRedeemConflict},
 		{"Redeem/SamePair", testRedeemSamePair},
+		{"Retire/OnRedeem", testRetireOnRedeem},
+		{"Retire/OnPutLink", testRetireOnPutLink},
 		{"Redeem/ConcurrentSameClaim", testRedeemConcurrentSameClaim},
 		{"Redeem/ConcurrentSameZaikio", testRedeemConcurrentSameZaikio},
 
@@ -79,6 +86,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"People/Paging", testPeoplePaging},
 		{"People/OrgOwners", testOrgOwners},
 		{"People/Many", testManyPeople},
+		{"People/OrgNames", testOrgNames},
 
 		{"Stats", testStats},
 		{"Events", testEvents},

@@ -198,15 +198,18 @@ form{margin:0}.person{border:1px solid #d9dee8;border-radius:10px;padding:.75rem
 .person.suggested{border:2px solid #0b5cff;background:#f5f8ff}
 button{font:inherit;cursor:pointer;border:0;border-radius:8px;padding:.55rem .9rem;background:#0b5cff;color:#fff}
 button:disabled{background:#b8c0cf;cursor:not-allowed}
-.person button{width:100%;text-align:left}.email{opacity:.85;font-size:.9em;margin-left:.3rem}
+.person button{width:100%;text-align:left}.email{font-size:.9em;margin-left:.3rem}
 .tag{font-size:.75em;background:#fff;color:#0b5cff;border-radius:999px;padding:0 .45rem;margin-left:.4rem}
-select,input[type=text],input[type=email]{font:inherit;width:100%;padding:.4rem .5rem;border:1px solid #c7cdd9;border-radius:6px;margin:.25rem 0 .6rem}
+select,input[type=text],input[type=email]{font:inherit;width:100%;padding:.4rem .5rem;border:1px solid #767f91;border-radius:6px;margin:.25rem 0 .6rem}
 label{display:block;font-size:.9em;color:#3a4458}.kinds label{display:inline-block;margin-right:.8rem}
 .deny button{background:#fff;color:#b42318;border:1px solid #f0b8b2;width:100%}
 .signup{border-top:1px solid #e3e7ef;margin-top:1.2rem;padding-top:.4rem}
 .error{background:#fff1f0;border:1px solid #f0b8b2;color:#912018;border-radius:8px;padding:.6rem .8rem}
 .note{color:#6b7488;font-size:.85em;margin:.4rem 0 0}
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e3e7ef;vertical-align:top}
+pre{white-space:pre-wrap;overflow-wrap:anywhere}
+@media (max-width:40rem){main{margin:0;padding:1rem;border-radius:0}table{display:block;overflow-x:auto}}
+:focus-visible{outline:3px solid #0b5cff;outline-offset:2px}
 .row{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end}.row label{flex:1}
 </style>
 </head>

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hubgate/hubgate/zaikio/devhub"
+)
+
+// TestBrowserJourneys walks the journeys of issue 13 in headless Chromium
+// against the real wiring of `hubgate dev`, checking each hubgate page it
+// passes against WCAG 2.2 AA contrast (wcag), with screenshots named
+// journey-* in $HUBGATE_ARTIFACTS:
+//
+//   - offer mode: Bob chooses "Link your Zaikio account" without a legacy
+//     session, is told to sign in the old way first, passes the
+//     interstitial once, signs in the old way and is back at the claim
+//     confirmation; he links Max's Zaikio account and reloads the success
+//     page;
+//   - his printed claim link is retired: it says so and offers sign-in;
+//   - signing out in the legacy app ends the legacy session too;
+//   - in enforce mode an unlinked Zaikio person gets advice without the
+//     closed old login;
+//   - the dev hub's knobs page fits a phone's width.
+func TestBrowserJourneys(t *testing.T) {
+	chrome := findChromium(t)
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
+	defer cancel()
+	dev := startDev(t)
+	devSetMode(t, dev, "offer")
+	w := newWalk(t, ctx, chrome)
+
+	// Offer mode: the interstitial, then "Link your Zaikio account".
+	w.navigate("the legacy login in offer mode", dev.public+"/login", `#continue-legacy`)
+	w.wcag("offer interstitial")
+	w.shot("journey-offer")
+	w.do("link the Zaikio account without a legacy session",
+		chromedp.Click(chromedp.CSS(`main a.btn[href="/_hubgate/claim"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#legacy-login`)))
+	w.want("the page's title", `h1`, "Sign in the old way first")
+	w.wcag("sign in the old way first")
+	w.shot("journey-legacy-first")
+	// Its button passes the interstitial: the old login, not the offer again.
+	w.do("sign in the old way",
+		chromedp.Click(chromedp.CSS(`#legacy-login`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=password]`)))
+	w.wantURL("the legacy login", dev.public+"/login")
+	w.do("the old login as Bob",
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "bob@legacy.example"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "bob"),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/_hubgate/claim"] button[type=submit]`)))
+	w.wantURL("back at the claim confirmation", dev.public+"/_hubgate/claim")
+	w.wantContains("claim confirmation", `main`, "Bob Brown")
+	w.wantContains("the app's name", `#app-name`, "Legacy App")
+	w.wcag("claim confirmation")
+	w.shot("journey-claim-after-old-login")
+	w.do("continue to Zaikio and pick Max",
+		chromedp.Click(chromedp.CSS(`form[action="/_hubgate/claim"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[name=person][value="`+devhub.MaxID+`"]`)),
+		chromedp.Click(chromedp.CSS(`button[name=person][value="`+devhub.MaxID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#linked-notice`)))
+	w.wantURL("the success page's own address", dev.public+"/_hubgate/linked")
+	w.wantContains("success page", `#linked-notice`, "The account of Bob Brown is now linked")
+	w.wantContains("success page", `main`, "Max Muster")
+	w.wantContains("organization offer", `main`, "Link Brown Packaging (legacy)")
+	w.wcag("success page")
+	w.shot("journey-linked")
+	w.do("reload the success page", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#linked-notice`)))
+	w.wantContains("success page after a reload", `#linked-notice`, "The account of Bob Brown is now linked")
+	w.shot("journey-linked-reloaded")
+
+	// Bob's printed claim link was retired by the link.
+	other := w.incognito()
+	other.navigate("Bob's printed claim link", dev.claims["2"], `#signin`)
+	other.want("retired link", `h1`, "This account is already linked")
+	other.wcag("retired link")
+	other.shot("journey-retired-link")
+
+	// Signing out in the legacy app ends the legacy session too.
+	w.do("continue to the legacy app",
+		chromedp.Click(chromedp.CSS(`main .actions a.btn[href="/"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.ok`)))
+	w.wantContains("legacy app", `p.ok`, "Signed in through Zaikio as legacy user 2")
+	w.do("sign out in the legacy app",
+		chromedp.Click(chromedp.CSS(`#signout`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/_hubgate/login?rd=/"]`)))
+	if body := w.text("the app after signing out", "main"); !strings.Contains(body, "Not signed in") || strings.Contains(body, "old password login") {
+		t.Errorf("the legacy app after signing out reads %q; want \"Not signed in\", no old sign-in", body)
+	}
+	w.shot("journey-signed-out")
+	w.navigate("whoami after signing out", dev.public+"/api/me", `body`)
+	w.wantContains("the legacy session", `body`, "not signed in")
+
+	// Enforce: the no-account page never suggests the closed old login.
+	devSetMode(t, dev, "enforce")
+	ada := w.incognito()
+	ada.navigate("the app in enforce mode", dev.public+"/", `button[name=person][value="`+devhub.AdaID+`"]`)
+	ada.do("sign in as Ada, who has no account",
+		chromedp.Click(chromedp.CSS(`button[name=person][value="`+devhub.AdaID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#how`)))
+	ada.wantURL("the no-account page's own address", dev.public+"/_hubgate/no-account")
+	if how := ada.text("advice", "#how"); strings.Contains(how, "old way") || !strings.Contains(how, "email") {
+		t.Errorf("enforce-mode advice reads %q; want the mail and no old login", how)
+	}
+	ada.wcag("no-account page")
+	ada.shot("journey-enforce-no-account")
+
+	// The dashboard's sign-in page, and the dev hub's knobs on a phone.
+	ada.navigate("dashboard sign-in", dev.admin+"/", `#login-form #token`)
+	ada.wcag("dashboard sign-in")
+	phone := w.incognito()
+	phone.do("phone-sized viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	phone.navigate("the dev hub's knobs", dev.hub+"/__dev/", `h1`)
+	overflow := phone.eval("overflow", `(() => {
+		const main = document.querySelector('main'), right = main.getBoundingClientRect().right + 0.5;
+		const scrolls = el => { for (let e = el.parentElement; e && e !== main; e = e.parentElement) {
+			const o = getComputedStyle(e).overflowX; if (o === 'auto' || o === 'scroll' || o === 'hidden') return true; } return false; };
+		const out = [];
+		for (const el of main.querySelectorAll('*')) {
+			const r = el.getBoundingClientRect();
+			if (r.width > 0 && r.right > right && !scrolls(el)) out.push(el.tagName.toLowerCase() + ' "' + el.textContent.trim().slice(0, 30) + '" ends ' + Math.round(r.right - right) + 'px past the card');
+		}
+		const d = document.documentElement;
+		if (d.scrollWidth > d.clientWidth) out.push('the page is ' + d.scrollWidth + 'px wide in a ' + d.clientWidth + 'px viewport');
+		return out.slice(0, 10);
+	})()`)
+	if len(overflow) > 0 {
+		t.Errorf("the dev hub's knobs page overflows at 390 px: %s", strings.Join(overflow, "; "))
+	}
+	phone.wcag("dev hub knobs")
+	phone.shot("journey-devhub-phone")
+	t.Logf("journeys took %v", time.Since(began).Round(time.Millisecond))
+}
+
+// devSetMode switches the mode of a `hubgate dev` through its admin API.
+func devSetMode(t *testing.T, dev devRun, mode string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, dev.admin+"/api/v1/mode", strings.NewReader(`{"mode":"`+mode+`"}`))
+	req.Header.Set("Authorization", "Bearer "+dev.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT /api/v1/mode %s = %d", mode, resp.StatusCode)
+	}
+	// The public listener applies it at its next poll (1 s).
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		r, err := http.Get(dev.public + "/_hubgate/me")
+		if err == nil {
+			var b strings.Builder
+			buf := make([]byte, 512)
+			n, _ := r.Body.Read(buf)
+			b.Write(buf[:n])
+			r.Body.Close()
+			if strings.Contains(b.String(), `"mode":"`+mode+`"`) {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the public listener did not switch to %s", mode)
+}
+
+// eval runs a script that answers a list of strings.
+func (w *walk) eval(what, script string) []string {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(w.tab, stepTimeout)
+	defer cancel()
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](script))
+	if err != nil {
+		w.fatal(what, err)
+	}
+	return out
+}
+
+// wcag checks the page against the contrast rules of WCAG 2.2 AA: every
+// visible text 4.5:1 against the background it is drawn on (3:1 when
+// large: 24 px, or 18.66 px bold; 1.4.3), opacity and translucent layers
+// included, and the border of every form field 3:1 against the background
+// around it (1.4.11). Disabled controls and decorative (aria-hidden)
+// elements are exempt, as WCAG says.
+func (w *walk) wcag(what string) {
+	w.t.Helper()
+	if fails := w.eval("contrast of "+what, wcagScript); len(fails) > 0 {
+		w.t.Errorf("%s fails WCAG 2.2 AA contrast:\n  %s", what, strings.Join(fails, "\n  "))
+	}
+}
+
+const wcagScript = `(() => {
+	const parse = c => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null;
+		const p = m[1].split(',').map(s => parseFloat(s)); return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
+	const lin = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+	const lum = c => 0.2126 * lin(c.r) + 0.7152 * lin(c.g) + 0.0722 * lin(c.b);
+	const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+	const blend = (fg, bg) => ({r: fg.r * fg.a + bg.r * (1 - fg.a), g: fg.g * fg.a + bg.g * (1 - fg.a), b: fg.b * fg.a + bg.b * (1 - fg.a), a: 1});
+	const bgOf = el => { const layers = [];
+		for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+			if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; } }
+		let bg = {r: 255, g: 255, b: 255, a: 1};
+		for (let i = layers.length - 1; i >= 0; i--) bg = blend(layers[i], bg);
+		return bg; };
+	const opacity = el => { let o = 1; for (let e = el; e; e = e.parentElement) o *= parseFloat(getComputedStyle(e).opacity); return o; };
+	const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '');
+	const fails = [];
+	for (const el of document.querySelectorAll('body *')) {
+		const s = getComputedStyle(el), r = el.getBoundingClientRect();
+		if (r.width === 0 || r.height === 0 || s.visibility === 'hidden' || s.display === 'none') continue;
+		if (el.closest('[aria-hidden="true"], svg') || el.disabled || el.closest('button:disabled')) continue;
+		const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim() !== '');
+		if (own) {
+			const bg = bgOf(el), fg = parse(s.color);
+			fg.a *= opacity(el);
+			const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight, 10) >= 700;
+			const need = (size >= 24 || (size >= 18.66 && bold)) ? 3 : 4.5;
+			const got = ratio(blend(fg, bg), bg);
+			if (got < need) fails.push('text ' + name(el) + ' "' + el.textContent.trim().slice(0, 40) + '": ' + got.toFixed(2) + ':1, want ' + need + ':1');
+		}
+		if (el.matches('input:not([type=hidden]):not([type=submit]):not([type=checkbox]):not([type=radio]), select, textarea')) {
+			const bg = bgOf(el.parentElement), bc = parse(s.borderTopColor), bw = parseFloat(s.borderTopWidth);
+			const got = bc ? ratio(blend(bc, bg), bg) : 0;
+			if (bw <= 0 || got < 3) fails.push('field ' + name(el) + (el.name ? '[' + el.name + ']' : '') + ': border ' + s.borderTopColor + ' ' + bw + 'px, ' + got.toFixed(2) + ':1, want 3:1');
+		}
+	}
+	return fails;
+})()`
