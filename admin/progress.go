@@ -42,7 +42,7 @@ var (
 	descDirectory = prometheus.NewDesc("hubgate_directory_persons",
 		"Legacy persons known from the directory import.", nil, nil)
 	descClaimsOpen = prometheus.NewDesc("hubgate_claims_open",
-		`Claim links neither used, revoked nor expired. kind="all": the store counts both kinds together.`, []string{"kind"}, nil)
+		`Claim links someone not yet linked can still redeem (neither used, revoked, expired nor retired), by kind (person, org).`, []string{"kind"}, nil)
 )
 
 // NewProgress returns a collector reading counts at most once per maxAge
@@ -78,7 +78,8 @@ func (p *Progress) Collect(ch chan<- prometheus.Metric) {
 	gauge(descLinkedPersons, st.LinkedPersons)
 	gauge(descLinkedOrgs, st.LinkedOrgs)
 	gauge(descDirectory, st.People)
-	gauge(descClaimsOpen, st.ClaimsOpen, "all")
+	gauge(descClaimsOpen, st.ClaimsOpen-st.ClaimsOpenOrgs, "person")
+	gauge(descClaimsOpen, st.ClaimsOpenOrgs, "org")
 }
 
 // read returns the numbers, asking the store when they are older than

@@ -77,8 +77,8 @@ func TestProgressReadsTheStoreAtMostOncePerAge(t *testing.T) {
 	}
 	counts.fail.Store(false)
 	now = now.Add(30 * time.Second)
-	if got := gather(); got != "hubgate_claims_open kind=all 0\nhubgate_directory_persons 3\nhubgate_linked_organizations 0\nhubgate_linked_persons 0\n" {
-		t.Errorf("after the store answered:\n%s\nwant the 4 gauges, 3 persons in the directory", got)
+	if got := gather(); got != "hubgate_claims_open kind=org 0\nhubgate_claims_open kind=person 0\nhubgate_directory_persons 3\nhubgate_linked_organizations 0\nhubgate_linked_persons 0\n" {
+		t.Errorf("after the store answered:\n%s\nwant the 5 series, 3 persons in the directory", got)
 	}
 	calls := counts.calls.Load()
 	for range 50 {
@@ -101,7 +101,7 @@ func TestProgressReadsTheStoreAtMostOncePerAge(t *testing.T) {
 	}
 	counts.fail.Store(false)
 	now = now.Add(30 * time.Second)
-	if got := gather(); !strings.Contains(got, "hubgate_linked_persons 1") || !strings.Contains(got, "hubgate_claims_open kind=all 0") {
+	if got := gather(); !strings.Contains(got, "hubgate_linked_persons 1") || !strings.Contains(got, "hubgate_claims_open kind=person 0") {
 		t.Errorf("after the age: %q; want 1 linked person, no open claim", got)
 	}
 }

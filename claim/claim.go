@@ -360,9 +360,12 @@ type Stats struct {
 	LinkedPersons int `json:"linked_persons"`
 	LinkedOrgs    int `json:"linked_orgs"`
 	ClaimsOpen    int `json:"claims_open"`
-	ClaimsUsed    int `json:"claims_used"`
-	ClaimsExpired int `json:"claims_expired"`
-	ClaimsRevoked int `json:"claims_revoked"`
+	// ClaimsOpenOrgs is how many of ClaimsOpen are organization claims
+	// (the rest are person claims).
+	ClaimsOpenOrgs int `json:"claims_open_orgs"`
+	ClaimsUsed     int `json:"claims_used"`
+	ClaimsExpired  int `json:"claims_expired"`
+	ClaimsRevoked  int `json:"claims_revoked"`
 	// ClaimsRetired counts unused claims whose legacy person or
 	// organization is linked: retired when it was linked, or open claims
 	// issued for it afterwards. ClaimsOpen never counts those: an open

@@ -120,7 +120,8 @@ func TestOpsMetricsAfterTraffic(t *testing.T) {
 		{auditKey("hubgate_directory_persons"), 3},
 		{auditKey("hubgate_linked_persons"), 1},
 		{auditKey("hubgate_linked_organizations"), 0},
-		{auditKey("hubgate_claims_open", "kind", "all"), 1},
+		{auditKey("hubgate_claims_open", "kind", "person"), 1},
+		{auditKey("hubgate_claims_open", "kind", "org"), 0},
 		// The anonymous request, Frank's landing after sign-in, two slow ones.
 		{auditKey("hubgate_http_request_duration_seconds_count", "class", "upstream", "code", "200"), 4},
 		{auditKey("hubgate_http_request_duration_seconds_count", "class", "gate", "code", "302"), 1},

@@ -126,6 +126,9 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (claim.Stats, error) {
 			switch st {
 			case "open":
 				s.ClaimsOpen++
+				if r.Kind == string(claim.KindOrg) {
+					s.ClaimsOpenOrgs++
+				}
 			case "used":
 				s.ClaimsUsed++
 			case "expired":

@@ -97,6 +97,7 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (claim.Stats, error) {
 	(SELECT count(*) FROM links WHERE kind = 'person'),
 	(SELECT count(*) FROM links WHERE kind = 'org'),
 	count(*) FILTER (WHERE used_at IS NULL AND revoked_at IS NULL AND retired_at IS NULL AND expires_at > $1 AND l.legacy_id IS NULL),
+	count(*) FILTER (WHERE c.kind = 'org' AND used_at IS NULL AND revoked_at IS NULL AND retired_at IS NULL AND expires_at > $1 AND l.legacy_id IS NULL),
 	count(*) FILTER (WHERE used_at IS NOT NULL),
 	count(*) FILTER (WHERE used_at IS NULL AND revoked_at IS NULL AND retired_at IS NULL AND (expires_at IS NULL OR expires_at <= $1)),
 	count(*) FILTER (WHERE used_at IS NULL AND revoked_at IS NOT NULL),
@@ -104,6 +105,6 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (claim.Stats, error) {
 	-- link): nobody can redeem it.
 	count(*) FILTER (WHERE used_at IS NULL AND revoked_at IS NULL AND (retired_at IS NOT NULL OR (expires_at > $1 AND l.legacy_id IS NOT NULL)))
 FROM claims c LEFT JOIN links l ON l.kind = c.kind AND l.legacy_id = c.legacy_id`, now).Scan(&s.People, &s.Orgs, &s.LinkedPersons, &s.LinkedOrgs,
-		&s.ClaimsOpen, &s.ClaimsUsed, &s.ClaimsExpired, &s.ClaimsRevoked, &s.ClaimsRetired)
+		&s.ClaimsOpen, &s.ClaimsOpenOrgs, &s.ClaimsUsed, &s.ClaimsExpired, &s.ClaimsRevoked, &s.ClaimsRetired)
 	return s, wrap("stats", err)
 }

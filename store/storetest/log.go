@@ -58,9 +58,9 @@ func testStats(t *testing.T, s Store) {
 		want claim.Stats
 	}{
 		{now, claim.Stats{People: 3, Orgs: 2, LinkedPersons: 3, LinkedOrgs: 1,
-			ClaimsOpen: 2, ClaimsUsed: 3, ClaimsExpired: 1, ClaimsRevoked: 2}},
+			ClaimsOpen: 2, ClaimsOpenOrgs: 1, ClaimsUsed: 3, ClaimsExpired: 1, ClaimsRevoked: 2}},
 		{t0, claim.Stats{People: 3, Orgs: 2, LinkedPersons: 3, LinkedOrgs: 1,
-			ClaimsOpen: 3, ClaimsUsed: 3, ClaimsExpired: 0, ClaimsRevoked: 2}},
+			ClaimsOpen: 3, ClaimsOpenOrgs: 1, ClaimsUsed: 3, ClaimsExpired: 0, ClaimsRevoked: 2}},
 	}
 	for _, tt := range tests {
 		got, err := s.Stats(ctx, tt.at)

@@ -125,8 +125,8 @@ func testRetireOnPutLink(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatalf("Stats = %v; want nil", err)
 	}
-	if st.ClaimsOpen != 1 || st.ClaimsRetired != 3 {
-		t.Errorf("Stats: open %d, retired %d; want 1 open (c3, a person), 3 retired (c1, c2 retired; c4 issued for a linked org)", st.ClaimsOpen, st.ClaimsRetired)
+	if st.ClaimsOpen != 1 || st.ClaimsOpenOrgs != 0 || st.ClaimsRetired != 3 {
+		t.Errorf("Stats: open %d (%d orgs), retired %d; want 1 open (c3, a person), 3 retired (c1, c2 retired; c4 issued for a linked org)", st.ClaimsOpen, st.ClaimsOpenOrgs, st.ClaimsRetired)
 	}
 }
 
