@@ -102,7 +102,12 @@ type Config struct {
 	// dashboard (legacy.name). Empty: the public URL's host, as the
 	// proxy's pages and mails do, or none when that host is an IP address.
 	AppName string
-	Logger  zerolog.Logger
+	// LegacyRoutes lists the legacy route rules (routes with auth: legacy)
+	// and what this instance forwarded under each since it started, for the
+	// dashboard: which integrations still depend on legacy credentials.
+	// Nil, or an empty list: no card.
+	LegacyRoutes func() []LegacyRoute
+	Logger       zerolog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
@@ -121,6 +126,7 @@ type Server struct {
 	mux       *http.ServeMux
 	handler   http.Handler
 	requests  atomic.Uint64 // request id counter
+	started   time.Time     // when New ran: since when LegacyRoutes counts
 }
 
 // New validates cfg and returns the admin server.
@@ -178,6 +184,7 @@ func New(cfg Config) (*Server, error) {
 		pages:     pages,
 		log:       cfg.Logger,
 	}
+	s.started = s.now()
 	if s.appName == "" && net.ParseIP(u.Hostname()) == nil {
 		s.appName = u.Hostname() // an IP address is no name: mails then say "your account"
 	}

@@ -60,6 +60,8 @@ type dashboardView struct {
 	ReadOnly bool
 	// Readiness is the readiness card (readiness_page.go).
 	Readiness readinessView
+	// LegacyRoutes is the legacy routes card (legacy_routes.go; nil: none).
+	LegacyRoutes *legacyRoutesView
 }
 
 // dashboard renders GET /.
@@ -95,6 +97,7 @@ func (s *Server) dashboard() http.HandlerFunc {
 			s.failPage(w, r, err)
 			return
 		}
+		v.LegacyRoutes = s.legacyRoutesCard()
 		if sw := r.URL.Query().Get("switched"); sw == string(cur) {
 			v.Switched = sw
 		}

@@ -426,12 +426,23 @@ func newInstance(cfg *Config, st store, hub *zaikio.Client, logger zerolog.Logge
 			Ready: in.ready.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger, LogProbes: cfg.Log.Probes,
 			Metrics: promhttp.HandlerFor(in.metrics, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
 			SignInsRecorded: cfg.Legacy.Whoami != "", AppName: cfg.Legacy.Name,
+			LegacyRoutes: func() []admin.LegacyRoute { return legacyRoutes(px) },
 		})
 		if err != nil {
 			return nil, &configError{Key: "admin", Msg: err.Error()}
 		}
 	}
 	return in, nil
+}
+
+// legacyRoutes is the proxy's legacy route counts as the dashboard takes
+// them.
+func legacyRoutes(px *proxy.Server) []admin.LegacyRoute {
+	var out []admin.LegacyRoute
+	for _, r := range px.LegacyRoutes() {
+		out = append(out, admin.LegacyRoute{Route: r.Route, Requests: r.Requests})
+	}
+	return out
 }
 
 // newMailers builds the sender of claims.smtp (or `hubgate dev`'s console),
