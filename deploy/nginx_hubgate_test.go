@@ -233,6 +233,73 @@ func TestNginxExampleWithHubgate(t *testing.T) {
 		}
 	})
 
+	t.Run("scripts get 401, pages the sign-in", func(t *testing.T) {
+		ask := func(method, target, cookie string, hdr ...string) (*http.Response, string) {
+			t.Helper()
+			conn, err := tls.Dial("tcp", nginxAddr, &tls.Config{ServerName: "app.example.com", InsecureSkipVerify: true}) //nolint:gosec // self-signed test certificate
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			raw := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: app.example.com:%d\r\nContent-Length: 0\r\nConnection: close\r\n", method, target, httpsPort)
+			if cookie != "" {
+				raw += "Cookie: " + cookie + "\r\n"
+			}
+			for i := 0; i+1 < len(hdr); i += 2 {
+				raw += hdr[i] + ": " + hdr[i+1] + "\r\n"
+			}
+			fmt.Fprint(conn, raw+"\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp, string(body)
+		}
+		for _, tc := range []struct {
+			name   string
+			method string
+			hdr    []string
+		}{
+			{"fetch()", "GET", []string{"Sec-Fetch-Mode", "cors", "Accept", "*/*"}},
+			{"jQuery", "GET", []string{"X-Requested-With", "XMLHttpRequest"}},
+			{"a JSON client", "GET", []string{"Accept", "application/json"}},
+			{"a form post", "POST", []string{"Sec-Fetch-Mode", "navigate", "Accept", "application/json"}},
+			// A client cannot make nginx redirect it: the header is read
+			// from hubgate's answer, never from the request.
+			{"a script sending X-Hubgate-Signin", "GET", []string{"Sec-Fetch-Mode", "cors", "X-Hubgate-Signin", "https://evil.example/"}},
+		} {
+			before := app.count()
+			resp, body := ask(tc.method, "/private/orders?page=2", "", tc.hdr...)
+			if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Location") != "" {
+				t.Errorf("%s: %d (Location %q); want 401 without a redirect", tc.name, resp.StatusCode, resp.Header.Get("Location"))
+				continue
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" || !strings.Contains(body, `"error":"signin_required"`) ||
+				resp.Header.Get("WWW-Authenticate") != `Bearer realm="hubgate"` || resp.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("%s: 401 with Content-Type %q, WWW-Authenticate %q, Cache-Control %q, body %q; want hubgate's JSON contract", tc.name, ct,
+					resp.Header.Get("WWW-Authenticate"), resp.Header.Get("Cache-Control"), body)
+			}
+			if app.count() != before {
+				t.Errorf("%s reached the app", tc.name)
+			}
+		}
+		for _, tc := range []struct{ name, target, want string }{
+			{"a navigation", "/private/orders?page=2", "/_hubgate/login?rd=%2Fprivate%2Forders%3Fpage%3D2"},
+			{"the closed legacy login", "/login", "/_hubgate/login?rd=%2F"},
+		} {
+			resp, _ := ask("GET", tc.target, "", "Sec-Fetch-Mode", "navigate", "Accept", "text/html")
+			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != tc.want {
+				t.Errorf("%s: %d to %q; want 302 to %q", tc.name, resp.StatusCode, resp.Header.Get("Location"), tc.want)
+			}
+		}
+		before := app.count()
+		if resp, _ := ask("GET", "/private/orders", cookie, "Sec-Fetch-Mode", "cors"); resp.StatusCode != http.StatusOK || app.count() != before+1 {
+			t.Errorf("fetch() with a session: %d; want the app's 200", resp.StatusCode)
+		}
+	})
+
 	t.Run("the app never gets the client's Host", func(t *testing.T) {
 		for _, c := range []string{"", cookie} {
 			conn, err := tls.Dial("tcp", nginxAddr, &tls.Config{ServerName: "app.example.com", InsecureSkipVerify: true}) //nolint:gosec // self-signed test certificate

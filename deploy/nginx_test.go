@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,8 +157,12 @@ func TestNginxExample(t *testing.T) {
 			t.Errorf("auth_request off in %q: every request for the app goes through hubgate", d)
 		}
 	}
-	if !strings.Contains(conf, "return 302 /_hubgate/login?rd=$request_uri;") {
-		t.Errorf("@hubgate_login: want return 302 /_hubgate/login?rd=$request_uri")
+	// Browsers go where hubgate's 401 says (its return path validated);
+	// scripts, whose 401 names no sign-in, get a 401.
+	for _, want := range []string{"auth_request_set $hubgate_signin    $upstream_http_x_hubgate_signin;", "return 302 $hubgate_signin;", `if ($hubgate_signin = "") {`, "return 401 "} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("@hubgate_login: want %s", want)
+		}
 	}
 	for _, l := range strings.Split(conf, "\n") {
 		if d := strings.TrimSpace(l); strings.HasPrefix(d, "proxy_set_header Host ") || strings.HasPrefix(d, "proxy_set_header X-Forwarded-Host ") {
@@ -218,7 +223,10 @@ func TestNginxForwardAuth(t *testing.T) {
 				w.Header().Set("X-Hubgate-Mode", "passthrough")
 			case strings.HasPrefix(r.Header.Get("X-Original-Uri"), "/assets/"): // a public path
 				w.Header().Set("X-Hubgate-Mode", "enforce")
-			default:
+			default: // as hubgate: the sign-in URL for page navigations only
+				if r.Header.Get("Sec-Fetch-Mode") != "cors" {
+					w.Header().Set("X-Hubgate-Signin", "/_hubgate/login?rd="+url.QueryEscape(r.Header.Get("X-Original-Uri")))
+				}
 				w.WriteHeader(http.StatusUnauthorized)
 			}
 		case "/_hubgate/login":
@@ -267,8 +275,8 @@ func TestNginxForwardAuth(t *testing.T) {
 
 	t.Run("signed out: redirect to sign-in", func(t *testing.T) {
 		resp := get("/private/page?tab=2", nil)
-		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/_hubgate/login?rd=/private/page?tab=2" {
-			t.Errorf("GET /private/page = %d Location %q; want 302 to /_hubgate/login?rd=/private/page?tab=2", resp.StatusCode, resp.Header.Get("Location"))
+		if want := "/_hubgate/login?rd=%2Fprivate%2Fpage%3Ftab%3D2"; resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+			t.Errorf("GET /private/page = %d Location %q; want 302 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
 		}
 		if last(&appSeen, "/private/page") != nil {
 			t.Errorf("the legacy app was reached without a session")
@@ -282,6 +290,10 @@ func TestNginxForwardAuth(t *testing.T) {
 		}
 		if got := ar.Header.Get("X-Forwarded-Proto"); got != "https" {
 			t.Errorf("auth subrequest X-Forwarded-Proto = %q; want https", got)
+		}
+		// A script: no redirect it cannot follow.
+		if resp := get("/private/page", map[string]string{"Sec-Fetch-Mode": "cors"}); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Location") != "" {
+			t.Errorf("fetch() of /private/page = %d Location %q; want 401", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	})
 

@@ -204,6 +204,12 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, in gateInput, mo
 	return decision{act: actForward, who: who, login: login}
 }
 
+// HeaderSignIn is on forward-auth's 401 for a page navigation: the sign-in
+// URL (leading back to the page) the proxy in front redirects the browser
+// to. Scripts' 401s lack it: the front answers them 401 (see
+// deploy/nginx/hubgate-forward-auth.conf).
+const HeaderSignIn = "X-Hubgate-Signin"
+
 // forwardAuth is the forward-auth endpoint for nginx auth_request and
 // Traefik forwardAuth: GET /_hubgate/auth. It decides like the gate
 // (decide), from the original request (X-Original-URI / X-Forwarded-Uri and
@@ -247,6 +253,11 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 		case actForward, actBare:
 		case actSignIn, actUnauthorized:
 			h.Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+			if d.act == actSignIn {
+				// A page navigation: where the front sends the browser. A
+				// script's 401 has none, so the front passes it on.
+				h.Set(HeaderSignIn, loginURL(d.rd))
+			}
 			writeAuthJSON(w, r, http.StatusUnauthorized, "signin_required", d.rd, "")
 			return
 		case actClosed:
