@@ -68,6 +68,9 @@ func (b *browser) startClaim(tok claim.Token, person, org string) string {
 // callback URL it redirects to.
 func (b *browser) hubReturn(authorize, person, org string) string {
 	b.t.Helper()
+	if b.e.op != nil {
+		return b.viaOP(authorize, person)
+	}
 	b.e.hub.AutoApprove(person, org)
 	defer b.e.hub.AutoApprove("", "")
 	resp := b.get(authorize)
