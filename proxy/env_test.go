@@ -131,16 +131,16 @@ func (u *upstream) count() int {
 type env struct {
 	t        *testing.T
 	provider provider
-	clock  *clock
-	hub    *devhub.Hub
-	hubURL string
-	up     *upstream
-	store  *bolt.DB
-	px     *proxy.Server
-	srv    *httptest.Server
-	logs   *syncBuffer
-	claims *claim.Service
-	spy    *spyHub // nil with the OpenID Provider
+	clock    *clock
+	hub      *devhub.Hub
+	hubURL   string
+	up       *upstream
+	store    *bolt.DB
+	px       *proxy.Server
+	srv      *httptest.Server
+	logs     *syncBuffer
+	claims   *claim.Service
+	spy      *spyHub // nil with the OpenID Provider
 
 	op *devop.Provider // the OpenID Provider (nil on the Zaikio dev hub)
 	// frank, erika and max are three people at the provider (their hub ids
