@@ -145,7 +145,7 @@ type env struct {
 	op *devop.Provider // the OpenID Provider (nil on the Zaikio dev hub)
 	// frank, erika and max are three people at the provider (their hub ids
 	// or subjects): frank the one with organizations (rolesEnv).
-	frank, erika, max string
+	frank, erika, max, ada string
 }
 
 // spyHub is the real hub client, recording the ids of the access tokens it
@@ -259,7 +259,7 @@ func (e *env) startHub() proxy.Hub {
 		t.Fatal(err)
 	}
 	e.spy = &spyHub{Client: hc}
-	e.frank, e.erika, e.max = devhub.FrankID, devhub.ErikaID, devhub.MaxID
+	e.frank, e.erika, e.max, e.ada = devhub.FrankID, devhub.ErikaID, devhub.MaxID, devhub.AdaID
 	return e.spy
 }
 

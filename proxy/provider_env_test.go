@@ -44,7 +44,8 @@ var groupsMapping = oidc.Mapping{Claim: "groups", Rules: []oidc.Rule{
 // startOP starts the dev OpenID Provider (oidc/devop) with hubgate as a
 // client — callback, post-logout redirect and back-channel logout
 // registered — and returns the adapter oidchub makes of an oidc.Client.
-// frank is Grace (globex owner, acme member), erika Alice, max Bob.
+// frank is Grace (globex owner, acme member), erika Alice, max Bob, ada
+// Dave.
 func (e *env) startOP() proxy.Hub {
 	t := e.t
 	op, err := devop.Start(devop.Config{Seed: true, Clients: []devop.Client{{ID: testClient, Secret: oidcSecret,
@@ -65,7 +66,7 @@ func (e *env) startOP() proxy.Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.frank, e.erika, e.max = devop.GraceID, devop.AliceID, devop.BobID
+	e.frank, e.erika, e.max, e.ada = devop.GraceID, devop.AliceID, devop.BobID, devop.DaveID
 	return oidchub.New(c)
 }
 
@@ -118,4 +119,14 @@ func (b *browser) loginOP(user, rd string) *response {
 		b.t.Fatalf("GET /_hubgate/login = %d; want 302\n%s", resp.StatusCode, resp.body)
 	}
 	return b.get(b.viaOP(resp.Header.Get("Location"), user))
+}
+
+// email is user's email at the env's provider.
+func (e *env) email(user string) string {
+	if e.op == nil {
+		p, _ := e.hub.Person(user)
+		return p.Email
+	}
+	return map[string]string{devop.AliceID: "alice@acme.example", devop.BobID: "bob@acme.example",
+		devop.GraceID: "grace@globex.example", devop.DaveID: "dave@example.com"}[user]
 }
