@@ -48,7 +48,9 @@ func (b *browser) page(path string) *response {
 // account" without a legacy session explains "sign in the old way first";
 // its button passes the interstitial (no loop back to it), and the first
 // page after the old sign-in is the claim confirmation.
-func TestOfferClaimSurvivesLegacyLogin(t *testing.T) { forProviders(t, testOfferClaimSurvivesLegacyLogin) }
+func TestOfferClaimSurvivesLegacyLogin(t *testing.T) {
+	forProviders(t, testOfferClaimSurvivesLegacyLogin)
+}
 
 func testOfferClaimSurvivesLegacyLogin(t *testing.T, pv provider) {
 	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Mode = migration.Offer; c.Whoami = "/api/me" })
