@@ -165,3 +165,80 @@ func TestOIDCDirectLegacyOrg(t *testing.T) {
 		t.Errorf("X-Hubgate-Roles = %q; want 300:user", got)
 	}
 }
+
+// orgClaimAt starts an org claim for legacy org 500 as the signed-in b and
+// returns the page the provider's callback ends on (user signs in there).
+func orgClaimAt(t *testing.T, b *browser, user string) *response {
+	t.Helper()
+	page := b.get("/_hubgate/claim-org")
+	if page.StatusCode != http.StatusOK {
+		t.Fatalf("GET /_hubgate/claim-org = %d\n%s", page.StatusCode, page.body)
+	}
+	resp := b.post("/_hubgate/claim-org", url.Values{"csrf": {csrfOf(t, page.body)}, "org": {"500"}})
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("POST /_hubgate/claim-org = %d\n%s", resp.StatusCode, resp.body)
+	}
+	return b.land(b.hubReturn(resp.Header.Get("Location"), user, ""))
+}
+
+// Org claims at an OpenID Provider link the one organization in which the
+// claimer, signed in again, is owner or admin; none or several are refused
+// with a page that says so, and a provider without organizations has org
+// claims off.
+func TestOIDCOrgClaimByMembership(t *testing.T) {
+	setup := func(t *testing.T, pv provider, groups ...string) (*env, *browser) {
+		e := newEnvOf(t, pv, nil)
+		e.putPeople(claim.Person{ID: "1", Name: "Grace Legacy", Orgs: []string{"500"}})
+		e.linkDirect(claim.KindPerson, "1", e.pid(e.frank))
+		if err := e.op.SetGroups(e.frank, groups...); err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser()
+		b.login(e.frank, "/")
+		return e, b
+	}
+	t.Run("one", func(t *testing.T) {
+		e, b := setup(t, oidcProvider, "globex-owners", "acme-users")
+		done := orgClaimAt(t, b, e.frank)
+		if done.StatusCode != http.StatusOK {
+			t.Fatalf("org claim = %d\n%s", done.StatusCode, done.body)
+		}
+		if l, err := e.link(claim.KindOrg, "500"); err != nil || l.ZaikioID != e.orgID("globex") {
+			t.Errorf("link 500 = %+v, %v; want globex", l, err)
+		}
+		if got := b.upstreamHeaders("/x").Get(proxy.HeaderRoles); got != "500:admin" {
+			t.Errorf("roles after the org claim = %q; want 500:admin", got)
+		}
+	})
+	for _, tc := range []struct {
+		name   string
+		groups []string
+		user   func(e *env) string
+		status int
+		text   string
+	}{
+		{"none", []string{"acme-users"}, func(e *env) string { return e.frank }, http.StatusForbidden, "No organization to link"},
+		{"several", []string{"globex-owners", "initech-admins"}, func(e *env) string { return e.frank }, http.StatusConflict, "Several organizations"},
+		{"another person at the provider", []string{"globex-owners"}, func(e *env) string { return e.erika }, http.StatusForbidden, "for someone else"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, b := setup(t, oidcProvider, tc.groups...)
+			r := orgClaimAt(t, b, tc.user(e))
+			if r.StatusCode != tc.status || !strings.Contains(r.body, tc.text) {
+				t.Errorf("org claim = %d; want %d saying %q\n%s", r.StatusCode, tc.status, tc.text, r.body)
+			}
+			if _, err := e.link(claim.KindOrg, "500"); err == nil {
+				t.Error("a refused org claim wrote a link")
+			}
+		})
+	}
+	t.Run("off without organizations", func(t *testing.T) {
+		e, b := setup(t, oidcNoOrgs, "globex-owners")
+		for _, r := range []*response{b.get("/_hubgate/claim-org"),
+			b.get("/_hubgate/claim/" + e.issue(claim.KindOrg, "500", "").Token.Reveal())} {
+			if r.StatusCode != http.StatusNotFound || !strings.Contains(r.body, "Organizations are not linked here") {
+				t.Errorf("org claim without organizations = %d; want 404 org claims off\n%s", r.StatusCode, r.body)
+			}
+		}
+	})
+}
