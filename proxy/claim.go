@@ -27,6 +27,10 @@ func (s *Server) claimPage() http.HandlerFunc {
 			s.failLink(w, r, err)
 			return
 		}
+		if c.Kind == claim.KindOrg && s.orgClaimsOff() {
+			s.fail(w, r, errOrgClaimsOff)
+			return
+		}
 		data := map[string]any{
 			"Kind": string(c.Kind), "LegacyID": c.LegacyID, "ExpiresAt": c.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"),
 			"Action": r.URL.Path, "CSRF": s.csrfToken(w, r, "claim:"+c.Hash.String()),
@@ -149,6 +153,9 @@ func (s *Server) startPersonFlow(w http.ResponseWriter, r *http.Request, c claim
 func (s *Server) startOrgFlow(w http.ResponseWriter, r *http.Request, c claim.Claim) {
 	id := s.sessions.Authenticate(w, r)
 	switch {
+	case s.orgClaimsOff():
+		s.fail(w, r, errOrgClaimsOff)
+		return
 	case id == nil:
 		s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true, err: errors.New("org claim without session")})
 		return
@@ -203,6 +210,10 @@ func (s *Server) finishPersonClaim(w http.ResponseWriter, r *http.Request, f flo
 // button each: GET /_hubgate/claim-org.
 func (s *Server) orgClaimPage() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.orgClaimsOff() {
+			s.fail(w, r, errOrgClaimsOff)
+			return
+		}
 		id := s.sessions.Authenticate(w, r)
 		if id == nil {
 			s.redirectToLogin(w, r, "/_hubgate/claim-org")
@@ -229,6 +240,10 @@ func (s *Server) startOrgClaim() http.HandlerFunc {
 		}
 		if err := s.checkCSRF(r, "claim-org"); err != nil {
 			s.fail(w, r, err)
+			return
+		}
+		if s.orgClaimsOff() {
+			s.fail(w, r, errOrgClaimsOff)
 			return
 		}
 		id := s.sessions.Authenticate(w, r)

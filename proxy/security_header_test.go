@@ -49,10 +49,14 @@ func isHubgateLike(k string) bool {
 // sees the request; only the values hubgate sets arrive, with or without a
 // session, in every mode.
 func TestSecurityIdentityHeaderSmuggling(t *testing.T) {
-	e := newEnv(t, nil)
-	e.linkDirect(claim.KindPerson, "1", devhub.FrankID)
+	forProviders(t, testSecurityIdentityHeaderSmuggling)
+}
+
+func testSecurityIdentityHeaderSmuggling(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
+	e.linkDirect(claim.KindPerson, "1", e.pid(e.frank))
 	signedIn := e.browser()
-	signedIn.login(devhub.FrankID, "/")
+	signedIn.login(e.frank, "/")
 	send := func(t *testing.T, b *browser, path string) http.Header {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)

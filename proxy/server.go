@@ -29,8 +29,11 @@ import (
 
 // Hub is what the proxy needs from the Zaikio hub; *zaikio.Client implements it.
 type Hub interface {
-	// AuthCodeURL returns the authorize URL for a redirect flow.
-	AuthCodeURL(state, verifier string, scopes []string, o zaikio.AuthOptions) string
+	// AuthCodeURL returns the authorize URL for a redirect flow. A provider
+	// that reads its endpoints from discovery may have to call it first:
+	// hence the context, and the error (ErrUnavailable-wrapping when the
+	// provider cannot be reached).
+	AuthCodeURL(ctx context.Context, state, verifier string, scopes []string, o zaikio.AuthOptions) (string, error)
 	// Exchange trades a code and its PKCE verifier for a token.
 	Exchange(ctx context.Context, code, verifier string) (*zaikio.Token, error)
 	// Refresh trades a (single-use) refresh token for a new token.
@@ -95,6 +98,7 @@ type Server struct {
 	signInLookups  signInLookups // whoami calls of observed legacy logins (legacylogin.go)
 	routeMetrics   *routeMetrics // route rules (routes_rules.go)
 	bearer         *bearerGate   // bearer tokens (bearer.go); nil: not accepted
+	caps           caps          // the Hub's optional capabilities (provider.go)
 
 	handler http.Handler
 }
@@ -133,7 +137,7 @@ func build(cfg Config, pub, up *url.URL) (*Server, error) {
 	s := &Server{
 		cfg: cfg, public: pub, upstream: up, hub: timedHub{Hub: cfg.Hub, m: m, tracer: tracer}, store: cfg.Store, claims: claims, metrics: m, tracer: tracer,
 		log: cfg.Logger, now: cfg.Now, flowCodec: fc,
-		secure:      pub.Scheme == "https",
+		secure: pub.Scheme == "https", caps: capsOf(cfg.Hub),
 		personScope: splitScopes(cfg.PersonScope),
 		orgScope:    splitScopes(cfg.OrgScope),
 	}
