@@ -105,7 +105,7 @@ func TestScriptsGetUnauthorized(t *testing.T) {
 // by logout elsewhere, by expiry, by an operator — while its navigation
 // would be sent to sign in.
 func TestScriptsGetUnauthorizedWhenTheSessionEnds(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Mode = migration.Enforce })
+	e := newEnv(t, func(c *proxy.Config) { c.Mode = migration.Enforce; c.Revalidate = time.Minute })
 	e.linkDirect(claim.KindPerson, "1", devhub.FrankID)
 	fetch := func(b *browser) *response {
 		return b.get("/api/orders", "Sec-Fetch-Mode", "cors", "Accept", "application/json", "Referer", e.srv.URL+"/live")
@@ -125,6 +125,12 @@ func TestScriptsGetUnauthorizedWhenTheSessionEnds(t *testing.T) {
 			e.px.Refresh(context.Background())
 		},
 		"expiry": func(b *browser) { e.clock.Advance(13 * time.Hour) },
+		// The hub refuses the refresh token at the next revalidation
+		// (invalid_grant): the session ends there.
+		"revalidation refused": func(b *browser) {
+			e.hub.ExpireRefreshTokens(devhub.FrankID)
+			e.clock.Advance(2 * time.Minute)
+		},
 	}
 	for name, end := range ends {
 		t.Run(name, func(t *testing.T) {
