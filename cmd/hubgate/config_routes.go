@@ -51,8 +51,10 @@ func (c *Config) proxyRoutes() []proxy.Route {
 }
 
 // bearerOn reports whether bearer tokens are accepted (bearer.enabled,
-// unset: on).
-func (c *Config) bearerOn() bool { return c.Bearer.Enabled == nil || *c.Bearer.Enabled }
+// unset: on). Bearer tokens are Zaikio's: never with kind oidc.
+func (c *Config) bearerOn() bool {
+	return c.Provider.Kind != "oidc" && (c.Bearer.Enabled == nil || *c.Bearer.Enabled)
+}
 
 // bearerVerifier is the verifier of bearer tokens, on hc's key set; nil
 // when bearer.enabled is false.
