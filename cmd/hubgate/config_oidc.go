@@ -185,7 +185,7 @@ func (c *Config) oidcConfig() oidc.Config {
 		RedirectURL:           strings.TrimRight(c.PublicURL, "/") + callbackPath,
 		PostLogoutRedirectURL: pr.PostLogoutRedirectURL,
 		Scopes:                slices.Clone(pr.Scopes), AuthParams: pr.AuthParams, UserInfo: pr.UserInfo, AllowHMAC: pr.AllowHMAC,
-		Mapping:               oidc.Mapping{Claim: pr.Memberships.Claim, Rules: rules},
-		LogoutMaxAge:          5 * time.Minute,
+		Mapping:      oidc.Mapping{Claim: pr.Memberships.Claim, Rules: rules},
+		LogoutMaxAge: 5 * time.Minute,
 	}
 }
