@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -212,5 +214,38 @@ func TestConfigOIDCEnv(t *testing.T) {
 	out, _, err = cfgRunEnv(t, cfgEnv(), "config", "check", "--config", cfgFile(t, cfgOIDC()))
 	if err != nil || !strings.Contains(out, "provider oidc") {
 		t.Errorf("config check (oidc) = %q, %v; want ok with provider oidc", out, err)
+	}
+}
+
+// TestDeployOIDCConfigs: every example of deploy/config/oidc loads with the
+// real loader (placeholder secrets from the environment, as the documented
+// command gives them) and tells in its comments the redirect URI to
+// register and the scopes it asks for.
+func TestDeployOIDCConfigs(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../../deploy/config/oidc/*.yaml")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("deploy/config/oidc holds %d examples (%v); want keycloak, entra-id, okta, google and zitadel", len(files), err)
+	}
+	env := cfgEnv("HUBGATE_SESSION_SECRETS", cfgSessionSecret, "HUBGATE_PROVIDER_CLIENT_SECRET", "check-only",
+		"HUBGATE_ADMIN_TOKEN", "check-only-admin-token")
+	for _, f := range files {
+		c, err := loadConfig(f, env)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if c.Provider.Kind != "oidc" {
+			t.Errorf("%s: provider.kind %q; want oidc", f, c.Provider.Kind)
+		}
+		if _, err := oidc.New(c.oidcConfig()); err != nil {
+			t.Errorf("%s: oidc.New = %v", f, err)
+		}
+		b, _ := os.ReadFile(f)
+		for _, want := range []string{"# ", "https://app.example.com/_hubgate/callback", "# Scopes: openid"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s: its comments lack %q", f, want)
+			}
+		}
 	}
 }
