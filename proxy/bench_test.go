@@ -40,7 +40,9 @@ func (m memUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
 // nopHub satisfies Hub for benchmarks that never reach the hub.
 type nopHub struct{}
 
-func (nopHub) AuthCodeURL(string, string, []string, zaikio.AuthOptions) string { return "" }
+func (nopHub) AuthCodeURL(context.Context, string, string, []string, zaikio.AuthOptions) (string, error) {
+	return "", nil
+}
 func (nopHub) Exchange(context.Context, string, string) (*zaikio.Token, error) {
 	return nil, zaikio.ErrUnavailable
 }

@@ -89,12 +89,18 @@ func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, f flow, scope
 	if err != nil {
 		return fmt.Errorf("encode flow cookie: %w", err)
 	}
-	s.expireOldFlows(w, r)
-	http.SetCookie(w, s.cookie(name, val, flowTTL))
 	if o.Lang == "" {
 		o.Lang = langOf(r)
 	}
-	target := s.hub.AuthCodeURL(f.State, f.Verifier, scopes, o)
+	// Before the cookie: a provider that cannot be reached (discovery)
+	// leaves no flow behind, and the start is given back.
+	target, err := s.hub.AuthCodeURL(r.Context(), f.State, f.Verifier, scopes, o)
+	if err != nil {
+		s.flowLimit.Give(key)
+		return err
+	}
+	s.expireOldFlows(w, r)
+	http.SetCookie(w, s.cookie(name, val, flowTTL))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusFound)
 	s.log.Info().Str("event", "flow.start").Str("purpose", string(f.Purpose)).Str("request_id", requestID(r)).Send()

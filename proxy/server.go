@@ -29,8 +29,11 @@ import (
 
 // Hub is what the proxy needs from the Zaikio hub; *zaikio.Client implements it.
 type Hub interface {
-	// AuthCodeURL returns the authorize URL for a redirect flow.
-	AuthCodeURL(state, verifier string, scopes []string, o zaikio.AuthOptions) string
+	// AuthCodeURL returns the authorize URL for a redirect flow. A provider
+	// that reads its endpoints from discovery may have to call it first:
+	// hence the context, and the error (ErrUnavailable-wrapping when the
+	// provider cannot be reached).
+	AuthCodeURL(ctx context.Context, state, verifier string, scopes []string, o zaikio.AuthOptions) (string, error)
 	// Exchange trades a code and its PKCE verifier for a token.
 	Exchange(ctx context.Context, code, verifier string) (*zaikio.Token, error)
 	// Refresh trades a (single-use) refresh token for a new token.

@@ -217,7 +217,10 @@ type AuthOptions struct {
 
 // AuthCodeURL returns the hub's authorize URL for scopes (joined with commas,
 // as the hub wants), state and the S256 challenge of verifier (RFC 7636 §4.2).
-func (c *Client) AuthCodeURL(state, verifier string, scopes []string, o AuthOptions) string {
+// It never fails and never calls the hub (its endpoints are configured); the
+// context and the error are proxy.Hub's, for providers that read discovery
+// first.
+func (c *Client) AuthCodeURL(_ context.Context, state, verifier string, scopes []string, o AuthOptions) (string, error) {
 	cfg := c.oauth
 	// x/oauth2 joins Scopes with spaces; Zaikio wants commas.
 	cfg.Scopes = []string{strings.Join(scopes, ",")}
@@ -240,7 +243,7 @@ func (c *Client) AuthCodeURL(state, verifier string, scopes []string, o AuthOpti
 	set("person[email]", o.Email)
 	set("organization[name]", o.OrgName)
 	set("organization[country_code]", o.OrgCountry)
-	return cfg.AuthCodeURL(state, opts...)
+	return cfg.AuthCodeURL(state, opts...), nil
 }
 
 // NewVerifier returns a fresh PKCE code verifier (RFC 7636 §4.1, 256 bits).

@@ -89,7 +89,7 @@ func newHubEnv(t *testing.T, edit func(*zaikio.Config)) *hubEnv {
 func (e *hubEnv) code(t *testing.T, person, org string, scopes ...string) string {
 	t.Helper()
 	e.hub.AutoApprove(person, org)
-	u := e.client.AuthCodeURL("st4te", verifier, scopes, zaikio.AuthOptions{SelectAccount: true})
+	u, _ := e.client.AuthCodeURL(context.Background(), "st4te", verifier, scopes, zaikio.AuthOptions{SelectAccount: true})
 	resp, err := e.browser.Get(u)
 	if err != nil {
 		t.Fatalf("GET authorize: %v", err)
@@ -261,7 +261,7 @@ func TestAuthCodeURL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			raw := c.AuthCodeURL("st/ate?&=", verifier, tc.scopes, tc.opts)
+			raw, _ := c.AuthCodeURL(context.Background(), "st/ate?&=", verifier, tc.scopes, tc.opts)
 			u, err := url.Parse(raw)
 			if err != nil {
 				t.Fatalf("AuthCodeURL(…) = %q: %v", raw, err)
