@@ -149,6 +149,9 @@ func (s *Server) startPersonFlow(w http.ResponseWriter, r *http.Request, c claim
 func (s *Server) startOrgFlow(w http.ResponseWriter, r *http.Request, c claim.Claim) {
 	id := s.sessions.Authenticate(w, r)
 	switch {
+	case s.orgClaimsOff():
+		s.fail(w, r, errOrgClaimsOff)
+		return
 	case id == nil:
 		s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true, err: errors.New("org claim without session")})
 		return
@@ -203,6 +206,10 @@ func (s *Server) finishPersonClaim(w http.ResponseWriter, r *http.Request, f flo
 // button each: GET /_hubgate/claim-org.
 func (s *Server) orgClaimPage() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.orgClaimsOff() {
+			s.fail(w, r, errOrgClaimsOff)
+			return
+		}
 		id := s.sessions.Authenticate(w, r)
 		if id == nil {
 			s.redirectToLogin(w, r, "/_hubgate/claim-org")
@@ -229,6 +236,10 @@ func (s *Server) startOrgClaim() http.HandlerFunc {
 		}
 		if err := s.checkCSRF(r, "claim-org"); err != nil {
 			s.fail(w, r, err)
+			return
+		}
+		if s.orgClaimsOff() {
+			s.fail(w, r, errOrgClaimsOff)
 			return
 		}
 		id := s.sessions.Authenticate(w, r)

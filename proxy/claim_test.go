@@ -68,6 +68,9 @@ func (b *browser) startClaim(tok claim.Token, person, org string) string {
 // callback URL it redirects to.
 func (b *browser) hubReturn(authorize, person, org string) string {
 	b.t.Helper()
+	if b.e.op != nil {
+		return b.viaOP(authorize, person)
+	}
 	b.e.hub.AutoApprove(person, org)
 	defer b.e.hub.AutoApprove("", "")
 	resp := b.get(authorize)
@@ -77,8 +80,10 @@ func (b *browser) hubReturn(authorize, person, org string) string {
 	return resp.Header.Get("Location")
 }
 
-func TestPersonClaimEndToEnd(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Unlinked = proxy.UnlinkedDeny })
+func TestPersonClaimEndToEnd(t *testing.T) { forProviders(t, testPersonClaimEndToEnd) }
+
+func testPersonClaimEndToEnd(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Unlinked = proxy.UnlinkedDeny })
 	e.putPeople(claim.Person{ID: "42", Email: "ann@legacy.example", Name: "Ann Example"})
 	is := e.issue(claim.KindPerson, "42", "")
 	b := e.browser()
@@ -99,20 +104,19 @@ func TestPersonClaimEndToEnd(t *testing.T) {
 	}
 	auth := mustURL(resp.Header.Get("Location"))
 	q := auth.Query()
-	if q.Get("prompt") != "select_account" || q.Get("person[email]") != "ann@legacy.example" || q.Get("person[name]") != "Example" || q.Get("person[first_name]") != "Ann" {
+	if q.Get("prompt") != "select_account" || pv == zaikioHub && (q.Get("person[email]") != "ann@legacy.example" || q.Get("person[name]") != "Example" || q.Get("person[first_name]") != "Ann") {
 		t.Errorf("claim authorize query = %v; want prompt=select_account and the legacy person's prefill", q)
 	}
-	cb := b.hubReturn(auth.String(), devhub.ErikaID, "")
+	cb := b.hubReturn(auth.String(), e.erika, "")
 	done := b.land(cb)
 	if done.StatusCode != http.StatusOK {
 		t.Fatalf("claim callback = %d\n%s", done.StatusCode, done.body)
 	}
-	erika, _ := e.hub.Person(devhub.ErikaID)
-	if !strings.Contains(done.body, erika.Email) || !strings.Contains(done.body, "claim-undo") {
-		t.Errorf("success page does not name the linked Zaikio account %s or offer undo:\n%s", erika.Email, done.body)
+	if !strings.Contains(done.body, e.email(e.erika)) || !strings.Contains(done.body, "claim-undo") {
+		t.Errorf("success page does not name the linked Zaikio account %s or offer undo:\n%s", e.email(e.erika), done.body)
 	}
 	l, err := e.link(claim.KindPerson, "42")
-	if err != nil || l.ZaikioID != devhub.ErikaID {
+	if err != nil || l.ZaikioID != e.pid(e.erika) {
 		t.Fatalf("link of 42 = %+v, %v; want Erika", l, err)
 	}
 	if got := b.upstreamHeaders("/x").Get(proxy.HeaderUser); got != "42" {
@@ -128,7 +132,7 @@ func TestPersonClaimEndToEnd(t *testing.T) {
 	}
 	// Sign-in alone now maps Erika to 42.
 	b2 := e.browser()
-	b2.login(devhub.ErikaID, "/")
+	b2.login(e.erika, "/")
 	if got := b2.upstreamHeaders("/y").Get(proxy.HeaderUser); got != "42" {
 		t.Errorf("Zaikio sign-in of the linked person: upstream user = %q; want 42", got)
 	}
@@ -268,20 +272,22 @@ func TestFailedCallbackLeavesTokenUsable(t *testing.T) {
 	}
 }
 
-func TestClaimConflictKeepsBothLinks(t *testing.T) {
-	e := newEnv(t, nil)
+func TestClaimConflictKeepsBothLinks(t *testing.T) { forProviders(t, testClaimConflictKeepsBothLinks) }
+
+func testClaimConflictKeepsBothLinks(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	b := e.browser()
 	first := e.issue(claim.KindPerson, "42", "")
-	if r := b.land(b.startClaim(first.Token, devhub.FrankID, "")); r.StatusCode != http.StatusOK {
+	if r := b.land(b.startClaim(first.Token, e.frank, "")); r.StatusCode != http.StatusOK {
 		t.Fatalf("first claim = %d", r.StatusCode)
 	}
 	second := e.issue(claim.KindPerson, "43", "")
 	b2 := e.browser()
-	r := b2.land(b2.startClaim(second.Token, devhub.FrankID, ""))
+	r := b2.land(b2.startClaim(second.Token, e.frank, ""))
 	if r.StatusCode != http.StatusConflict || !strings.Contains(r.body, "Already linked") {
 		t.Fatalf("Frank claiming 43 = %d; want 409 already linked\n%s", r.StatusCode, r.body)
 	}
-	if l, err := e.link(claim.KindPerson, "42"); err != nil || l.ZaikioID != devhub.FrankID {
+	if l, err := e.link(claim.KindPerson, "42"); err != nil || l.ZaikioID != e.pid(e.frank) {
 		t.Errorf("link 42 = %+v, %v; want intact", l, err)
 	}
 	if _, err := e.link(claim.KindPerson, "43"); !errors.Is(err, claim.ErrNotFound) {
@@ -447,8 +453,10 @@ func TestUnlinkedPolicies(t *testing.T) {
 	})
 }
 
-func TestClaimBySession(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Whoami = "/api/me" })
+func TestClaimBySession(t *testing.T) { forProviders(t, testClaimBySession) }
+
+func testClaimBySession(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Whoami = "/api/me" })
 	b := e.browser()
 	if r := b.get("/_hubgate/claim"); r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("claim without legacy session = %d; want 401", r.StatusCode)
@@ -462,11 +470,11 @@ func TestClaimBySession(t *testing.T) {
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("POST /_hubgate/claim = %d\n%s", resp.StatusCode, resp.body)
 	}
-	done := b.land(b.hubReturn(resp.Header.Get("Location"), devhub.AdaID, ""))
+	done := b.land(b.hubReturn(resp.Header.Get("Location"), e.ada, ""))
 	if done.StatusCode != http.StatusOK {
 		t.Fatalf("callback = %d\n%s", done.StatusCode, done.body)
 	}
-	if l, err := e.link(claim.KindPerson, "55"); err != nil || l.ZaikioID != devhub.AdaID {
+	if l, err := e.link(claim.KindPerson, "55"); err != nil || l.ZaikioID != e.pid(e.ada) {
 		t.Errorf("link 55 = %+v, %v", l, err)
 	}
 	// The directory is the operator's: an organization only the whoami
@@ -481,7 +489,7 @@ func TestClaimBySession(t *testing.T) {
 	b.jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: "legacy_session", Value: "56", Path: "/"}})
 	page = b.get("/_hubgate/claim")
 	resp = b.post("/_hubgate/claim", url.Values{"csrf": {csrfOf(t, page.body)}})
-	done = b.land(b.hubReturn(resp.Header.Get("Location"), devhub.FrankID, ""))
+	done = b.land(b.hubReturn(resp.Header.Get("Location"), e.frank, ""))
 	if done.StatusCode != http.StatusOK || !strings.Contains(done.body, `value="org-dir"`) || strings.Contains(done.body, `value="org-56"`) {
 		t.Errorf("success page for a person in the directory = %d; want org-dir (the directory's) offered, not org-56 (whoami's)\n%s", done.StatusCode, done.body)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/oidc/devop"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/roles"
 	"github.com/hubgate/hubgate/store/bolt"
@@ -128,17 +129,23 @@ func (u *upstream) count() int {
 // env is a whole hubgate on real listeners: dev hub, upstream, bbolt store
 // file, hub client and proxy.
 type env struct {
-	t      *testing.T
-	clock  *clock
-	hub    *devhub.Hub
-	hubURL string
-	up     *upstream
-	store  *bolt.DB
-	px     *proxy.Server
-	srv    *httptest.Server
-	logs   *syncBuffer
-	claims *claim.Service
-	spy    *spyHub
+	t        *testing.T
+	provider provider
+	clock    *clock
+	hub      *devhub.Hub
+	hubURL   string
+	up       *upstream
+	store    *bolt.DB
+	px       *proxy.Server
+	srv      *httptest.Server
+	logs     *syncBuffer
+	claims   *claim.Service
+	spy      *spyHub // nil with the OpenID Provider
+
+	op *devop.Provider // the OpenID Provider (nil on the Zaikio dev hub)
+	// frank, erika and max are three people at the provider (their hub ids
+	// or subjects): frank the one with organizations (rolesEnv).
+	frank, erika, max, ada string
 }
 
 // spyHub is the real hub client, recording the ids of the access tokens it
@@ -175,16 +182,65 @@ const (
 	testApp    = "hubgate_test_app"
 )
 
-// newEnv builds an env; mutate may change the proxy config before New.
-func newEnv(t *testing.T, mutate func(*proxy.Config)) *env {
+// newEnv builds an env on the Zaikio dev hub; mutate may change the proxy
+// config before New.
+func newEnv(t *testing.T, mutate func(*proxy.Config)) *env { return newEnvOf(t, zaikioHub, mutate) }
+
+// newEnvOf builds an env on provider pv (provider_env_test.go).
+func newEnvOf(t *testing.T, pv provider, mutate func(*proxy.Config)) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, logs: &syncBuffer{}}
+	e := &env{t: t, provider: pv, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, logs: &syncBuffer{}}
 	e.up = newUpstream(t)
 	// The public server is created first so that its URL can be registered
 	// at the hub as the redirect URI.
 	var handler http.Handler = http.NotFoundHandler()
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
+	var hub proxy.Hub
+	if pv == oidcProvider {
+		hub = e.startOP()
+	} else {
+		hub = e.startHub()
+	}
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "hubgate.db"), bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e.store = db
+	e.claims = &claim.Service{Store: db, Now: e.clock.Now}
+	rm, err := roles.New(map[string][]string{"owner": {"admin"}, "admin": {"admin"}, "member": {"user"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := proxy.Config{
+		PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: hub, HubURL: e.hubURL, Store: db, Claims: e.claims, Roles: rm,
+		SessionSecrets: [][]byte{bytes.Repeat([]byte("s"), 32)}, Unlinked: proxy.UnlinkedPass,
+		LoginPaths: []string{"/login"}, PublicPaths: []string{"/assets/"},
+		Logger: zerolog.New(e.logs), Now: e.clock.Now, WebhookSecret: []byte("webhook-secret"),
+	}
+	if pv == oidcProvider {
+		cfg.PersonScope, cfg.OrgScope = "openid", "openid"
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	px, err := proxy.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := px.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.px = px
+	handler = px
+	return e
+}
+
+// startHub starts the Zaikio dev hub with hubgate's app and returns the
+// hub client (behind spyHub).
+func (e *env) startHub() proxy.Hub {
+	t := e.t
 	hub, err := devhub.New(devhub.Config{Seed: true, Now: e.clock.Now, Apps: []devhub.App{{
 		ClientID: testClient, ClientSecret: testSecret, Name: testApp,
 		RedirectURIs: []string{e.srv.URL + "/_hubgate/callback"},
@@ -202,37 +258,9 @@ func newEnv(t *testing.T, mutate func(*proxy.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "hubgate.db"), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e.store = db
-	e.claims = &claim.Service{Store: db, Now: e.clock.Now}
-	rm, err := roles.New(map[string][]string{"owner": {"admin"}, "admin": {"admin"}, "member": {"user"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	e.spy = &spyHub{Client: hc}
-	cfg := proxy.Config{
-		PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: e.spy, HubURL: hubSrv.URL, Store: db, Claims: e.claims, Roles: rm,
-		SessionSecrets: [][]byte{bytes.Repeat([]byte("s"), 32)}, Unlinked: proxy.UnlinkedPass,
-		LoginPaths: []string{"/login"}, PublicPaths: []string{"/assets/"},
-		Logger: zerolog.New(e.logs), Now: e.clock.Now, WebhookSecret: []byte("webhook-secret"),
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	px, err := proxy.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := px.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	e.px = px
-	handler = px
-	return e
+	e.frank, e.erika, e.max, e.ada = devhub.FrankID, devhub.ErikaID, devhub.MaxID, devhub.AdaID
+	return e.spy
 }
 
 // browser is a cookie-keeping client that does not follow redirects, so
@@ -330,6 +358,9 @@ func (b *browser) land(target string) *response {
 // returns the final response (the redirect to rd after the callback).
 func (b *browser) login(person, rd string) *response {
 	b.t.Helper()
+	if b.e.op != nil {
+		return b.loginOP(person, rd)
+	}
 	b.e.hub.AutoApprove(person, "")
 	defer b.e.hub.AutoApprove("", "")
 	resp := b.get("/_hubgate/login?rd=" + url.QueryEscape(rd))

@@ -13,7 +13,8 @@ import (
 )
 
 // identify fills in who person p is for hubgate: the linked legacy user, the
-// linked organizations and the mapped roles (only for linked orgs).
+// linked organizations (and those the provider maps straight to a legacy
+// one: DirectOrgs) and the mapped roles (only for those organizations).
 func (s *Server) identify(ctx context.Context, p *zaikio.Person, id *session.Identity) error {
 	id.Person, id.Email, id.Name = p.ID, p.Email, p.DisplayName()
 	l, err := s.store.LinkByZaikio(ctx, claim.KindPerson, p.ID)
@@ -25,6 +26,14 @@ func (s *Server) identify(ctx context.Context, p *zaikio.Person, id *session.Ide
 	}
 	var ms []roles.Membership
 	for _, m := range p.Memberships {
+		if s.caps.directOrgs != nil {
+			if legacy, ok := s.caps.directOrgs.LegacyOrg(m.Organization.ID); ok {
+				// Mapped straight to a legacy organization by the
+				// provider's configuration: no org link to look up.
+				ms = append(ms, roles.Membership{LegacyOrg: legacy, Roles: m.Roles})
+				continue
+			}
+		}
 		ol, err := s.store.LinkByZaikio(ctx, claim.KindOrg, m.Organization.ID)
 		if errors.Is(err, claim.ErrNotFound) {
 			continue

@@ -30,20 +30,39 @@ func (e *env) linkDirect(kind claim.Kind, legacyID, zaikioID string) {
 // rolesEnv: Frank is owner of Bounty Soap (linked as legacy org 100), member
 // of Galactic Print (linked as 200) and member of an unlinked org.
 func rolesEnv(t *testing.T, mutate func(*proxy.Config)) (*env, *browser) {
+	return rolesEnvOf(t, zaikioHub, mutate)
+}
+
+// rolesEnvOf is rolesEnv on provider pv. At the OpenID Provider the same
+// comes from groups: globex-owners (linked as 100), acme-users (200) and
+// unlinked-users.
+func rolesEnvOf(t *testing.T, pv provider, mutate func(*proxy.Config)) (*env, *browser) {
 	t.Helper()
-	e := newEnv(t, mutate)
-	unlinked := e.hub.AddOrganization(devhub.Organization{Name: "Unlinked Org"})
-	e.hub.SetRoles(devhub.FrankID, unlinked.ID, "member")
-	e.linkDirect(claim.KindPerson, "1", devhub.FrankID)
-	e.linkDirect(claim.KindOrg, "100", devhub.BountySoapID)
-	e.linkDirect(claim.KindOrg, "200", devhub.GalacticPrintID)
+	e := newEnvOf(t, pv, mutate)
+	if pv == oidcProvider {
+		if err := e.op.SetGroups(e.frank, "globex-owners", "acme-users", "unlinked-users"); err != nil {
+			t.Fatal(err)
+		}
+		e.linkDirect(claim.KindOrg, "100", e.orgID("globex"))
+		e.linkDirect(claim.KindOrg, "200", e.orgID("acme"))
+	} else {
+		unlinked := e.hub.AddOrganization(devhub.Organization{Name: "Unlinked Org"})
+		e.hub.SetRoles(devhub.FrankID, unlinked.ID, "member")
+		e.linkDirect(claim.KindOrg, "100", devhub.BountySoapID)
+		e.linkDirect(claim.KindOrg, "200", devhub.GalacticPrintID)
+	}
+	e.linkDirect(claim.KindPerson, "1", e.pid(e.frank))
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
+	b.login(e.frank, "/")
 	return e, b
 }
 
 func TestRolesOnlyForLinkedOrgs(t *testing.T) {
-	_, b := rolesEnv(t, nil)
+	forProviders(t, testRolesOnlyForLinkedOrgs)
+}
+
+func testRolesOnlyForLinkedOrgs(t *testing.T, pv provider) {
+	_, b := rolesEnvOf(t, pv, nil)
 	h := b.upstreamHeaders("/x")
 	if got, want := h.Get(proxy.HeaderOrgs), "100,200"; got != want {
 		t.Errorf("X-Hubgate-Orgs = %q; want %q", got, want)

@@ -118,6 +118,10 @@ func (s *Server) callback() http.HandlerFunc {
 		case purposeClaimPerson:
 			s.finishPersonClaim(w, r, f, tok, claims)
 		case purposeClaimOrg:
+			if s.caps.orgClaims != nil {
+				s.finishOrgClaimByMembership(w, r, f, tok, claims)
+				return
+			}
 			s.finishOrgClaim(w, r, f, tok, claims)
 		default:
 			s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_state", err: fmt.Errorf("flow purpose %q", f.Purpose)})
@@ -249,6 +253,7 @@ func (s *Server) logout() http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
+		person := ""
 		if id := s.sessions.Decode(r); id != nil {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 			err := s.sessions.End(ctx, id, "zaikio:"+id.Person, "logout")
@@ -257,12 +262,19 @@ func (s *Server) logout() http.HandlerFunc {
 				s.fail(w, r, err)
 				return
 			}
+			person = id.Person
 			s.log.Info().Str("event", "logout").Str("person", id.Person).Str("request_id", requestID(r)).Send()
 		}
 		s.sessions.Clear(w)
 		legacyOK := true
 		if s.cfg.LegacyLogout != "" {
 			legacyOK = s.legacyLogout(r.Context(), w, r)
+		}
+		if u := s.endSessionURL(r.Context(), person); u != "" {
+			// RP-initiated logout: the provider signs the person out too,
+			// and sends the browser to its post-logout redirect.
+			s.redirect(w, u)
+			return
 		}
 		if rd := r.FormValue("rd"); rd != "" {
 			s.redirect(w, s.returnTo(rd))

@@ -18,6 +18,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /_hubgate/auth", s.forwardAuth())
 	mux.HandleFunc("GET /_hubgate/jwks.json", s.jwks())
 	mux.HandleFunc("POST /_hubgate/webhook", s.webhook())
+	if s.caps.backchannel != nil {
+		mux.HandleFunc("POST /_hubgate/backchannel-logout", s.backchannelLogout())
+	}
 
 	mux.HandleFunc("GET /_hubgate/claim", s.claimBySession())
 	mux.HandleFunc("POST /_hubgate/claim", s.limitBody(s.startClaimBySession()))

@@ -60,19 +60,21 @@ func (b *browser) identity() string {
 // a flow cookie that is stale, tampered, moved to another state's name or
 // signed with other secrets is refused; and a state whose flow cookie was
 // copied to a second browser still works only once.
-func TestSecurityStateBoundToBrowserAndSingleUse(t *testing.T) {
+func TestSecurityStateBoundToBrowserAndSingleUse(t *testing.T) { forProviders(t, testSecurityStateBoundToBrowserAndSingleUse) }
+
+func testSecurityStateBoundToBrowserAndSingleUse(t *testing.T, pv provider) {
 	cases := []struct {
 		name string
 		prep func(e *env, b *browser) string // returns the callback to hit with b
 		want string                          // page text
 	}{
 		{"flow older than 10 minutes", func(e *env, b *browser) string {
-			cb := b.authorizeAs(devhub.FrankID)
+			cb := b.authorizeAs(e.frank)
 			e.clock.Advance(11 * time.Minute)
 			return cb
 		}, "took too long"},
 		{"tampered flow cookie", func(e *env, b *browser) string {
-			cb := b.authorizeAs(devhub.FrankID)
+			cb := b.authorizeAs(e.frank)
 			c := b.flowCookies()[0]
 			v := []byte(c.Value)
 			v[len(v)/2] ^= 1
@@ -80,16 +82,16 @@ func TestSecurityStateBoundToBrowserAndSingleUse(t *testing.T) {
 			return cb
 		}, "took too long"},
 		{"flow cookie under another state's name", func(e *env, b *browser) string {
-			b.authorizeAs(devhub.FrankID)
+			b.authorizeAs(e.frank)
 			other := e.browser()
-			cb := other.authorizeAs(devhub.FrankID)
+			cb := other.authorizeAs(e.frank)
 			// b gets other's state in the callback but its own cookie value
 			// under other's cookie name.
 			b.setCookie(other.flowCookies()[0].Name, b.flowCookies()[0].Value)
 			return cb
 		}, "took too long"},
 		{"flow cookie sealed with other secrets", func(e *env, b *browser) string {
-			cb := b.authorizeAs(devhub.FrankID)
+			cb := b.authorizeAs(e.frank)
 			foreign := newEnv(t, func(c *proxy.Config) { c.SessionSecrets = [][]byte{bytes.Repeat([]byte("z"), 32)} })
 			fb := foreign.browser()
 			fb.get("/_hubgate/login?rd=/")
@@ -98,7 +100,7 @@ func TestSecurityStateBoundToBrowserAndSingleUse(t *testing.T) {
 		}, "took too long"},
 		{"state replayed from a copied flow cookie", func(e *env, b *browser) string {
 			thief := e.browser()
-			cb := thief.authorizeAs(devhub.FrankID)
+			cb := thief.authorizeAs(e.frank)
 			for _, c := range thief.flowCookies() {
 				b.setCookie(c.Name, c.Value)
 			}
@@ -110,7 +112,7 @@ func TestSecurityStateBoundToBrowserAndSingleUse(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, nil)
+			e := newEnvOf(t, pv, nil)
 			b := e.browser()
 			cb := tc.prep(e, b)
 			resp := b.get(cb)
@@ -129,11 +131,13 @@ func TestSecurityStateBoundToBrowserAndSingleUse(t *testing.T) {
 // is refused by the hub, because it is redeemed with the victim's PKCE
 // verifier (RFC 7636 §4.6; the state check alone would not stop it: the
 // victim's state is genuine).
-func TestSecurityPKCECodeInjection(t *testing.T) {
-	e := newEnv(t, nil)
+func TestSecurityPKCECodeInjection(t *testing.T) { forProviders(t, testSecurityPKCECodeInjection) }
+
+func testSecurityPKCECodeInjection(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	attacker, victim := e.browser(), e.browser()
-	stolen := mustURL(attacker.authorizeAs(devhub.ErikaID)).Query().Get("code")
-	cb := mustURL(victim.authorizeAs(devhub.FrankID))
+	stolen := mustURL(attacker.authorizeAs(e.erika)).Query().Get("code")
+	cb := mustURL(victim.authorizeAs(e.frank))
 	q := cb.Query()
 	q.Set("code", stolen)
 	cb.RawQuery = q.Encode()

@@ -48,11 +48,13 @@ func isHubgateLike(k string) bool {
 // name, repeated, and listed in Connection, is removed before the upstream
 // sees the request; only the values hubgate sets arrive, with or without a
 // session, in every mode.
-func TestSecurityIdentityHeaderSmuggling(t *testing.T) {
-	e := newEnv(t, nil)
-	e.linkDirect(claim.KindPerson, "1", devhub.FrankID)
+func TestSecurityIdentityHeaderSmuggling(t *testing.T) { forProviders(t, testSecurityIdentityHeaderSmuggling) }
+
+func testSecurityIdentityHeaderSmuggling(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
+	e.linkDirect(claim.KindPerson, "1", e.pid(e.frank))
 	signedIn := e.browser()
-	signedIn.login(devhub.FrankID, "/")
+	signedIn.login(e.frank, "/")
 	send := func(t *testing.T, b *browser, path string) http.Header {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)

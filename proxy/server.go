@@ -98,6 +98,7 @@ type Server struct {
 	signInLookups  signInLookups // whoami calls of observed legacy logins (legacylogin.go)
 	routeMetrics   *routeMetrics // route rules (routes_rules.go)
 	bearer         *bearerGate   // bearer tokens (bearer.go); nil: not accepted
+	caps           caps          // the Hub's optional capabilities (provider.go)
 
 	handler http.Handler
 }
@@ -136,7 +137,7 @@ func build(cfg Config, pub, up *url.URL) (*Server, error) {
 	s := &Server{
 		cfg: cfg, public: pub, upstream: up, hub: timedHub{Hub: cfg.Hub, m: m, tracer: tracer}, store: cfg.Store, claims: claims, metrics: m, tracer: tracer,
 		log: cfg.Logger, now: cfg.Now, flowCodec: fc,
-		secure:      pub.Scheme == "https",
+		secure: pub.Scheme == "https", caps: capsOf(cfg.Hub),
 		personScope: splitScopes(cfg.PersonScope),
 		orgScope:    splitScopes(cfg.OrgScope),
 	}
