@@ -177,3 +177,12 @@ func hasAll(list string, want ...string) bool {
 	}
 	return true
 }
+
+// TestDevProviderFlag: --provider takes zaikio or oidc, and nothing else.
+func TestDevProviderFlag(t *testing.T) {
+	var stdout, stderr lockedBuffer
+	err := run(t.Context(), []string{"dev", "--provider", "saml", "--data", t.TempDir()}, func(string) string { return "" }, &stdout, &stderr)
+	if !isUsage(err) || !strings.Contains(err.Error(), "want zaikio or oidc") {
+		t.Errorf("hubgate dev --provider saml = %v; want a usage error naming zaikio and oidc", err)
+	}
+}
