@@ -27,6 +27,10 @@ func (s *Server) claimPage() http.HandlerFunc {
 			s.failLink(w, r, err)
 			return
 		}
+		if c.Kind == claim.KindOrg && s.orgClaimsOff() {
+			s.fail(w, r, errOrgClaimsOff)
+			return
+		}
 		data := map[string]any{
 			"Kind": string(c.Kind), "LegacyID": c.LegacyID, "ExpiresAt": c.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"),
 			"Action": r.URL.Path, "CSRF": s.csrfToken(w, r, "claim:"+c.Hash.String()),

@@ -197,8 +197,8 @@ func newEnvOf(t *testing.T, pv provider, mutate func(*proxy.Config)) *env {
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
 	var hub proxy.Hub
-	if pv == oidcProvider {
-		hub = e.startOP()
+	if pv != zaikioHub {
+		hub = e.startOP(pv == oidcProvider)
 	} else {
 		hub = e.startHub()
 	}
@@ -219,7 +219,7 @@ func newEnvOf(t *testing.T, pv provider, mutate func(*proxy.Config)) *env {
 		LoginPaths: []string{"/login"}, PublicPaths: []string{"/assets/"},
 		Logger: zerolog.New(e.logs), Now: e.clock.Now, WebhookSecret: []byte("webhook-secret"),
 	}
-	if pv == oidcProvider {
+	if pv != zaikioHub {
 		cfg.PersonScope, cfg.OrgScope = "openid", "openid"
 	}
 	if mutate != nil {

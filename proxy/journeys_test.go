@@ -49,7 +49,11 @@ func (b *browser) page(path string) *response {
 // its button passes the interstitial (no loop back to it), and the first
 // page after the old sign-in is the claim confirmation.
 func TestOfferClaimSurvivesLegacyLogin(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Mode = migration.Offer; c.Whoami = "/api/me" })
+	forProviders(t, testOfferClaimSurvivesLegacyLogin)
+}
+
+func testOfferClaimSurvivesLegacyLogin(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Mode = migration.Offer; c.Whoami = "/api/me" })
 	e.putPeople(claim.Person{ID: "7", Name: "Grace Hopper", Email: "grace@legacy.example"})
 	b := e.browser()
 
@@ -94,6 +98,20 @@ func TestOfferClaimSurvivesLegacyLogin(t *testing.T) {
 	// Once back, the app is the app again.
 	if r := b.page("/"); r.StatusCode != http.StatusOK {
 		t.Errorf("GET / after the confirmation was shown = %d; want the app (the detour happens once)", r.StatusCode)
+	}
+	// The claim the legacy session proves goes through the provider.
+	resp := b.post("/_hubgate/claim", url.Values{"csrf": {csrfOf(t, confirm.body)}})
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("POST /_hubgate/claim = %d\n%s", resp.StatusCode, resp.body)
+	}
+	if done := b.land(b.hubReturn(resp.Header.Get("Location"), e.max, "")); done.StatusCode != http.StatusOK {
+		t.Fatalf("claim callback = %d\n%s", done.StatusCode, done.body)
+	}
+	if l, err := e.link(claim.KindPerson, "7"); err != nil || l.ZaikioID != e.pid(e.max) {
+		t.Errorf("link 7 = %+v, %v; want %s", l, err, e.pid(e.max))
+	}
+	if got := b.upstreamHeaders("/x").Get(proxy.HeaderUser); got != "7" {
+		t.Errorf("after the claim upstream user = %q; want 7", got)
 	}
 }
 

@@ -19,6 +19,9 @@ type provider string
 const (
 	zaikioHub    provider = "zaikio"
 	oidcProvider provider = "oidc"
+	// oidcNoOrgs is the OpenID Provider without a claim mapping: no
+	// organizations, org claims off.
+	oidcNoOrgs provider = "oidc-noorgs"
 )
 
 // forProviders runs test once on each provider, as a subtest named after it.
@@ -46,7 +49,7 @@ var groupsMapping = oidc.Mapping{Claim: "groups", Rules: []oidc.Rule{
 // registered — and returns the adapter oidchub makes of an oidc.Client.
 // frank is Grace (globex owner, acme member), erika Alice, max Bob, ada
 // Dave.
-func (e *env) startOP() proxy.Hub {
+func (e *env) startOP(orgs bool) proxy.Hub {
 	t := e.t
 	op, err := devop.Start(devop.Config{Seed: true, Clients: []devop.Client{{ID: testClient, Secret: oidcSecret,
 		RedirectURIs:           []string{e.srv.URL + "/_hubgate/callback"},
@@ -59,10 +62,14 @@ func (e *env) startOP() proxy.Hub {
 	e.op, e.hubURL = op, op.Issuer()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	c, err := oidc.New(oidc.Config{Issuer: op.Issuer(), ClientID: testClient, ClientSecret: oidcSecret,
+	cfg := oidc.Config{Issuer: op.Issuer(), ClientID: testClient, ClientSecret: oidcSecret,
 		RedirectURL: e.srv.URL + "/_hubgate/callback", PostLogoutRedirectURL: e.srv.URL + "/",
-		Scopes:  []string{"openid", "profile", "email", devop.ScopeGroups, "offline_access"},
-		Mapping: groupsMapping, HTTPClient: &http.Client{Transport: tr}})
+		Scopes:     []string{"openid", "profile", "email", devop.ScopeGroups, "offline_access"},
+		HTTPClient: &http.Client{Transport: tr}}
+	if orgs {
+		cfg.Mapping = groupsMapping
+	}
+	c, err := oidc.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,9 @@ func (b *browser) identity() string {
 // a flow cookie that is stale, tampered, moved to another state's name or
 // signed with other secrets is refused; and a state whose flow cookie was
 // copied to a second browser still works only once.
-func TestSecurityStateBoundToBrowserAndSingleUse(t *testing.T) { forProviders(t, testSecurityStateBoundToBrowserAndSingleUse) }
+func TestSecurityStateBoundToBrowserAndSingleUse(t *testing.T) {
+	forProviders(t, testSecurityStateBoundToBrowserAndSingleUse)
+}
 
 func testSecurityStateBoundToBrowserAndSingleUse(t *testing.T, pv provider) {
 	cases := []struct {

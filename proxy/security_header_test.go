@@ -48,7 +48,9 @@ func isHubgateLike(k string) bool {
 // name, repeated, and listed in Connection, is removed before the upstream
 // sees the request; only the values hubgate sets arrive, with or without a
 // session, in every mode.
-func TestSecurityIdentityHeaderSmuggling(t *testing.T) { forProviders(t, testSecurityIdentityHeaderSmuggling) }
+func TestSecurityIdentityHeaderSmuggling(t *testing.T) {
+	forProviders(t, testSecurityIdentityHeaderSmuggling)
+}
 
 func testSecurityIdentityHeaderSmuggling(t *testing.T, pv provider) {
 	e := newEnvOf(t, pv, nil)
