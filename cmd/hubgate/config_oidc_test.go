@@ -63,6 +63,11 @@ func TestConfigOIDC(t *testing.T) {
 	if err != nil || c.oidcConfig().ClientSecret != "" || c.oidcConfig().Scopes != nil || c.oidcConfig().Mapping.Claim != "" {
 		t.Errorf("loadConfig(public oidc client) = %v; want a client without secret, default scopes, no mapping", err)
 	}
+	// A plain-http issuer outside loopback is a warning, like provider.url.
+	c, err = loadConfig(cfgFile(t, cfgOIDC().set("provider.issuer", "http://sso.internal/realms/acme")), cfgEnv())
+	if err != nil || !strings.Contains(strings.Join(c.warnings(), "\n"), "provider.issuer") {
+		t.Errorf("oidc with an http issuer: %v; want a provider.issuer warning", err)
+	}
 	// A bearer section that turns bearer tokens off is fine.
 	if _, err := loadConfig(cfgFile(t, cfgOIDC().set("bearer.enabled", false)), cfgEnv()); err != nil {
 		t.Errorf("loadConfig(oidc, bearer.enabled false) = %v; want nil", err)
