@@ -33,6 +33,12 @@ func TestExampleConfigs(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example configs (%v)", err)
 	}
+	// The OpenID Connect providers' examples (provider.kind oidc).
+	oidcFiles, err := filepath.Glob(filepath.Join(root, "deploy", "config", "oidc", "*.yaml"))
+	if err != nil || len(oidcFiles) < 5 {
+		t.Fatalf("want the five OpenID Connect examples in deploy/config/oidc, found %d (%v)", len(oidcFiles), err)
+	}
+	files = append(files, oidcFiles...)
 	for _, f := range files {
 		r := rel(t, f)
 		t.Run(filepath.Base(f), func(t *testing.T) {

@@ -174,7 +174,7 @@ func (b *lockedBuffer) String() string {
 var (
 	devPublicRE = regexp.MustCompile(`hubgate \(public\)\s+(http://\S+)`)
 	devAdminRE  = regexp.MustCompile(`admin dashboard \+ API\s+(http://\S+)\s+\(token: ([0-9a-f]+)\)`)
-	devHubRE    = regexp.MustCompile(`dev hub \(fake Zaikio\)\s+(http://\S+)`)
+	devHubRE    = regexp.MustCompile(`(?:dev hub \(fake Zaikio\)|dev OpenID Provider)\s+(http://\S+)`)
 	devAppRE    = regexp.MustCompile(`legacy app \(direct\)\s+(http://\S+)`)
 	devClaimRE  = regexp.MustCompile(`\(legacy (\S+)\)\s+(http://\S+/_hubgate/claim/[A-Za-z0-9_-]+)`)
 )
@@ -185,10 +185,17 @@ var (
 // is shown when the test failed.
 func startDev(t *testing.T, env ...string) devRun {
 	t.Helper()
+	return startDevProvider(t, "zaikio", env...)
+}
+
+// startDevProvider is startDev with `--provider provider`: zaikio (the dev
+// hub) or oidc (the dev OpenID Provider).
+func startDevProvider(t *testing.T, provider string, env ...string) devRun {
+	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	var stdout, stderr lockedBuffer
 	done := make(chan error, 1)
-	args := []string{"dev", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+	args := []string{"dev", "--provider", provider, "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
 		"--hub", "127.0.0.1:0", "--app", "127.0.0.1:0"}
 	vars := map[string]string{}
 	for i := 0; i+1 < len(env); i += 2 {

@@ -36,16 +36,28 @@ type Config struct {
 	Upstream  string `yaml:"upstream"`   // required: the legacy app's URL
 	Mode      string `yaml:"mode"`       // initial mode (passthrough, offer or enforce), stored at the first start; then the store's mode applies
 	Provider  struct {
-		Kind              string `yaml:"kind"`                          // zaikio, or dev (the built-in dev hub, started by serve)
-		URL               string `yaml:"url"`                           // the hub; required for zaikio (dev: http://127.0.0.1:4190)
-		ClientID          string `yaml:"client_id"`                     // the app's OAuth client id on the hub; required for zaikio (dev: hubgate_dev)
-		ClientSecret      string `yaml:"client_secret" secret:"value"`  // the app's OAuth client secret; required for zaikio
+		Kind              string `yaml:"kind"`                          // zaikio, oidc (any OpenID Connect provider), or dev (the built-in dev hub, started by serve)
+		URL               string `yaml:"url"`                           // the hub; required for zaikio (dev: http://127.0.0.1:4190); not with oidc (provider.issuer)
+		ClientID          string `yaml:"client_id"`                     // the app's OAuth client id at the provider; required for zaikio and oidc (dev: hubgate_dev)
+		ClientSecret      string `yaml:"client_secret" secret:"value"`  // the app's OAuth client secret; required for zaikio; oidc: empty for a public client (PKCE alone)
 		ClientSecretFile  string `yaml:"client_secret_file"`            // file holding provider.client_secret
-		AppName           string `yaml:"app_name"`                      // the access tokens' expected audience; empty: client_id
-		PersonScope       string `yaml:"person_scope"`                  // OAuth scope of person sign-in and claims
-		OrgScope          string `yaml:"org_scope"`                     // OAuth scope of organization claims
-		WebhookSecret     string `yaml:"webhook_secret" secret:"value"` // verifies Loom webhooks (X-Loom-Signature); empty: webhooks refused
+		AppName           string `yaml:"app_name"`                      // zaikio: the access tokens' expected audience; empty: client_id
+		PersonScope       string `yaml:"person_scope"`                  // zaikio: OAuth scope of person sign-in and claims
+		OrgScope          string `yaml:"org_scope"`                     // zaikio: OAuth scope of organization claims
+		WebhookSecret     string `yaml:"webhook_secret" secret:"value"` // zaikio: verifies Loom webhooks (X-Loom-Signature); empty: webhooks refused
 		WebhookSecretFile string `yaml:"webhook_secret_file"`           // file holding provider.webhook_secret
+		// The keys of kind oidc (config_oidc.go): the provider is found by
+		// discovery at issuer; person ids are made of issuer and subject.
+		Issuer                string            `yaml:"issuer"`                   // oidc, required: the issuer exactly as the provider's discovery document names it; part of every person id, so changing it changes them all
+		Scopes                []string          `yaml:"scopes"`                   // oidc: scopes asked for at sign-in ("openid" is always added); empty: openid, profile, email
+		AuthParams            map[string]string `yaml:"auth_params"`              // oidc: extra authorize request parameters, e.g. access_type: offline; env: k=v;k=v
+		UserInfo              bool              `yaml:"userinfo"`                 // oidc: read the userinfo endpoint after each sign-in and refresh, its claims over the ID token's
+		AllowHMAC             bool              `yaml:"allow_hmac"`               // oidc: accept HS256/384/512 ID tokens keyed with the client secret (≥32 bytes) when discovery lists them
+		PostLogoutRedirectURL string            `yaml:"post_logout_redirect_url"` // oidc: where the provider's end_session sends the browser after sign-out (register it there); empty: the provider's own page
+		Memberships           struct {
+			Claim string           `yaml:"claim"` // oidc: the claim whose values make organizations and roles (groups, roles, realm_access.roles); empty: no memberships, org claims off
+			Rules []membershipRule `yaml:"rules"` // oidc: which claim values make which memberships, each {value, org, name, legacy, roles}; file only
+		} `yaml:"memberships"`
 	} `yaml:"provider"`
 	Session struct {
 		Secrets     []string `yaml:"secrets" secret:"value"` // required: base64 secrets of ≥32 bytes; the first signs cookies, all verify (hubgate keys new)
@@ -77,7 +89,7 @@ type Config struct {
 	// Bearer sets how Zaikio access tokens that other apps send as
 	// "Authorization: Bearer" are accepted.
 	Bearer struct {
-		Enabled           *bool    `yaml:"enabled"`            // accept Zaikio bearer tokens; unset: on
+		Enabled           *bool    `yaml:"enabled"`            // accept Zaikio bearer tokens; unset: on with zaikio, off with oidc (which refuses it)
 		Scope             string   `yaml:"scope"`              // the scope a token must grant where no route names one: <scope> of this app or <app>.<scope>, read for GET, HEAD and OPTIONS, write otherwise
 		OrganizationRoles []string `yaml:"organization_roles"` // local roles an organization (or on-behalf) token holds in its linked organization; empty: none
 		RevocationRefresh duration `yaml:"revocation_refresh"` // how old the hub's revocation list grows before it is fetched again, 1s to 1h; zero: 5m
@@ -157,6 +169,15 @@ type adminToken struct {
 	Role      string `yaml:"role"`                 // read (GET routes only) or operator (everything)
 }
 
+// membershipRule is one entry of provider.memberships.rules (oidc.Rule).
+type membershipRule struct {
+	Value  string   `yaml:"value"`  // required: a claim value, exact or with one {org} standing for the organization key, e.g. "{org}-admins"
+	Org    string   `yaml:"org"`    // the organization key; empty: the {org} of value
+	Name   string   `yaml:"name"`   // the organization's display name ({org} is replaced); empty: the key
+	Legacy string   `yaml:"legacy"` // the legacy organization id it maps to ({org} is replaced), without an org claim; empty: linked by an org claim or the admin API
+	Roles  []string `yaml:"roles"`  // required: the person's roles there, as the roles map names them (owner, admin, member, …)
+}
+
 // routeRule is one entry of routes.
 type routeRule struct {
 	Methods []string `yaml:"methods"` // the methods it covers, upper case; empty: every method
@@ -207,10 +228,10 @@ func (c *Config) defaults() {
 	if c.Provider.Kind == "" {
 		c.Provider.Kind = "zaikio"
 	}
-	if c.Provider.PersonScope == "" {
+	if c.Provider.PersonScope == "" && c.Provider.Kind != "oidc" {
 		c.Provider.PersonScope = "zaikio.person.r"
 	}
-	if c.Provider.OrgScope == "" {
+	if c.Provider.OrgScope == "" && c.Provider.Kind != "oidc" {
 		c.Provider.OrgScope = "Per>Org.zaikio.organization.r"
 	}
 	if c.Session.TTL == 0 {

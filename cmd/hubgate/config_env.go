@@ -163,6 +163,19 @@ func setFromEnv(fv reflect.Value, val string) string {
 			return "want true or false"
 		}
 		fv.Set(reflect.ValueOf(&b))
+	case fv.Type() == reflect.TypeFor[map[string]string]():
+		// provider.auth_params: "access_type=offline;prompt=consent"
+		m := map[string]string{}
+		for _, e := range splitList(val, ";") {
+			k, v, ok := strings.Cut(e, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return "want name=value;… entries"
+			}
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		fv.Set(reflect.ValueOf(m))
+	case fv.Type() == reflect.TypeFor[[]membershipRule]():
+		return "the environment has no form for the rules: set them in the config file"
 	case fv.Kind() == reflect.Map:
 		// roles: "owner=admin;member=user|viewer"
 		m := map[string][]string{}

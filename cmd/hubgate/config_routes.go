@@ -51,13 +51,16 @@ func (c *Config) proxyRoutes() []proxy.Route {
 }
 
 // bearerOn reports whether bearer tokens are accepted (bearer.enabled,
-// unset: on).
-func (c *Config) bearerOn() bool { return c.Bearer.Enabled == nil || *c.Bearer.Enabled }
+// unset: on). Bearer tokens are Zaikio's: never with kind oidc.
+func (c *Config) bearerOn() bool {
+	return c.Provider.Kind != "oidc" && (c.Bearer.Enabled == nil || *c.Bearer.Enabled)
+}
 
-// bearerVerifier is the verifier of bearer tokens, on hc's key set; nil
-// when bearer.enabled is false.
-func (c *Config) bearerVerifier(hc *zaikio.Client) (*zaikio.BearerVerifier, error) {
-	if !c.bearerOn() {
+// bearerVerifier is the verifier of bearer tokens, on the Zaikio hub's key
+// set; nil when bearer.enabled is false or the provider is not Zaikio.
+func (c *Config) bearerVerifier(hub proxy.Hub) (*zaikio.BearerVerifier, error) {
+	hc, ok := hub.(*zaikio.Client)
+	if !c.bearerOn() || !ok {
 		return nil, nil
 	}
 	v, err := zaikio.NewBearerVerifier(hc, zaikio.BearerConfig{RevocationRefresh: time.Duration(c.Bearer.RevocationRefresh)})

@@ -85,7 +85,11 @@ func (c *Config) validateProvider(p *problems) {
 	switch c.Provider.Kind {
 	case "zaikio":
 		c.validateZaikio(p)
+		c.refuseOIDCKeys(p)
+	case "oidc":
+		c.validateOIDC(p)
 	case "dev":
+		c.refuseOIDCKeys(p)
 		if c.Provider.URL == "" {
 			c.Provider.URL = "http://127.0.0.1:4190"
 		}
@@ -98,10 +102,8 @@ func (c *Config) validateProvider(p *problems) {
 		if c.Provider.ClientSecret == "" {
 			c.Provider.ClientSecret = "dev-secret"
 		}
-	case "oidc":
-		p.add("provider.kind", "oidc is not supported in this version; use zaikio or dev")
 	default:
-		p.addf("provider.kind", "%q: want zaikio or dev", c.Provider.Kind)
+		p.addf("provider.kind", "%q: want zaikio, oidc or dev", c.Provider.Kind)
 	}
 }
 
@@ -340,6 +342,7 @@ func (c *Config) warnings() []string {
 	for _, u := range []struct{ key, url, why string }{
 		{"public_url", c.PublicURL, "cookies go without Secure and sessions can be read on the way; put TLS in front and use https://"},
 		{"provider.url", c.Provider.URL, "the client secret, codes and tokens cross the network readable; use https://"},
+		{"provider.issuer", c.Provider.Issuer, "the client secret, codes, tokens and the signing keys cross the network readable; use https://"},
 	} {
 		if pu, err := url.Parse(u.url); err == nil && pu.Scheme == "http" && !loopbackHost(pu.Hostname()) {
 			out = append(out, fmt.Sprintf("%s: %q is plain http outside loopback: %s", u.key, u.url, u.why))

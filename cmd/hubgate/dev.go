@@ -19,7 +19,6 @@ import (
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/demoapp"
 	"github.com/hubgate/hubgate/migration"
-	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
 // runDev starts everything a person needs to try hubgate on one machine: the
@@ -49,11 +48,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	cfg.DevMail = stdout // without claims.smtp, mails are printed here
 
-	hub, err := devhub.New(devhub.Config{Seed: true, Apps: []devhub.App{{
-		ClientID: cfg.Provider.ClientID, ClientSecret: cfg.Provider.ClientSecret, Name: cfg.Provider.ClientID,
-		RedirectURIs: []string{urls.public + "/_hubgate/callback"},
-		WebhookURL:   urls.public + "/_hubgate/webhook", WebhookSecret: keys.webhook,
-	}}})
+	hub, err := devProvider(opt, cfg, urls, keys)
 	if err != nil {
 		return err
 	}
@@ -82,9 +77,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	printDevBanner(stdout, opt.data, urls, keys.adminToken, app.Users(), people, links)
+	printDevBanner(stdout, opt, urls, keys.adminToken, app.Users(), people, links)
 	return in.serve(ctx, lns["public"], lns["admin"],
-		server{name: "devhub", ln: lns["hub"], handler: hub},
+		server{name: devProviderName(opt), ln: lns["hub"], handler: hub},
 		server{name: "legacy-app", ln: lns["app"], handler: app})
 }
 
@@ -93,6 +88,7 @@ type devOptions struct {
 	data                    string // folder for the store and the keys
 	listen, admin, hub, app string // listener addresses
 	mode                    string // initial mode; "" keeps the stored one
+	provider                string // zaikio (the dev hub) or oidc (the dev OpenID Provider)
 }
 
 func parseDevFlags(args []string, stderr io.Writer) (devOptions, error) {
@@ -104,11 +100,18 @@ func parseDevFlags(args []string, stderr io.Writer) (devOptions, error) {
 	fs.StringVar(&opt.hub, "hub", "127.0.0.1:4190", "the dev hub's listener")
 	fs.StringVar(&opt.app, "app", "127.0.0.1:4100", "the demo legacy app's listener")
 	fs.StringVar(&opt.mode, "mode", "", "initial mode: passthrough, offer or enforce (default: the stored one, else passthrough)")
+	fs.StringVar(&opt.provider, "provider", "zaikio", "zaikio (the dev hub, a fake Zaikio) or oidc (a dev OpenID Provider, as provider.kind oidc)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: hubgate dev [flags]\n\nStarts the dev hub (a fake Zaikio), a demo legacy app and hubgate in front of\nit, on loopback, with the store and keys in --data. Prints the URLs, the\ndemo logins, the admin token and a claim link per demo person.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: hubgate dev [flags]\n\nStarts the dev hub (a fake Zaikio) or, with --provider oidc, a dev OpenID\nProvider on the --hub address, a demo legacy app and hubgate in front of\nit, on loopback, with the store and keys in --data. Prints the URLs, the\ndemo logins, the admin token and a claim link per demo person.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	return opt, parseFlags(fs, args)
+	if err := parseFlags(fs, args); err != nil {
+		return opt, err
+	}
+	if opt.provider != "zaikio" && opt.provider != "oidc" {
+		return opt, usageError{fmt.Sprintf("dev: --provider %q: want zaikio or oidc", opt.provider)}
+	}
+	return opt, nil
 }
 
 // devSecrets are the keys `hubgate dev` keeps in its data folder, so that
@@ -180,9 +183,13 @@ func devURLsOf(lns map[string]net.Listener) devURLs {
 func devConfig(opt devOptions, keys devSecrets, lns map[string]net.Listener, urls devURLs, getenv func(string) string) (*Config, error) {
 	cfg := &Config{Listen: lns["public"].Addr().String(), PublicURL: urls.public, Upstream: urls.app, Mode: opt.mode,
 		Store: "bolt://" + filepath.Join(opt.data, "hubgate.db")}
-	cfg.Provider.Kind, cfg.Provider.URL = "dev", urls.hub
 	cfg.Provider.ClientID, cfg.Provider.ClientSecret = "hubgate_dev", "dev-secret"
-	cfg.Provider.WebhookSecret = keys.webhook
+	if opt.provider == "oidc" {
+		devOIDCConfig(cfg, urls)
+	} else {
+		cfg.Provider.Kind, cfg.Provider.URL = "dev", urls.hub
+		cfg.Provider.WebhookSecret = keys.webhook
+	}
 	cfg.Session.Secrets = []string{keys.session}
 	cfg.Admin.Listen, cfg.Admin.Token = lns["admin"].Addr().String(), keys.adminToken
 	cfg.Legacy.LoginPaths = []string{"/login"}
@@ -287,21 +294,30 @@ func revokeDevLinks(ctx context.Context, st store) error {
 
 // printDevBanner tells where everything runs, how to sign in, and the
 // claim links.
-func printDevBanner(stdout io.Writer, data string, urls devURLs, token string,
+func printDevBanner(stdout io.Writer, opt devOptions, urls devURLs, token string,
 	users []demoapp.User, people []claim.Person, links map[string]string) {
 	publicURL, hubURL := urls.public, urls.hub
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nhubgate dev is running — open %s\n\n", publicURL)
 	fmt.Fprintf(tw, "  hubgate (public)\t%s\n", publicURL)
 	fmt.Fprintf(tw, "  legacy app (direct)\t%s\n", urls.app)
-	fmt.Fprintf(tw, "  dev hub (fake Zaikio)\t%s   (knobs: %s/__dev/)\n", hubURL, hubURL)
+	if opt.provider == "oidc" {
+		fmt.Fprintf(tw, "  dev OpenID Provider\t%s   (knobs: %s/__dev/)\n", hubURL, hubURL)
+	} else {
+		fmt.Fprintf(tw, "  dev hub (fake Zaikio)\t%s   (knobs: %s/__dev/)\n", hubURL, hubURL)
+	}
 	fmt.Fprintf(tw, "  admin dashboard + API\t%s   (token: %s)\n", "http://"+urls.admin.String(), token)
-	fmt.Fprintf(tw, "  data\t%s\n\n", data)
+	fmt.Fprintf(tw, "  data\t%s\n\n", opt.data)
 	fmt.Fprintf(tw, "Legacy logins (old password login at %s/login):\n", publicURL)
 	for _, u := range users {
 		fmt.Fprintf(tw, "  %s\t%s / %s\n", u.Name, u.Email, u.Password)
 	}
-	fmt.Fprintf(tw, "\nZaikio persons: pick one on the dev hub's sign-in page (Frank, Erika, Max, Ada).\n\nClaim links:\n")
+	if opt.provider == "oidc" {
+		fmt.Fprint(tw, devOIDCPeople)
+	} else {
+		fmt.Fprintf(tw, "\nZaikio persons: pick one on the dev hub's sign-in page (Frank, Erika, Max, Ada).\n")
+	}
+	fmt.Fprintf(tw, "\nClaim links:\n")
 	for _, p := range people {
 		fmt.Fprintf(tw, "  %s (legacy %s)\t%s\n", p.Name, p.ID, links[p.ID])
 	}

@@ -271,7 +271,13 @@ func urlHost(s string) (string, error) {
 	return strings.TrimRight(s[i+3:], "/"), nil
 }
 
-func newHubClient(cfg *Config) (*zaikio.Client, error) {
+// newHubClient is the provider's client as the proxy takes it: Zaikio's
+// (kinds zaikio and dev) or any OpenID Connect provider's through the
+// oidchub adapter (kind oidc, hub_oidc.go).
+func newHubClient(cfg *Config) (proxy.Hub, error) {
+	if cfg.Provider.Kind == "oidc" {
+		return newOIDCHub(cfg)
+	}
 	c, err := zaikio.New(zaikio.Config{
 		URL: cfg.Provider.URL, ClientID: cfg.Provider.ClientID, ClientSecret: cfg.Provider.ClientSecret,
 		AppName: cfg.Provider.AppName, RedirectURL: strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/callback",
@@ -348,7 +354,7 @@ type instance struct {
 	hurry   <-chan struct{}          // closes when the shutdown delay should be cut short; nil: never
 }
 
-func newInstance(cfg *Config, st store, hub *zaikio.Client, logger zerolog.Logger) (*instance, error) {
+func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*instance, error) {
 	var secrets [][]byte
 	for _, s := range cfg.Session.Secrets {
 		b, err := decodeSecret(s)
@@ -395,13 +401,13 @@ func newInstance(cfg *Config, st store, hub *zaikio.Client, logger zerolog.Logge
 		accessLog = logger.Level(zerolog.WarnLevel)
 	}
 	px, err := proxy.New(proxy.Config{
-		PublicURL: cfg.PublicURL, Upstream: cfg.Upstream, Hub: hub, HubURL: strings.TrimRight(cfg.Provider.URL, "/"), Store: obs, Claims: in.claims, Roles: rm,
+		PublicURL: cfg.PublicURL, Upstream: cfg.Upstream, Hub: hub, HubURL: cfg.hubURL(), Store: obs, Claims: in.claims, Roles: rm,
 		SessionSecrets: secrets, SessionTTL: time.Duration(cfg.Session.TTL), Revalidate: time.Duration(cfg.Session.Revalidate),
 		RevalidateGrace: time.Duration(cfg.Session.Grace), Mode: migration.Mode(cfg.Mode),
 		LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, Whoami: cfg.Legacy.Whoami,
 		AppName: cfg.Legacy.Name, LegacyLogout: cfg.Legacy.LogoutPath,
 		Unlinked: proxy.Unlinked(cfg.Unlinked), ProvisionURL: cfg.Legacy.ProvisionURL,
-		PersonScope: cfg.Provider.PersonScope, OrgScope: cfg.Provider.OrgScope,
+		PersonScope: cfg.personScope(), OrgScope: cfg.orgScope(),
 		AllowedRedirectHosts: cfg.AllowedRedirectHosts, TrustedProxies: tp,
 		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout), UpstreamMaxConns: cfg.UpstreamMaxConns, UpstreamHost: proxy.UpstreamHost(cfg.UpstreamHost), Logger: accessLog, LogProbes: cfg.Log.Probes,
 		Limits: proxy.Limits{IPv6Prefix: cfg.Limits.IPv6Prefix, FlowStarts: cfg.Limits.FlowStarts, FailedCallbacks: cfg.Limits.FailedCallbacks,
