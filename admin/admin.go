@@ -102,6 +102,9 @@ type Config struct {
 	// dashboard (legacy.name). Empty: the public URL's host, as the
 	// proxy's pages and mails do, or none when that host is an IP address.
 	AppName string
+	// ProviderName names the identity provider in claim mails where they
+	// say "Zaikio" (provider.name). Empty: Zaikio.
+	ProviderName string
 	// LegacyRoutes lists the legacy route rules (routes with auth: legacy)
 	// and what this instance forwarded under each since it started, for the
 	// dashboard: which integrations still depend on legacy credentials.

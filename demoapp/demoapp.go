@@ -44,6 +44,7 @@ type App struct {
 	sessions map[string]string // legacy session id → user id
 	nextID   int
 	mux      *http.ServeMux
+	provider string // the identity provider's name on the page
 }
 
 // Seed are the demo accounts (passwords equal the first name, lower case).
@@ -64,7 +65,7 @@ func Seed() ([]User, []Org) {
 
 // New returns an app holding users and orgs.
 func New(users []User, orgs []Org) *App {
-	a := &App{users: map[string]*User{}, orgs: map[string]Org{}, sessions: map[string]string{}, nextID: 1000}
+	a := &App{users: map[string]*User{}, orgs: map[string]Org{}, sessions: map[string]string{}, nextID: 1000, provider: "Zaikio"}
 	for i := range users {
 		u := users[i]
 		a.users[u.ID] = &u
@@ -111,6 +112,10 @@ func (a *App) Orgs() []Org {
 
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
+// NameProvider sets the identity provider's name the page shows (New:
+// Zaikio); call it before serving.
+func (a *App) NameProvider(name string) { a.provider = name }
+
 // current returns the user of the legacy session cookie, if any.
 func (a *App) current(r *http.Request) *User {
 	c, err := r.Cookie("legacy_session")
@@ -133,13 +138,13 @@ var page = template.Must(template.New("page").Parse(`<!doctype html><html><head>
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Legacy App</title>
 <link rel="stylesheet" href="/assets/style.css"></head><body><main>
 <h1>Legacy App <small>(demo)</small></h1>
-{{if .HubgateUser}}<p class="ok">Signed in through <b>Zaikio</b> as legacy user <b>{{.HubgateUser}}</b>{{with .Name}} ({{.}}){{end}}.</p>
+{{if .HubgateUser}}<p class="ok">Signed in through <b>{{.Provider}}</b> as legacy user <b>{{.HubgateUser}}</b>{{with .Name}} ({{.}}){{end}}.</p>
 <form method="post" action="/_hubgate/logout"><input type="hidden" name="rd" value="/"><button id="signout">Sign out</button></form>
 {{else if .Legacy}}<p>Signed in with the <b>old password login</b> as <b>{{.Legacy.Name}}</b> (id {{.Legacy.ID}}).</p>
-<p><a class="btn" href="/_hubgate/claim">Link your Zaikio account</a></p>
+<p><a class="btn" href="/_hubgate/claim">Link your {{.Provider}} account</a></p>
 <form method="post" action="/logout"><button>Log out</button></form>
-{{else if .Person}}<p>Signed in with Zaikio ({{.Person}}) but no legacy account is linked.</p>
-{{else}}<p>Not signed in. <a href="/login">Old login</a> · <a href="/_hubgate/login?rd=/">Sign in with Zaikio</a></p>{{end}}
+{{else if .Person}}<p>Signed in with {{.Provider}} ({{.Person}}) but no legacy account is linked.</p>
+{{else}}<p>Not signed in. <a href="/login">Old login</a> · <a href="/_hubgate/login?rd=/">Sign in with {{.Provider}}</a></p>{{end}}
 <h2>Headers from hubgate</h2><table>{{range .Headers}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>{{else}}<tr><td>none</td></tr>{{end}}</table>
 </main></body></html>`))
 
@@ -164,7 +169,7 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = page.Execute(w, map[string]any{
 		"HubgateUser": r.Header.Get("X-Hubgate-User"), "Name": r.Header.Get("X-Hubgate-Name"),
-		"Person": r.Header.Get("X-Hubgate-Zaikio-Person"), "Legacy": a.current(r), "Headers": hs,
+		"Person": r.Header.Get("X-Hubgate-Zaikio-Person"), "Legacy": a.current(r), "Headers": hs, "Provider": a.provider,
 	})
 }
 

@@ -36,7 +36,7 @@ async function refresh() {
     }
     const user = (body.headers || {})['X-Hubgate-User'];
     out.className = 'ok';
-    out.textContent = user ? 'Signed in as legacy user ' + user + ' (' + r.status + ')' : 'Not signed in through Zaikio (' + r.status + ')';
+    out.textContent = user ? 'Signed in as legacy user ' + user + ' (' + r.status + ')' : 'Not signed in through hubgate (' + r.status + ')';
   } catch (e) {
     out.className = 'err';
     out.textContent = 'The request failed: ' + e;

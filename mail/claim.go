@@ -24,6 +24,16 @@ type claimText struct {
 	dateFormat   func(t time.Time, months [12]string) string
 }
 
+// naming is t with provider where it says Zaikio. subject and intro are
+// formats: a "%" in the name stays one.
+func (t claimText) naming(provider string) claimText {
+	verbatim := strings.ReplaceAll(provider, "%", "%%")
+	t.subject = strings.ReplaceAll(t.subject, "Zaikio", verbatim)
+	t.intro = strings.ReplaceAll(t.intro, "Zaikio", verbatim)
+	t.subjectNoApp = strings.ReplaceAll(t.subjectNoApp, "Zaikio", provider)
+	return t
+}
+
 var claimTexts = map[string]claimText{
 	"en": {
 		subject:      "Link your %s account to Zaikio",
@@ -96,11 +106,20 @@ var claimHTML = template.Must(template.New("claim").Parse(`<!DOCTYPE html>
 // The result carries claimURL in both bodies — that is its purpose — and
 // prints only as its masked recipient and subject (see [Message.String]).
 func ClaimMessage(lang string, to, name, appName, claimURL string, expires time.Time) Message {
+	return ClaimMessageFor("", lang, to, name, appName, claimURL, expires)
+}
+
+// ClaimMessageFor is ClaimMessage naming another identity provider than
+// Zaikio (provider: "Keycloak", "Microsoft", …; "" or "Zaikio": Zaikio).
+func ClaimMessageFor(provider, lang, to, name, appName, claimURL string, expires time.Time) Message {
 	key := "en"
 	if l := strings.ToLower(lang); l == "de" || strings.HasPrefix(l, "de-") || strings.HasPrefix(l, "de_") {
 		key = "de"
 	}
 	tx := claimTexts[key]
+	if provider = oneLine(provider); provider != "" && provider != "Zaikio" {
+		tx = tx.naming(provider)
+	}
 	name = oneLine(name)
 	appName = oneLine(appName)
 

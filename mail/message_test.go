@@ -130,3 +130,26 @@ func TestClaimMessageEscapes(t *testing.T) {
 		t.Errorf("Subject = %q; want no line break", m.Subject)
 	}
 }
+
+// With another identity provider the mail names it wherever it would say
+// Zaikio, in both languages; a "%" in the name is text, not a verb.
+func TestClaimMessageNamesTheProvider(t *testing.T) {
+	expires := time.Date(2026, time.May, 7, 9, 5, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		provider, lang, subject, intro string
+	}{
+		{"Keycloak", "en", "Link your Acme account to Keycloak", "Acme is moving its sign-in to Keycloak. Link your account to a Keycloak account"},
+		{"Keycloak", "de", "Verknüpfen Sie Ihr Konto bei Acme mit Keycloak", "Acme stellt die Anmeldung auf Keycloak um. Verknüpfen Sie Ihr Konto mit einem Keycloak-Konto"},
+		{"100% SSO", "en", "Link your Acme account to 100% SSO", "Acme is moving its sign-in to 100% SSO."},
+		{"", "en", "Link your Acme account to Zaikio", "Acme is moving its sign-in to Zaikio."},
+		{"Zaikio", "en", "Link your Acme account to Zaikio", "Acme is moving its sign-in to Zaikio."},
+	} {
+		m := mail.ClaimMessageFor(tc.provider, tc.lang, "anna@example.org", "Anna", "Acme", "https://app.example.com/_hubgate/claim/x", expires)
+		if m.Subject != tc.subject || !strings.Contains(m.Text, tc.intro) || !strings.Contains(html.UnescapeString(m.HTML), tc.intro) {
+			t.Errorf("%q, %s: subject %q, text\n%s\nwant subject %q and %q in both bodies", tc.provider, tc.lang, m.Subject, m.Text, tc.subject, tc.intro)
+		}
+		if tc.provider != "" && tc.provider != "Zaikio" && (strings.Contains(m.Text, "Zaikio") || strings.Contains(m.HTML, "Zaikio")) {
+			t.Errorf("%q, %s: the mail still says Zaikio", tc.provider, tc.lang)
+		}
+	}
+}

@@ -97,7 +97,7 @@ func (s *Server) failLink(w http.ResponseWriter, r *http.Request, err error) {
 		next.data[k] = v
 	}
 	if pe.key != "claim_retired" {
-		loc := localeOf(r)
+		loc := s.localeOf(r)
 		switch {
 		case s.cfg.Mailer != nil:
 			next.data["ResendURL"] = "/_hubgate/resend"

@@ -175,6 +175,10 @@ type Config struct {
 	// means the public host, or no name at all when that host is an IP
 	// address (pages then say "Sign-in", mails "your account").
 	AppName string
+	// ProviderName names the identity provider to people, where the pages
+	// and claim mails say "Zaikio": "Keycloak", "Microsoft", … Empty or
+	// "Zaikio": Zaikio.
+	ProviderName string
 	// LegacyLogout is the legacy app's sign-out endpoint (a path on
 	// Upstream). hubgate's sign-out then also ends the legacy session:
 	// it POSTs this path with the browser's cookies (hubgate's own

@@ -221,6 +221,7 @@ func newEnvOf(t *testing.T, pv provider, mutate func(*proxy.Config)) *env {
 	}
 	if pv != zaikioHub {
 		cfg.PersonScope, cfg.OrgScope = "openid", "openid"
+		cfg.ProviderName = oidcProviderName
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -292,6 +293,11 @@ func (b *browser) do(req *http.Request) *response {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	// With another provider, hubgate's own pages and JSON never say
+	// Zaikio: they name the provider (Config.ProviderName).
+	if (b.e.provider == oidcProvider || b.e.provider == oidcNoOrgs) && strings.HasPrefix(req.URL.String(), b.e.srv.URL+"/_hubgate/") && strings.Contains(string(body), "Zaikio") {
+		b.t.Errorf("%s %s on %s: the answer says Zaikio:\n%s", req.Method, req.URL.Path, b.e.provider, body)
+	}
 	return &response{Response: resp, body: string(body)}
 }
 

@@ -94,7 +94,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if wantsJSON(r) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(pe.status)
-		l := localeOf(r)
+		l := s.localeOf(r)
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"error": pe.key, "message": l.T("error." + pe.key + ".title"), "request_id": requestID(r),
 		})

@@ -58,7 +58,7 @@ type pageData struct {
 // template failure becomes a clean 500 instead of half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
 	var buf bytes.Buffer
-	pd := pageData{L: localeOf(r), App: s.cfg.AppName, RequestID: requestID(r), Data: data}
+	pd := pageData{L: s.localeOf(r), App: s.cfg.AppName, RequestID: requestID(r), Data: data}
 	t, ok := s.pages[name]
 	if !ok {
 		panic("proxy: no page " + name)
@@ -83,12 +83,27 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // ourselves: the hub.
 func (s *Server) formTargets() string { return s.cfg.HubURL }
 
-// locale is a language for pages: "en" or "de".
-type locale string
+// locale is a language for pages ("en" or "de") and the identity
+// provider the pages name: the catalog says "Zaikio", and with another
+// provider (Config.ProviderName) each message names that one instead.
+type locale struct {
+	lang     string
+	provider string // "" for Zaikio
+}
 
-// localeOf is the language of the pages answering r.
+// localeOf is the language of the pages answering r, naming Zaikio.
 func localeOf(r *http.Request) locale {
-	return locale(langOf(r))
+	return locale{lang: langOf(r)}
+}
+
+// localeOf is the language of the pages answering r, naming this server's
+// provider.
+func (s *Server) localeOf(r *http.Request) locale {
+	p := s.cfg.ProviderName
+	if p == "Zaikio" {
+		p = ""
+	}
+	return locale{lang: langOf(r), provider: p}
 }
 
 // langOf is the language r prefers among the catalog's (English first: the
@@ -98,21 +113,36 @@ func langOf(r *http.Request) string { return web.Lang(r, "en", "de") }
 // T returns the message for key in l, falling back to English, then to the
 // key itself (so a missing message is visible, never a crash).
 func (l locale) T(key string) string {
-	if m, ok := catalog[string(l)][key]; ok {
-		return m
+	m, ok := l.raw(key)
+	if ok && l.provider != "" {
+		m = strings.ReplaceAll(m, "Zaikio", l.provider)
+	}
+	return m
+}
+
+// raw is the catalog's message for key in l, else in English; false (and
+// the key) when there is none.
+func (l locale) raw(key string) (string, bool) {
+	if m, ok := catalog[l.lang][key]; ok {
+		return m, true
 	}
 	if m, ok := catalog["en"][key]; ok {
-		return m
+		return m, true
 	}
-	return key
+	return key, false
 }
 
 // F is T with its %s verbs filled by args (names, the app's name): the
 // catalog keeps whole sentences, with the names in their place in each
 // language. The page escapes the result like any text.
 func (l locale) F(key string, args ...any) string {
-	return fmt.Sprintf(l.T(key), args...)
+	m, ok := l.raw(key)
+	if ok && l.provider != "" {
+		// The provider's name is text, not verbs: a "%" in it stays one.
+		m = strings.ReplaceAll(m, "Zaikio", strings.ReplaceAll(l.provider, "%", "%%"))
+	}
+	return fmt.Sprintf(m, args...)
 }
 
 // Lang is the HTML lang attribute.
-func (l locale) Lang() string { return string(l) }
+func (l locale) Lang() string { return l.lang }

@@ -31,6 +31,9 @@ func forProviders(t *testing.T, test func(t *testing.T, pv provider)) {
 	}
 }
 
+// oidcProviderName is what the pages call the OpenID Provider.
+const oidcProviderName = "Dev Provider"
+
 // oidcSecret is hubgate's client secret at the OpenID Provider.
 const oidcSecret = "oidc-client-secret-0123456789-abcdef"
 

@@ -37,6 +37,7 @@ type Config struct {
 	Mode      string `yaml:"mode"`       // initial mode (passthrough, offer or enforce), stored at the first start; then the store's mode applies
 	Provider  struct {
 		Kind              string `yaml:"kind"`                          // zaikio, oidc (any OpenID Connect provider), or dev (the built-in dev hub, started by serve)
+		Name              string `yaml:"name"`                          // the provider's name to people, on pages and in claim mails ("Sign in with <name>"); empty: Zaikio, or with oidc the issuer's host
 		URL               string `yaml:"url"`                           // the hub; required for zaikio (dev: http://127.0.0.1:4190); not with oidc (provider.issuer)
 		ClientID          string `yaml:"client_id"`                     // the app's OAuth client id at the provider; required for zaikio and oidc (dev: hubgate_dev)
 		ClientSecret      string `yaml:"client_secret" secret:"value"`  // the app's OAuth client secret; required for zaikio; oidc: empty for a public client (PKCE alone)

@@ -63,6 +63,14 @@ func TestConfigOIDC(t *testing.T) {
 	if err != nil || c.oidcConfig().ClientSecret != "" || c.oidcConfig().Scopes != nil || c.oidcConfig().Mapping.Claim != "" {
 		t.Errorf("loadConfig(public oidc client) = %v; want a client without secret, default scopes, no mapping", err)
 	}
+	// Pages and mails name the provider: provider.name, else the issuer's
+	// host; Zaikio for the other kinds.
+	if got := c.providerName(); got != "sso.example.com" {
+		t.Errorf("providerName() without provider.name = %q; want the issuer's host sso.example.com", got)
+	}
+	if c, err := loadConfig(cfgFile(t, cfgOIDC().set("provider.name", "Keycloak")), cfgEnv()); err != nil || c.providerName() != "Keycloak" {
+		t.Errorf("provider.name Keycloak: %v; want providerName() Keycloak", err)
+	}
 	// A plain-http issuer outside loopback is a warning, like provider.url.
 	c, err = loadConfig(cfgFile(t, cfgOIDC().set("provider.issuer", "http://sso.internal/realms/acme")), cfgEnv())
 	if err != nil || !strings.Contains(strings.Join(c.warnings(), "\n"), "provider.issuer") {
@@ -98,6 +106,7 @@ func TestConfigOIDCBad(t *testing.T) {
 		{"post-logout URL relative", func(c cfgTree) cfgTree { return c.set("provider.post_logout_redirect_url", "/_hubgate/logout") }, "provider.post_logout_redirect_url:"},
 		{"rules without claim", func(c cfgTree) cfgTree { return c.set("provider.memberships.claim", nil) }, "provider.memberships.claim: required with provider.memberships.rules"},
 		{"claim without rules", func(c cfgTree) cfgTree { return c.set("provider.memberships.rules", nil) }, "provider.memberships.rules: required with provider.memberships.claim"},
+		{"name with a newline", func(c cfgTree) cfgTree { return c.set("provider.name", "Key\ncloak") }, "provider.name: want at most 64 bytes without control characters"},
 		{"rule without roles", func(c cfgTree) cfgTree {
 			return c.set("provider.memberships.rules", []any{map[string]any{"value": "{org}-users"}})
 		}, "provider.memberships.rules[0]: no roles"},

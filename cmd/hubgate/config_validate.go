@@ -82,6 +82,9 @@ func (c *Config) validateMode(p *problems) {
 // validateProvider checks the provider section; for the dev hub it fills
 // the URL and client that `hubgate serve` starts it with.
 func (c *Config) validateProvider(p *problems) {
+	if n := c.Provider.Name; len(n) > 64 || strings.ContainsFunc(n, unicode.IsControl) {
+		p.add("provider.name", "want at most 64 bytes without control characters")
+	}
 	switch c.Provider.Kind {
 	case "zaikio":
 		c.validateZaikio(p)

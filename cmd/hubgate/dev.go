@@ -53,6 +53,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	app := demoapp.New(demoapp.Seed())
+	app.NameProvider(cfg.providerName())
 	lw := newLogWriter(stderr, getenv)
 	defer lw.Close()
 	logger := newLogger(cfg, lw)

@@ -20,7 +20,7 @@ import (
 // to "Brown Packaging (legacy)" (200), to show a rule's legacy.
 func devOIDCConfig(cfg *Config, urls devURLs) {
 	pr := &cfg.Provider
-	pr.Kind, pr.Issuer = "oidc", urls.hub
+	pr.Kind, pr.Issuer, pr.Name = "oidc", urls.hub, "Dev OpenID Provider"
 	pr.Scopes = []string{"openid", "profile", "email", devop.ScopeGroups, "offline_access"}
 	pr.PostLogoutRedirectURL = urls.public + "/_hubgate/logout"
 	pr.Memberships.Claim = "groups"

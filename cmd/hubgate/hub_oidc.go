@@ -38,6 +38,20 @@ func (c *Config) hubURL() string {
 	return u.Scheme + "://" + u.Host
 }
 
+// providerName is what pages and claim mails call the provider:
+// provider.name, else Zaikio, or with kind oidc the issuer's host.
+func (c *Config) providerName() string {
+	if n := strings.TrimSpace(c.Provider.Name); n != "" {
+		return n
+	}
+	if c.Provider.Kind == "oidc" {
+		if u, err := url.Parse(c.Provider.Issuer); err == nil && u.Hostname() != "" {
+			return u.Hostname()
+		}
+	}
+	return "Zaikio"
+}
+
 // personScope and orgScope are the scopes the proxy asks for: Zaikio's
 // from the config, or "openid" with kind oidc (the adapter asks for
 // provider.scopes itself).

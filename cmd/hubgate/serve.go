@@ -401,7 +401,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 		accessLog = logger.Level(zerolog.WarnLevel)
 	}
 	px, err := proxy.New(proxy.Config{
-		PublicURL: cfg.PublicURL, Upstream: cfg.Upstream, Hub: hub, HubURL: cfg.hubURL(), Store: obs, Claims: in.claims, Roles: rm,
+		PublicURL: cfg.PublicURL, Upstream: cfg.Upstream, Hub: hub, HubURL: cfg.hubURL(), ProviderName: cfg.providerName(), Store: obs, Claims: in.claims, Roles: rm,
 		SessionSecrets: secrets, SessionTTL: time.Duration(cfg.Session.TTL), Revalidate: time.Duration(cfg.Session.Revalidate),
 		RevalidateGrace: time.Duration(cfg.Session.Grace), Mode: migration.Mode(cfg.Mode),
 		LoginPaths: cfg.Legacy.LoginPaths, PublicPaths: cfg.Legacy.PublicPaths, Whoami: cfg.Legacy.Whoami,
@@ -432,7 +432,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 			Ready: in.ready.Ready, SessionTTL: time.Duration(cfg.Session.TTL), Logger: logger, LogProbes: cfg.Log.Probes,
 			Metrics: promhttp.HandlerFor(in.metrics, promhttp.HandlerOpts{}), Debug: cfg.Admin.Debug, Mailer: bulkMailer,
 			SignInsRecorded: cfg.Legacy.Whoami != "", AppName: cfg.Legacy.Name,
-			LegacyRoutes: func() []admin.LegacyRoute { return legacyRoutes(px) },
+			LegacyRoutes: func() []admin.LegacyRoute { return legacyRoutes(px) }, ProviderName: cfg.providerName(),
 		})
 		if err != nil {
 			return nil, &configError{Key: "admin", Msg: err.Error()}
