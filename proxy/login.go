@@ -224,6 +224,12 @@ func (s *Server) logoutPage() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rd := r.URL.Query().Get("rd")
 		id := s.sessions.Decode(r)
+		if id != nil && !s.sessions.Alive(id) {
+			// Ended elsewhere (an operator, the provider's back-channel
+			// logout, expiry): nobody is signed in to sign out.
+			s.sessions.Clear(w)
+			id = nil
+		}
 		if id == nil {
 			if rd != "" {
 				s.redirect(w, s.returnTo(rd))

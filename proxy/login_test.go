@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"context"
 	"html"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/proxy"
+	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
@@ -438,6 +440,40 @@ func TestOpenRedirectsFallBackToRoot(t *testing.T) {
 		resp := b.get("/_hubgate/login?rd=" + url.QueryEscape(ok))
 		if loc := resp.Header.Get("Location"); loc != ok {
 			t.Errorf("login?rd=%q Location %q; want it kept", ok, loc)
+		}
+	}
+}
+
+// TestLogoutPageAfterSessionEndedElsewhere: the sign-out page names who is
+// signed in only while the session lives; a cookie whose session an
+// operator (or the provider's back-channel logout) ended, or that expired,
+// gets the signed-out page and loses the cookie.
+func TestLogoutPageAfterSessionEndedElsewhere(t *testing.T) {
+	e := newEnv(t, nil)
+	for name, end := range map[string]func(){
+		"revoked": func() {
+			e.clock.Advance(time.Second)
+			now := e.clock.Now()
+			if err := e.store.AddRevocation(context.Background(), session.Revocation{Kind: session.RevokePerson, Subject: devhub.FrankID, At: now, Until: now.Add(13 * time.Hour), Actor: "test"}); err != nil {
+				t.Fatal(err)
+			}
+			e.px.Refresh(context.Background())
+		},
+		"expired": func() { e.clock.Advance(13 * time.Hour) },
+	} {
+		e.clock.Advance(time.Second)
+		b := e.browser()
+		b.login(devhub.FrankID, "/")
+		if p := b.get("/_hubgate/logout"); !strings.Contains(p.body, `id="signout"`) && !strings.Contains(p.body, "Frank") {
+			t.Fatalf("%s: the sign-out page of a live session does not offer to sign Frank out:\n%s", name, p.body)
+		}
+		end()
+		p := b.get("/_hubgate/logout")
+		if p.StatusCode != http.StatusOK || strings.Contains(p.body, "Frank") {
+			t.Errorf("%s: sign-out page = %d, naming Frank; want the signed-out page:\n%s", name, p.StatusCode, p.body)
+		}
+		if b.sessionCookie() != "" {
+			t.Errorf("%s: the dead session's cookie stays", name)
 		}
 	}
 }

@@ -195,6 +195,12 @@ func (m *Manager) Decode(r *http.Request) *Identity {
 	return id
 }
 
+// Alive reports whether id (from Decode) is neither expired nor revoked,
+// without revalidating it: for pages that only say who is signed in.
+func (m *Manager) Alive(id *Identity) bool {
+	return id != nil && m.now().Before(id.Expires) && !m.revoked.Load().revoked(id)
+}
+
 // NewIdentity returns the identity of a session about to start: a fresh
 // session id (rotated at every sign-in and link), created and validated now,
 // ending after the TTL. The caller fills in who the person is (Person, User,
