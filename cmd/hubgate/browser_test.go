@@ -283,9 +283,10 @@ func tail(s string, n int) string {
 // has its own deadline within the test's, and a failing step fails the test
 // with the page's address and text.
 type walk struct {
-	t     *testing.T
-	tab   context.Context
-	shots *shots
+	t        *testing.T
+	tab      context.Context
+	shots    *shots
+	viewport chromedp.Action[chromedp.Void] // set by emulate; nil: the window's
 }
 
 // shots numbers and writes the screenshots of a test.
