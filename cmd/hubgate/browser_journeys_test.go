@@ -83,6 +83,10 @@ func TestBrowserJourneys(t *testing.T) {
 	other.want("retired link", `h1`, "This account is already linked")
 	other.wcag("retired link")
 	other.shot("journey-retired-link")
+	other.navigate("a claim link that does not exist", dev.public+"/_hubgate/claim/not-a-claim-link", `h1`)
+	other.wcag("invalid claim link")
+	other.navigate("the form that mails a claim link", dev.public+"/_hubgate/resend", `#email`)
+	other.wcag("resend form")
 
 	// The same pages in German, chosen by Accept-Language.
 	de := w.incognito()
@@ -97,6 +101,8 @@ func TestBrowserJourneys(t *testing.T) {
 	de.wcag("sign in the old way first (German)")
 	de.navigate("Bob's printed claim link in German", dev.claims["2"], `html[lang=de] #signin`)
 	de.wcag("retired link (German)")
+	de.navigate("a claim link that does not exist, in German", dev.public+"/_hubgate/claim/not-a-claim-link", `html[lang=de] h1`)
+	de.wcag("invalid claim link (German)")
 	de.shot("journey-retired-link-de")
 
 	// Signing out in the legacy app ends the legacy session too.
@@ -152,6 +158,8 @@ func TestBrowserJourneys(t *testing.T) {
 		op.w.wcag("mode switch confirmation (" + op.lang + ")")
 	}
 	de.shot("journey-dashboard-de")
+	ada.navigate("a mode switch to a mode that does not exist", dev.admin+"/mode?to=bogus", `#error-h`)
+	ada.wcag("dashboard error page")
 
 	// The dev hub's knobs on a phone.
 	phone := w.incognito()

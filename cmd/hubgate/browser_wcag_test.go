@@ -44,6 +44,7 @@ func TestBrowserWCAGCheck(t *testing.T) {
 		"1.3.1/4.1.2 name, role, value: field select#pick",
 		"4.1.2 name, role, value: button button#empty",
 		"1.1.1 non-text content: img#pic",
+		"2.4.4/4.1.2 link purpose, name: link a#bare",
 		"1.1.1 non-text content: svg#icon",
 		"2.4.7 focus visible: input#nameless",
 		"2.4.7 focus visible: a#inline",
@@ -80,6 +81,7 @@ a.tiny{display:inline-block;width:10px;height:10px;font-size:8px}
 <p><input type="text" id="nameless"> <select id="pick"><option>a</option></select> <button id="empty"></button></p>
 <p><input type="text" id="faint" aria-label="faint" style="border:1px solid #ddd"></p>
 <p><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" id="pic" width="2" height="2"></p>
+<p><a href="#bare" id="bare" style="display:inline-block;width:30px;height:30px"></a></p>
 <p><a class="tiny" id="t1" href="#1">a</a><a class="tiny" id="t2" href="#2">b</a></p>
 <p>Inline <a href="#x" id="inline">a link</a> in a sentence.</p>
 <div id="wide">wide</div>
@@ -118,7 +120,8 @@ button,input[type=submit]{min-height:24px;min-width:24px;margin:4px}
 //   - 1.1.1, 1.3.1, 2.4.2, 3.1.1 and 4.1.2, structure and names: every
 //     form control (input that is not hidden, select, textarea, button)
 //     has an accessible name (label[for], a wrapping label, aria-label,
-//     aria-labelledby, a button's text or value), every img an alt, every
+//     aria-labelledby, a button's text or value), so does every link (2.4.4
+//     as well), every img has an alt, every
 //     svg that is not aria-hidden role=img and a name; <html lang> is set,
 //     the page has one h1 and a title that is not empty;
 //   - 2.4.7, focus visible: after a key press (keyboard modality, as when
@@ -243,6 +246,8 @@ const wcagStructure = `
 	for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea, button'))
 		if (!accName(el)) fails.push((button(el) ? '4.1.2 name, role, value: button ' : '1.3.1/4.1.2 name, role, value: field ') + name(el) +
 			' has no accessible name (label[for], wrapping label, aria-label, aria-labelledby' + (button(el) ? ', text or value' : '') + ')');
+	for (const a of document.querySelectorAll('a[href]'))
+		if (!(a.getAttribute('aria-label') || '').trim() && !says(a)) fails.push('2.4.4/4.1.2 link purpose, name: link ' + name(a) + ' has no accessible name (text, alt or aria-label)');
 	for (const img of document.querySelectorAll('img:not([alt])')) fails.push('1.1.1 non-text content: ' + name(img) + ' (src ' + (img.getAttribute('src') || '').slice(0, 40) + ') has no alt');
 	for (const svg of document.querySelectorAll('svg')) {
 		if (svg.closest('[aria-hidden="true"]') || svg.parentElement.closest('svg')) continue;
