@@ -15,8 +15,8 @@ import (
 
 // TestBrowserJourneys walks the journeys of issue 13 in headless Chromium
 // against the real wiring of `hubgate dev`, checking each hubgate page it
-// passes against WCAG 2.2 AA contrast (wcag), with screenshots named
-// journey-* in $HUBGATE_ARTIFACTS:
+// passes against WCAG 2.2 AA (wcag: contrast, names, focus, target size,
+// reflow), with screenshots named journey-* in $HUBGATE_ARTIFACTS:
 //
 //   - offer mode: Bob chooses "Link your Zaikio account" without a legacy
 //     session, is told to sign in the old way first, passes the
@@ -27,6 +27,10 @@ import (
 //   - signing out in the legacy app ends the legacy session too;
 //   - in enforce mode an unlinked Zaikio person gets advice without the
 //     closed old login;
+//   - the interstitial, "sign in the old way first", retired and invalid
+//     links and the dashboard's sign-in in German too;
+//   - the dashboard and a mode switch's confirmation after sign-in, in
+//     English and German;
 //   - the dev hub's knobs page fits a phone's width.
 func TestBrowserJourneys(t *testing.T) {
 	chrome := findChromium(t)

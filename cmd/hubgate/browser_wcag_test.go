@@ -117,7 +117,7 @@ button,input[type=submit]{min-height:24px;min-width:24px;margin:4px}
 //     opacity and translucent layers included, and the border of every
 //     form field 3:1 against the background around it. Disabled controls
 //     and decorative (aria-hidden) elements are exempt, as WCAG says;
-//   - 1.1.1, 1.3.1, 2.4.2, 3.1.1 and 4.1.2, structure and names: every
+//   - 1.1.1, 1.3.1, 2.4.2, 2.4.4, 3.1.1 and 4.1.2, structure and names: every
 //     form control (input that is not hidden, select, textarea, button)
 //     has an accessible name (label[for], a wrapping label, aria-label,
 //     aria-labelledby, a button's text or value), so does every link (2.4.4
@@ -225,7 +225,7 @@ func wcagPage(body string) string {
 })()`
 }
 
-// wcagStructure: 1.1.1, 1.3.1, 2.4.2, 3.1.1, 4.1.2.
+// wcagStructure: 1.1.1, 1.3.1, 2.4.2, 2.4.4, 3.1.1, 4.1.2.
 const wcagStructure = `
 	if (!(document.documentElement.getAttribute('lang') || '').trim()) fails.push('3.1.1 language of page: <html> has no lang');
 	if (!document.title.trim()) fails.push('2.4.2 page titled: the <title> is missing or empty');
