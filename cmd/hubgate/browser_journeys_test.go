@@ -15,8 +15,8 @@ import (
 
 // TestBrowserJourneys walks the journeys of issue 13 in headless Chromium
 // against the real wiring of `hubgate dev`, checking each hubgate page it
-// passes against WCAG 2.2 AA contrast (wcag), with screenshots named
-// journey-* in $HUBGATE_ARTIFACTS:
+// passes against WCAG 2.2 AA (wcag: contrast, names, focus, target size,
+// reflow), with screenshots named journey-* in $HUBGATE_ARTIFACTS:
 //
 //   - offer mode: Bob chooses "Link your Zaikio account" without a legacy
 //     session, is told to sign in the old way first, passes the
@@ -27,6 +27,10 @@ import (
 //   - signing out in the legacy app ends the legacy session too;
 //   - in enforce mode an unlinked Zaikio person gets advice without the
 //     closed old login;
+//   - the interstitial, "sign in the old way first", retired and invalid
+//     links and the dashboard's sign-in in German too;
+//   - the dashboard and a mode switch's confirmation after sign-in, in
+//     English and German;
 //   - the dev hub's knobs page fits a phone's width.
 func TestBrowserJourneys(t *testing.T) {
 	chrome := findChromium(t)
@@ -83,6 +87,27 @@ func TestBrowserJourneys(t *testing.T) {
 	other.want("retired link", `h1`, "This account is already linked")
 	other.wcag("retired link")
 	other.shot("journey-retired-link")
+	other.navigate("a claim link that does not exist", dev.public+"/_hubgate/claim/not-a-claim-link", `h1`)
+	other.wcag("invalid claim link")
+	other.navigate("the form that mails a claim link", dev.public+"/_hubgate/resend", `#email`)
+	other.wcag("resend form")
+
+	// The same pages in German, chosen by Accept-Language.
+	de := w.incognito()
+	de.do("German", acceptLanguage("de"))
+	de.navigate("the legacy login in German", dev.public+"/login", `html[lang=de] #continue-legacy`)
+	de.wcag("offer interstitial (German)")
+	de.shot("journey-offer-de")
+	de.do("link the Zaikio account without a legacy session, in German",
+		chromedp.Click(chromedp.CSS(`main a.btn[href="/_hubgate/claim"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#legacy-login`)))
+	de.want("the page's title in German", `h1`, "Melden Sie sich zuerst wie bisher an")
+	de.wcag("sign in the old way first (German)")
+	de.navigate("Bob's printed claim link in German", dev.claims["2"], `html[lang=de] #signin`)
+	de.wcag("retired link (German)")
+	de.navigate("a claim link that does not exist, in German", dev.public+"/_hubgate/claim/not-a-claim-link", `html[lang=de] h1`)
+	de.wcag("invalid claim link (German)")
+	de.shot("journey-retired-link-de")
 
 	// Signing out in the legacy app ends the legacy session too.
 	w.do("continue to the legacy app",
@@ -103,6 +128,7 @@ func TestBrowserJourneys(t *testing.T) {
 	devSetMode(t, dev, "enforce")
 	ada := w.incognito()
 	ada.navigate("the app in enforce mode", dev.public+"/", `button[name=person][value="`+devhub.AdaID+`"]`)
+	ada.wcag("dev hub account chooser")
 	ada.do("sign in as Ada, who has no account",
 		chromedp.Click(chromedp.CSS(`button[name=person][value="`+devhub.AdaID+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#how`)))
@@ -113,11 +139,35 @@ func TestBrowserJourneys(t *testing.T) {
 	ada.wcag("no-account page")
 	ada.shot("journey-enforce-no-account")
 
-	// The dashboard's sign-in page, and the dev hub's knobs on a phone.
+	// The dashboard: its sign-in page, the dashboard and a mode switch's
+	// confirmation, in English and German.
 	ada.navigate("dashboard sign-in", dev.admin+"/", `#login-form #token`)
 	ada.wcag("dashboard sign-in")
+	de.navigate("dashboard sign-in in German", dev.admin+"/", `html[lang=de] #login-form #token`)
+	de.wcag("dashboard sign-in (German)")
+	for _, op := range []struct {
+		w    *walk
+		lang string
+	}{{ada, "English"}, {de, "German"}} {
+		op.w.do("sign in to the dashboard ("+op.lang+")",
+			chromedp.SendKeys(chromedp.CSS(`#token`), dev.token),
+			chromedp.SendKeys(chromedp.CSS(`#name`), "wcag walk"),
+			chromedp.Click(chromedp.CSS(`#login-submit`)),
+			chromedp.WaitVisible(chromedp.CSS(`#current-mode`)))
+		op.w.want("mode on the dashboard ("+op.lang+")", `#current-mode`, "enforce")
+		op.w.wcag("dashboard (" + op.lang + ")")
+		op.w.do("open the switch to offer ("+op.lang+")",
+			chromedp.Click(chromedp.CSS(`#switch-offer`)),
+			chromedp.WaitVisible(chromedp.CSS(`#confirm-switch`)))
+		op.w.wcag("mode switch confirmation (" + op.lang + ")")
+	}
+	de.shot("journey-dashboard-de")
+	ada.navigate("a mode switch to a mode that does not exist", dev.admin+"/mode?to=bogus", `#error-h`)
+	ada.wcag("dashboard error page")
+
+	// The dev hub's knobs on a phone.
 	phone := w.incognito()
-	phone.do("phone-sized viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	phone.emulate("phone-sized viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	phone.navigate("the dev hub's knobs", dev.hub+"/__dev/", `h1`)
 	overflow := phone.eval("overflow", `(() => {
 		const main = document.querySelector('main'), right = main.getBoundingClientRect().right + 0.5;
@@ -184,54 +234,3 @@ func (w *walk) eval(what, script string) []string {
 	}
 	return out
 }
-
-// wcag checks the page against the contrast rules of WCAG 2.2 AA: every
-// visible text 4.5:1 against the background it is drawn on (3:1 when
-// large: 24 px, or 18.66 px bold; 1.4.3), opacity and translucent layers
-// included, and the border of every form field 3:1 against the background
-// around it (1.4.11). Disabled controls and decorative (aria-hidden)
-// elements are exempt, as WCAG says.
-func (w *walk) wcag(what string) {
-	w.t.Helper()
-	if fails := w.eval("contrast of "+what, wcagScript); len(fails) > 0 {
-		w.t.Errorf("%s fails WCAG 2.2 AA contrast:\n  %s", what, strings.Join(fails, "\n  "))
-	}
-}
-
-const wcagScript = `(() => {
-	const parse = c => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null;
-		const p = m[1].split(',').map(s => parseFloat(s)); return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
-	const lin = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-	const lum = c => 0.2126 * lin(c.r) + 0.7152 * lin(c.g) + 0.0722 * lin(c.b);
-	const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
-	const blend = (fg, bg) => ({r: fg.r * fg.a + bg.r * (1 - fg.a), g: fg.g * fg.a + bg.g * (1 - fg.a), b: fg.b * fg.a + bg.b * (1 - fg.a), a: 1});
-	const bgOf = el => { const layers = [];
-		for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
-			if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; } }
-		let bg = {r: 255, g: 255, b: 255, a: 1};
-		for (let i = layers.length - 1; i >= 0; i--) bg = blend(layers[i], bg);
-		return bg; };
-	const opacity = el => { let o = 1; for (let e = el; e; e = e.parentElement) o *= parseFloat(getComputedStyle(e).opacity); return o; };
-	const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '');
-	const fails = [];
-	for (const el of document.querySelectorAll('body *')) {
-		const s = getComputedStyle(el), r = el.getBoundingClientRect();
-		if (r.width === 0 || r.height === 0 || s.visibility === 'hidden' || s.display === 'none') continue;
-		if (el.closest('[aria-hidden="true"], svg') || el.disabled || el.closest('button:disabled')) continue;
-		const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim() !== '');
-		if (own) {
-			const bg = bgOf(el), fg = parse(s.color);
-			fg.a *= opacity(el);
-			const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight, 10) >= 700;
-			const need = (size >= 24 || (size >= 18.66 && bold)) ? 3 : 4.5;
-			const got = ratio(blend(fg, bg), bg);
-			if (got < need) fails.push('text ' + name(el) + ' "' + el.textContent.trim().slice(0, 40) + '": ' + got.toFixed(2) + ':1, want ' + need + ':1');
-		}
-		if (el.matches('input:not([type=hidden]):not([type=submit]):not([type=checkbox]):not([type=radio]), select, textarea')) {
-			const bg = bgOf(el.parentElement), bc = parse(s.borderTopColor), bw = parseFloat(s.borderTopWidth);
-			const got = bc ? ratio(blend(bc, bg), bg) : 0;
-			if (bw <= 0 || got < 3) fails.push('field ' + name(el) + (el.name ? '[' + el.name + ']' : '') + ': border ' + s.borderTopColor + ' ' + bw + 'px, ' + got.toFixed(2) + ':1, want 3:1');
-		}
-	}
-	return fails;
-})()`

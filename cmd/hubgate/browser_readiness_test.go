@@ -72,6 +72,7 @@ func TestBrowserReadiness(t *testing.T) {
 		strings.Contains(list, "Alice") || strings.Contains(list, "Carol") {
 		w.fatal("the readiness list", fmt.Errorf("reads %q; want Bob alone, with his address", list))
 	}
+	w.wcag("dashboard with the readiness list")
 	w.do("scroll to the readiness card", chromedp.ScrollIntoView(chromedp.CSS(`#readiness`)))
 	w.shot("readiness")
 
@@ -80,6 +81,7 @@ func TestBrowserReadiness(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#readiness-mail`)),
 		chromedp.WaitVisible(chromedp.CSS(`#rmail-submit`)))
 	w.wantContains("whom the mail goes to", `#rmail-people`, "Bob Brown")
+	w.wcag("mail them confirmation")
 	w.shot("readiness-mail-confirm")
 	if n := len(smtp.Messages()); n != 0 {
 		t.Fatalf("%d mails before the confirmation was submitted; want 0", n)
@@ -88,6 +90,7 @@ func TestBrowserReadiness(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#rmail-submit`)),
 		chromedp.WaitVisible(chromedp.CSS(`#readiness-mailed`)))
 	w.want("mail notice", `#readiness-mailed`, "Claim links mailed: 1 sent, 0 failed, 0 skipped.")
+	w.wcag("dashboard after mail them")
 	w.shot("readiness-mailed")
 	msgs := smtp.WaitFor(t, 1, 10*time.Second)
 	time.Sleep(200 * time.Millisecond)
@@ -110,6 +113,7 @@ func TestBrowserReadiness(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#confirm-switch`)))
 	w.wantContains("enforce confirmation", `#lockout`,
 		"1 person signed in the old way in the last 30 days and has not linked their account; they will be locked out until they use their link.")
+	w.wcag("enforce confirmation with the lockout number")
 	w.shot("readiness-confirm-enforce")
 }
 

@@ -46,6 +46,7 @@ func TestBrowserMigration(t *testing.T) {
 	w.want("linked persons before", `#persons-linked`, "0")
 	w.want("persons in the directory", `#persons-total`, "3")
 	w.want("mode before", `#current-mode`, "passthrough")
+	w.wcag("dashboard")
 	w.shot("dashboard")
 
 	// Switching to enforce needs the confirmation step.
@@ -54,12 +55,14 @@ func TestBrowserMigration(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#confirm-switch`)))
 	w.want("confirmation title", `#confirm-h`, "Switch from passthrough to enforce?")
 	w.wantContains("confirmation", `#consequence`, "The legacy login will be closed.")
+	w.wcag("enforce confirmation")
 	w.shot("confirm-enforce")
 	w.do("confirm the switch",
 		chromedp.Click(chromedp.CSS(`#confirm-switch`)),
 		chromedp.WaitVisible(chromedp.CSS(`#switched`)))
 	w.want("mode after the switch", `#current-mode`, "enforce")
 	w.wantContains("audit log", `#audit-events`, "dashboard:browser test (session-")
+	w.wcag("dashboard after the switch")
 	w.shot("dashboard-enforced")
 
 	// In enforce mode the legacy login is closed: GET /login sends the
@@ -77,17 +80,20 @@ func TestBrowserMigration(t *testing.T) {
 	// Alice opens her claim link: a confirmation page, never a flow on GET.
 	w.navigate("Alice's claim link", dev.claims["1"], `form[action^="/_hubgate/claim/"] button[type=submit]`)
 	w.wantContains("claim confirmation", `main`, "Alice Adams")
+	w.wcag("Alice's claim confirmation")
 	w.shot("claim-confirm")
 	w.do("continue to Zaikio",
 		chromedp.Click(chromedp.CSS(`form[action^="/_hubgate/claim/"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`button[name=person][value="`+devhub.ErikaID+`"]`)))
 	w.wantURL("the dev hub's account chooser", dev.hub+"/oauth/authorize")
+	w.wcag("dev hub account chooser")
 	w.shot("hub-chooser")
 	w.do("pick Erika at the dev hub",
 		chromedp.Click(chromedp.CSS(`button[name=person][value="`+devhub.ErikaID+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/_hubgate/claim-undo"]`)))
 	w.wantURL("hubgate's success page", dev.public+"/")
 	w.wantContains("success page", `main`, "Erika Mustermann")
+	w.wcag("Alice's success page")
 	w.shot("claim-linked")
 	w.do("continue to the legacy app",
 		chromedp.Click(chromedp.CSS(`main .actions a.btn[href="/"]`)),
@@ -119,8 +125,9 @@ func TestBrowserMigration(t *testing.T) {
 	w.shot("dashboard-after")
 
 	// The dashboard on a phone: one column, nothing cut off.
-	w.do("phone-sized viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-		chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#current-mode`)))
+	w.emulate("phone-sized viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	w.do("the dashboard on a phone", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#current-mode`)))
+	w.wcag("dashboard on a phone")
 	w.shot("dashboard-phone")
 
 	t.Logf("browser walk took %v", time.Since(began).Round(time.Millisecond))
@@ -290,9 +297,10 @@ func tail(s string, n int) string {
 // has its own deadline within the test's, and a failing step fails the test
 // with the page's address and text.
 type walk struct {
-	t     *testing.T
-	tab   context.Context
-	shots *shots
+	t        *testing.T
+	tab      context.Context
+	shots    *shots
+	viewport chromedp.Action[chromedp.Void] // set by emulate; nil: the window's
 }
 
 // shots numbers and writes the screenshots of a test.

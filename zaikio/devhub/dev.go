@@ -179,24 +179,24 @@ const devTemplate = `
 <p class="note">Auto-approve: {{if .Auto}}<code>{{.Auto}}</code>{{else}}off{{end}} · revoked tokens: {{.Revoked}}</p>
 
 <h2>Apps</h2>
-<table><tr><th>client id</th><th>name (audience)</th><th>redirect URIs</th><th>webhook</th></tr>
+<div class="scroll"><table><tr><th>client id</th><th>name (audience)</th><th>redirect URIs</th><th>webhook</th></tr>
 {{range .Apps}}<tr><td><code>{{.ClientID}}</code></td><td>{{.Name}}</td><td>{{range .RedirectURIs}}<code>{{.}}</code><br>{{end}}</td><td>{{.WebhookURL}}</td></tr>{{end}}
-</table>
+</table></div>
 
 <h2>People</h2>
-<table><tr><th>name</th><th>email</th><th>id</th></tr>
+<div class="scroll"><table><tr><th>name</th><th>email</th><th>id</th></tr>
 {{range .People}}<tr><td>{{.FirstName}} {{.Name}}</td><td>{{.Email}}</td><td><code>{{.ID}}</code></td></tr>{{end}}
-</table>
+</table></div>
 
 <h2>Organizations</h2>
-<table><tr><th>name</th><th>slug</th><th>kinds</th><th>id</th></tr>
+<div class="scroll"><table><tr><th>name</th><th>slug</th><th>kinds</th><th>id</th></tr>
 {{range .Orgs}}<tr><td>{{.Name}}</td><td>{{.Slug}}</td><td>{{range .Kinds}}{{.}} {{end}}</td><td><code>{{.ID}}</code></td></tr>{{end}}
-</table>
+</table></div>
 
 <h2>Memberships</h2>
-<table><tr><th>person</th><th>organization</th><th>roles</th></tr>
+<div class="scroll"><table><tr><th>person</th><th>organization</th><th>roles</th></tr>
 {{range .Members}}<tr><td>{{.Person}}</td><td>{{.Org}}</td><td>{{.Roles}}</td></tr>{{end}}
-</table>
+</table></div>
 <form method="post" action="/__dev/roles" class="row">
 <label>person<select name="person">{{range .People}}<option value="{{.ID}}">{{.FirstName}} {{.Name}}</option>{{end}}</select></label>
 <label>organization<select name="org">{{range .Orgs}}<option value="{{.ID}}">{{.Name}}</option>{{end}}</select></label>
@@ -205,16 +205,16 @@ const devTemplate = `
 </form>
 
 <h2>Signing keys</h2>
-<table><tr><th>kid (newest first; the first signs)</th></tr>
+<div class="scroll"><table><tr><th>kid (newest first; the first signs)</th></tr>
 {{range .Keys}}<tr><td><code>{{.}}</code></td></tr>{{end}}
-</table>
+</table></div>
 <form method="post" action="/__dev/rotate-key"><p><button type="submit">Rotate key</button></p></form>
 {{template "devbearer" .Bearer}}
 
 <h2>Failures</h2>
-<table><tr><th>endpoint</th><th>status</th><th>error</th><th>delay</th><th>times left</th></tr>
+<div class="scroll"><table><tr><th>endpoint</th><th>status</th><th>error</th><th>delay</th><th>times left</th></tr>
 {{range .Failures}}<tr><td>{{.Endpoint}}</td><td>{{.Status}}</td><td>{{.Error}}</td><td>{{.Delay}}</td><td>{{.Times}}</td></tr>{{else}}<tr><td colspan="5">none queued</td></tr>{{end}}
-</table>
+</table></div>
 <form method="post" action="/__dev/fail" class="row">
 <label>endpoint<select name="endpoint">{{range .Endpoints}}<option>{{.}}</option>{{end}}</select></label>
 <label>status<input type="text" name="status" placeholder="429"></label>
@@ -225,6 +225,6 @@ const devTemplate = `
 </form>
 
 <h2>Requests seen</h2>
-<table>{{range .Requests}}<tr><td>{{.Endpoint}}</td><td>{{.N}}</td></tr>{{end}}</table>
+<div class="scroll"><table>{{range .Requests}}<tr><td>{{.Endpoint}}</td><td>{{.N}}</td></tr>{{end}}</table></div>
 {{template "foot"}}{{end}}
 `

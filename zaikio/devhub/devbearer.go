@@ -149,9 +149,9 @@ curl -i -H "Authorization: Bearer $TOKEN" {{.Origin}}/
 {{else}}<p class="note">No seeded app; start the hub with Config.Seed.</p>{{end}}
 
 <h3>Grants</h3>
-<table><tr><th>app</th><th>bearer</th><th>scopes</th></tr>
+<div class="scroll"><table><tr><th>app</th><th>bearer</th><th>scopes</th></tr>
 {{range .Grants}}<tr><td><code>{{.Client}}</code></td><td><code>{{.Bearer}}</code></td><td>{{.Scopes}}</td></tr>{{else}}<tr><td colspan="3">none</td></tr>{{end}}
-</table>
+</table></div>
 <form method="post" action="/__dev/grant" class="row">
 <label>app<select name="client">{{range .Clients}}<option>{{.}}</option>{{end}}</select></label>
 <label>bearer<select name="bearer">{{range .Bearers}}<option value="{{.Value}}">{{.Label}}</option>{{end}}</select></label>

@@ -208,7 +208,8 @@ label{display:block;font-size:.9em;color:#3a4458}.kinds label{display:inline-blo
 .note{color:#6b7488;font-size:.85em;margin:.4rem 0 0}
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e3e7ef;vertical-align:top}
 pre{white-space:pre-wrap;overflow-wrap:anywhere}
-@media (max-width:40rem){main{margin:0;padding:1rem;border-radius:0}table{display:block;overflow-x:auto}}
+.scroll{overflow-x:auto}
+@media (max-width:40rem){main{margin:0;padding:1rem;border-radius:0}}
 :focus-visible{outline:3px solid #0b5cff;outline-offset:2px}
 .row{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end}.row label{flex:1}
 </style>
