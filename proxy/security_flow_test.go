@@ -224,7 +224,7 @@ func TestSecurityLogoutKillsSessionOnEveryReplica(t *testing.T) {
 		t.Run(method, func(t *testing.T) {
 			e := newEnv(t, nil)
 			replica, err := proxy.New(proxy.Config{
-				PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: e.spy, Store: e.store, Claims: e.claims,
+				PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: e.prov, Store: e.store, Claims: e.claims,
 				SessionSecrets: [][]byte{bytes.Repeat([]byte("s"), 32)}, Unlinked: proxy.UnlinkedPass,
 				Logger: zerolog.Nop(), Now: e.clock.Now,
 			})
