@@ -139,8 +139,10 @@ func testPersonClaimEndToEnd(t *testing.T, pv provider) {
 	}
 }
 
-func TestClaimPostNeedsCSRFAndOrigin(t *testing.T) {
-	e := newEnv(t, nil)
+func TestClaimPostNeedsCSRFAndOrigin(t *testing.T) { forProviders(t, testClaimPostNeedsCSRFAndOrigin) }
+
+func testClaimPostNeedsCSRFAndOrigin(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	is := e.issue(claim.KindPerson, "42", "")
 	b := e.browser()
 	page := b.get("/_hubgate/claim/" + is.Token.Reveal())
@@ -439,12 +441,14 @@ func TestOrgClaim(t *testing.T) {
 	})
 }
 
-func TestClaimTokensNeverLogged(t *testing.T) {
-	e := newEnv(t, nil)
+func TestClaimTokensNeverLogged(t *testing.T) { forProviders(t, testClaimTokensNeverLogged) }
+
+func testClaimTokensNeverLogged(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	is := e.issue(claim.KindPerson, "42", "")
 	bad := e.issue(claim.KindPerson, "43", "")
 	b := e.browser()
-	b.land(b.startClaim(is.Token, devhub.FrankID, ""))
+	b.land(b.startClaim(is.Token, e.frank, ""))
 	b.get("/_hubgate/claim/" + is.Token.Reveal()) // used
 	b.get("/_hubgate/claim/" + bad.Token.Reveal() + "x")
 	logs := e.logs.String()
@@ -528,10 +532,12 @@ func testClaimBySession(t *testing.T, pv provider) {
 	}
 }
 
-func TestUndoClaim(t *testing.T) {
-	e := newEnv(t, nil)
+func TestUndoClaim(t *testing.T) { forProviders(t, testUndoClaim) }
+
+func testUndoClaim(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	b := e.browser()
-	page := claimPersonAs(t, e, b, "42", devhub.FrankID)
+	page := claimPersonAs(t, e, b, "42", e.frank)
 	m := regexp.MustCompile(`action="/_hubgate/claim-undo">\s*<input type="hidden" name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no undo form:\n%s", page)
