@@ -18,7 +18,9 @@ import (
 // unlinked legacy person's (in any letter case) is neither linked to it nor
 // shown it, under every unlinked policy: emails are not proof of identity
 // (an address can be recycled, or registered at the hub by someone else).
-func TestSecurityNoLinkByEmailEquality(t *testing.T) { forProviders(t, testSecurityNoLinkByEmailEquality) }
+func TestSecurityNoLinkByEmailEquality(t *testing.T) {
+	forProviders(t, testSecurityNoLinkByEmailEquality)
+}
 
 func testSecurityNoLinkByEmailEquality(t *testing.T, pv provider) {
 	leaks := func(t *testing.T, what string, s string) {
@@ -89,7 +91,9 @@ func testSecurityNoLinkByEmailEquality(t *testing.T, pv provider) {
 // random bits (well over 128), are unique, and only their SHA-256 reaches
 // the store file; neither the hub redirect nor the success page repeats a
 // token; a used token links nothing more.
-func TestSecurityClaimTokensStrongHashedSingleUse(t *testing.T) { forProviders(t, testSecurityClaimTokensStrongHashedSingleUse) }
+func TestSecurityClaimTokensStrongHashedSingleUse(t *testing.T) {
+	forProviders(t, testSecurityClaimTokensStrongHashedSingleUse)
+}
 
 func testSecurityClaimTokensStrongHashedSingleUse(t *testing.T, pv provider) {
 	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Limits.FailedClaims = -1 })
