@@ -420,16 +420,18 @@ func TestLogoutRevokesAndKillsCopiedCookie(t *testing.T) {
 	}
 }
 
-func TestOpenRedirectsFallBackToRoot(t *testing.T) {
+func TestOpenRedirectsFallBackToRoot(t *testing.T) { forProviders(t, testOpenRedirectsFallBackToRoot) }
+
+func testOpenRedirectsFallBackToRoot(t *testing.T, pv provider) {
 	payloads := []string{
 		"//evil.com", "/\\evil.com", "\\/evil.com", "https://evil.com", "http://evil.com/x", "HTTPS://evil.com",
 		"/\t/evil.com", "/\r\n/evil.com", "\t//evil.com", " //evil.com", "/%2fevil.com", "%2f%2fevil.com",
 		"/%5cevil.com", "%252f%252fevil.com", "javascript:alert(1)", "data:text/html,x", "https:evil.com",
 		"//evil.com/%2e%2e", "/\x00/evil.com", "https://app@evil.com", "///evil.com", "／／evil.com", "evil.com",
 	}
-	e := newEnv(t, nil)
+	e := newEnvOf(t, pv, nil)
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
+	b.login(e.frank, "/")
 	for _, p := range payloads {
 		resp := b.get("/_hubgate/login?rd=" + url.QueryEscape(p))
 		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "/" {

@@ -157,9 +157,9 @@ func (e *env) email(user string) string {
 // is the real one; only the way to it is watched.
 type opTap struct {
 	base http.RoundTripper
-	// token, revoke and authorize are the paths of the provider's
-	// endpoints, from its discovery document.
-	token, revoke, authorize string
+	// token, revoke, authorize and endSession are the paths of the
+	// provider's endpoints, from its discovery document.
+	token, revoke, authorize, endSession string
 
 	mu     sync.Mutex       // guards the fields below
 	calls  map[string]int   // path → requests sent
@@ -180,11 +180,13 @@ func newOPTap(t *testing.T, base http.RoundTripper, issuer string) *opTap {
 		Token      string `json:"token_endpoint"`
 		Revocation string `json:"revocation_endpoint"`
 		Authorize  string `json:"authorization_endpoint"`
+		EndSession string `json:"end_session_endpoint"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.Token == "" || doc.Revocation == "" || doc.Authorize == "" {
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.Token == "" || doc.Revocation == "" || doc.Authorize == "" || doc.EndSession == "" {
 		t.Fatalf("discovery of the OpenID Provider: %+v, %v", doc, err)
 	}
-	tap.token, tap.revoke, tap.authorize = mustURL(doc.Token).Path, mustURL(doc.Revocation).Path, mustURL(doc.Authorize).Path
+	tap.token, tap.revoke = mustURL(doc.Token).Path, mustURL(doc.Revocation).Path
+	tap.authorize, tap.endSession = mustURL(doc.Authorize).Path, mustURL(doc.EndSession).Path
 	return tap
 }
 
@@ -330,4 +332,16 @@ func (e *env) endRefresh(user string) {
 			e.t.Fatalf("revoking a token at the provider = %d", resp.StatusCode)
 		}
 	}
+}
+
+// isEndSession reports whether loc is the OpenID Provider's end_session
+// URL for hubgate, returning to the configured post-logout URL (and to
+// nothing a request chose).
+func (e *env) isEndSession(loc string) bool {
+	u, err := url.Parse(loc)
+	if err != nil || e.op == nil || !strings.HasPrefix(loc, e.op.Issuer()+"/") {
+		return false
+	}
+	q := u.Query()
+	return u.Path == e.tap.endSession && q.Get("client_id") == testClient && q.Get("post_logout_redirect_uri") == e.srv.URL+"/"
 }
