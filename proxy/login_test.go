@@ -307,7 +307,9 @@ func TestExpiresInForms(t *testing.T) {
 	}
 }
 
-func TestRevalidationRotatesRefreshToken(t *testing.T) { forProviders(t, testRevalidationRotatesRefreshToken) }
+func TestRevalidationRotatesRefreshToken(t *testing.T) {
+	forProviders(t, testRevalidationRotatesRefreshToken)
+}
 
 func testRevalidationRotatesRefreshToken(t *testing.T, pv provider) {
 	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Revalidate = time.Minute })
@@ -371,7 +373,9 @@ func testFailedRefreshEndsSession(t *testing.T, pv provider) {
 	}
 }
 
-func TestHubOutageDuringRevalidationKeepsSessionForGrace(t *testing.T) { forProviders(t, testHubOutageDuringRevalidationKeepsSessionForGrace) }
+func TestHubOutageDuringRevalidationKeepsSessionForGrace(t *testing.T) {
+	forProviders(t, testHubOutageDuringRevalidationKeepsSessionForGrace)
+}
 
 func testHubOutageDuringRevalidationKeepsSessionForGrace(t *testing.T, pv provider) {
 	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Revalidate = time.Minute; c.RevalidateGrace = 10 * time.Minute })
@@ -404,7 +408,9 @@ func (b *browser) logout(rd string) *response {
 	return b.post("/_hubgate/logout", form)
 }
 
-func TestLogoutRevokesAndKillsCopiedCookie(t *testing.T) { forProviders(t, testLogoutRevokesAndKillsCopiedCookie) }
+func TestLogoutRevokesAndKillsCopiedCookie(t *testing.T) {
+	forProviders(t, testLogoutRevokesAndKillsCopiedCookie)
+}
 
 func testLogoutRevokesAndKillsCopiedCookie(t *testing.T, pv provider) {
 	e := newEnvOf(t, pv, nil)

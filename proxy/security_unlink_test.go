@@ -27,7 +27,9 @@ import (
 // replica. When he undoes the link, none of his other sessions carries
 // X-Hubgate-User 42 on its next request (the other replica after its poll),
 // and they stay signed in with their Zaikio identity (unlinked: pass).
-func TestSecurityUndoReachesEverySession(t *testing.T) { forProviders(t, testSecurityUndoReachesEverySession) }
+func TestSecurityUndoReachesEverySession(t *testing.T) {
+	forProviders(t, testSecurityUndoReachesEverySession)
+}
 
 func testSecurityUndoReachesEverySession(t *testing.T, pv provider) {
 	e := newEnvOf(t, pv, nil)
