@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/hubgate/hubgate/claim"
+	"github.com/hubgate/hubgate/oidc/devop"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
@@ -138,8 +139,10 @@ func testPersonClaimEndToEnd(t *testing.T, pv provider) {
 	}
 }
 
-func TestClaimPostNeedsCSRFAndOrigin(t *testing.T) {
-	e := newEnv(t, nil)
+func TestClaimPostNeedsCSRFAndOrigin(t *testing.T) { forProviders(t, testClaimPostNeedsCSRFAndOrigin) }
+
+func testClaimPostNeedsCSRFAndOrigin(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	is := e.issue(claim.KindPerson, "42", "")
 	b := e.browser()
 	page := b.get("/_hubgate/claim/" + is.Token.Reveal())
@@ -216,12 +219,25 @@ func TestConcurrentRedemptionsLinkOnce(t *testing.T) {
 	}
 }
 
+// TestFailedCallbackLeavesTokenUsable: a claim flow that fails at the
+// callback — the person declines at the provider, a forged state, the
+// provider down at the code exchange or at the person read, an ID token
+// that fails verification — consumes no claim and writes no link; the same
+// token then works end to end.
 func TestFailedCallbackLeavesTokenUsable(t *testing.T) {
+	forProviders(t, testFailedCallbackLeavesTokenUsable)
+}
+
+func testFailedCallbackLeavesTokenUsable(t *testing.T, pv provider) {
 	cases := []struct {
 		name string
-		fail func(e *env, b *browser, cb string) *response
+		only provider // "" for both
+		// before runs before the claim flow starts (a provider knob that
+		// acts on the next sign-in).
+		before func(e *env)
+		fail   func(e *env, b *browser, cb string) *response
 	}{
-		{"hub access_denied", func(e *env, b *browser, cb string) *response {
+		{name: "hub access_denied", fail: func(e *env, b *browser, cb string) *response {
 			u := mustURL(cb)
 			q := u.Query()
 			q.Del("code")
@@ -229,28 +245,44 @@ func TestFailedCallbackLeavesTokenUsable(t *testing.T) {
 			u.RawQuery = q.Encode()
 			return b.get(u.String())
 		}},
-		{"bad state", func(e *env, b *browser, cb string) *response {
+		{name: "bad state", fail: func(e *env, b *browser, cb string) *response {
 			u := mustURL(cb)
 			q := u.Query()
 			q.Set("state", strings.Repeat("B", 43))
 			u.RawQuery = q.Encode()
 			return b.get(u.String())
 		}},
-		{"hub down at token exchange", func(e *env, b *browser, cb string) *response {
-			e.hub.FailNext(devhub.EndpointToken, devhub.Failure{Status: 500})
+		{name: "hub down at token exchange", fail: func(e *env, b *browser, cb string) *response {
+			e.failTokenEndpoint(500, 1)
 			return b.get(cb)
 		}},
-		{"hub down at person read", func(e *env, b *browser, cb string) *response {
+		// Zaikio only: the Zaikio hub is asked for the person after the
+		// exchange; an OpenID Provider's person is the ID token of the
+		// exchange itself (no userinfo read is configured).
+		{name: "hub down at person read", only: zaikioHub, fail: func(e *env, b *browser, cb string) *response {
 			e.hub.FailNext(devhub.EndpointPerson, devhub.Failure{Status: 503, Times: 3}) // the client retries GETs twice
 			return b.get(cb)
 		}},
+		// OpenID Connect only: the ID token of the exchange fails
+		// verification (a nonce hubgate never sent).
+		{name: "ID token refused", only: oidcProvider, before: func(e *env) {
+			if err := e.op.TamperNext(devop.TamperNonce); err != nil {
+				e.t.Fatal(err)
+			}
+		}, fail: func(e *env, b *browser, cb string) *response { return b.get(cb) }},
 	}
 	for _, tc := range cases {
+		if tc.only != "" && tc.only != pv {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, nil)
+			e := newEnvOf(t, pv, nil)
 			is := e.issue(claim.KindPerson, "42", "")
 			b := e.browser()
-			resp := tc.fail(e, b, b.startClaim(is.Token, devhub.FrankID, ""))
+			if tc.before != nil {
+				tc.before(e)
+			}
+			resp := tc.fail(e, b, b.startClaim(is.Token, e.frank, ""))
 			if resp.StatusCode < 400 {
 				t.Fatalf("failed callback = %d; want an error page", resp.StatusCode)
 			}
@@ -260,12 +292,15 @@ func TestFailedCallbackLeavesTokenUsable(t *testing.T) {
 			if _, err := e.link(claim.KindPerson, "42"); !errors.Is(err, claim.ErrNotFound) {
 				t.Fatalf("a failed callback wrote a link: %v", err)
 			}
+			if b.sessionCookie() != "" {
+				t.Error("a failed callback started a session")
+			}
 			// The token still works end to end.
 			b2 := e.browser()
-			if r := b2.land(b2.startClaim(is.Token, devhub.FrankID, "")); r.StatusCode != http.StatusOK {
+			if r := b2.land(b2.startClaim(is.Token, e.frank, "")); r.StatusCode != http.StatusOK {
 				t.Fatalf("retry with the same token = %d\n%s", r.StatusCode, r.body)
 			}
-			if l, err := e.link(claim.KindPerson, "42"); err != nil || l.ZaikioID != devhub.FrankID {
+			if l, err := e.link(claim.KindPerson, "42"); err != nil || l.ZaikioID != e.pid(e.frank) {
 				t.Errorf("after retry link = %+v, %v", l, err)
 			}
 		})
@@ -406,12 +441,14 @@ func TestOrgClaim(t *testing.T) {
 	})
 }
 
-func TestClaimTokensNeverLogged(t *testing.T) {
-	e := newEnv(t, nil)
+func TestClaimTokensNeverLogged(t *testing.T) { forProviders(t, testClaimTokensNeverLogged) }
+
+func testClaimTokensNeverLogged(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	is := e.issue(claim.KindPerson, "42", "")
 	bad := e.issue(claim.KindPerson, "43", "")
 	b := e.browser()
-	b.land(b.startClaim(is.Token, devhub.FrankID, ""))
+	b.land(b.startClaim(is.Token, e.frank, ""))
 	b.get("/_hubgate/claim/" + is.Token.Reveal()) // used
 	b.get("/_hubgate/claim/" + bad.Token.Reveal() + "x")
 	logs := e.logs.String()
@@ -495,10 +532,12 @@ func testClaimBySession(t *testing.T, pv provider) {
 	}
 }
 
-func TestUndoClaim(t *testing.T) {
-	e := newEnv(t, nil)
+func TestUndoClaim(t *testing.T) { forProviders(t, testUndoClaim) }
+
+func testUndoClaim(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	b := e.browser()
-	page := claimPersonAs(t, e, b, "42", devhub.FrankID)
+	page := claimPersonAs(t, e, b, "42", e.frank)
 	m := regexp.MustCompile(`action="/_hubgate/claim-undo">\s*<input type="hidden" name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no undo form:\n%s", page)

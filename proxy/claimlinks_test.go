@@ -70,8 +70,10 @@ func auditRandomToken(t *testing.T, n int) string {
 // and with POST (the confirmation form): each answers its documented status
 // with a readable page that never repeats the token, starts no flow, and
 // leaves the store exactly as it was.
-func TestClaimLinkErrorPages(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Limits.FailedClaims = -1 }) // many POSTs from one address
+func TestClaimLinkErrorPages(t *testing.T) { forProviders(t, testClaimLinkErrorPages) }
+
+func testClaimLinkErrorPages(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Limits.FailedClaims = -1 }) // many POSTs from one address
 	ctx := context.Background()
 	e.putPeople(claim.Person{ID: "42", Email: "ann@legacy.example", Name: "Ann Example"})
 	expired, err := e.claims.Issue(ctx, claim.Request{Kind: claim.KindPerson, LegacyID: "42", TTL: time.Hour, CreatedBy: "test"})

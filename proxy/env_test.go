@@ -142,7 +142,11 @@ type env struct {
 	claims   *claim.Service
 	spy      *spyHub // nil with the OpenID Provider
 
-	op *devop.Provider // the OpenID Provider (nil on the Zaikio dev hub)
+	op  *devop.Provider // the OpenID Provider (nil on the Zaikio dev hub)
+	tap *opTap          // the way from hubgate to the OpenID Provider (nil on Zaikio)
+	// prov is the proxy's Hub: spy or the oidchub adapter (replicas
+	// share it).
+	prov proxy.Hub
 	// frank, erika and max are three people at the provider (their hub ids
 	// or subjects): frank the one with organizations (rolesEnv).
 	frank, erika, max, ada string
@@ -223,6 +227,7 @@ func newEnvOf(t *testing.T, pv provider, mutate func(*proxy.Config)) *env {
 		cfg.PersonScope, cfg.OrgScope = "openid", "openid"
 		cfg.ProviderName = oidcProviderName
 	}
+	e.prov = hub
 	if mutate != nil {
 		mutate(&cfg)
 	}

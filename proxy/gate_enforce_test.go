@@ -11,7 +11,6 @@ import (
 
 	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
-	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
 // auditSeen is one request as a body-reading upstream received it.
@@ -48,9 +47,11 @@ func auditBodyUpstream(t *testing.T) (*httptest.Server, func() []auditSeen) {
 // upstream unchanged — method, path, body — and its answer reaches the
 // client; the same POST to a path outside the rule is refused and never
 // reaches the upstream.
-func TestEnforcePostToPublicPath(t *testing.T) {
+func TestEnforcePostToPublicPath(t *testing.T) { forProviders(t, testEnforcePostToPublicPath) }
+
+func testEnforcePostToPublicPath(t *testing.T, pv provider) {
 	up, seen := auditBodyUpstream(t)
-	e := newEnv(t, func(c *proxy.Config) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) {
 		c.Upstream = up.URL
 		c.Mode = migration.Enforce
 		c.PublicPaths = []string{"/assets/", "/hooks/payment"}
@@ -97,9 +98,11 @@ func TestEnforcePostToPublicPath(t *testing.T) {
 // signed-in Zaikio person who is linked to no legacy person reaches the
 // upstream (GET and POST) with the Zaikio identity but without
 // X-Hubgate-User, also when the client sends its own X-Hubgate-User.
-func TestEnforceUnlinkedPass(t *testing.T) {
+func TestEnforceUnlinkedPass(t *testing.T) { forProviders(t, testEnforceUnlinkedPass) }
+
+func testEnforceUnlinkedPass(t *testing.T, pv provider) {
 	up, seen := auditBodyUpstream(t)
-	e := newEnv(t, func(c *proxy.Config) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) {
 		c.Upstream = up.URL
 		c.Mode = migration.Enforce
 		c.Unlinked = proxy.UnlinkedPass
@@ -112,20 +115,20 @@ func TestEnforceUnlinkedPass(t *testing.T) {
 	if len(seen()) != 0 {
 		t.Fatal("a sessionless request reached the upstream in enforce mode")
 	}
-	r := b.login(devhub.AdaID, "/reports")
+	r := b.login(e.ada, "/reports")
 	if r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/reports" {
 		t.Fatalf("unlinked sign-in under pass = %d %q; want 302 to /reports\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
 	}
-	ada, _ := e.hub.Person(devhub.AdaID)
+	ada, adaEmail := e.pid(e.ada), e.email(e.ada)
 	check := func(what string, s auditSeen) {
 		t.Helper()
 		h := s.header
 		if _, ok := h[proxy.HeaderUser]; ok {
 			t.Errorf("%s: upstream got %s = %q; want none for an unlinked person", what, proxy.HeaderUser, h.Get(proxy.HeaderUser))
 		}
-		if h.Get(proxy.HeaderPerson) != devhub.AdaID || h.Get(proxy.HeaderEmail) != ada.Email || h.Get(proxy.HeaderMode) != "enforce" {
+		if h.Get(proxy.HeaderPerson) != ada || h.Get(proxy.HeaderEmail) != adaEmail || h.Get(proxy.HeaderMode) != "enforce" {
 			t.Errorf("%s: upstream person %q email %q mode %q; want %s, %s, enforce", what,
-				h.Get(proxy.HeaderPerson), h.Get(proxy.HeaderEmail), h.Get(proxy.HeaderMode), devhub.AdaID, ada.Email)
+				h.Get(proxy.HeaderPerson), h.Get(proxy.HeaderEmail), h.Get(proxy.HeaderMode), ada, adaEmail)
 		}
 		if h.Get(proxy.HeaderOrgs) != "" || h.Get(proxy.HeaderRoles) != "" {
 			t.Errorf("%s: upstream orgs %q roles %q; want none", what, h.Get(proxy.HeaderOrgs), h.Get(proxy.HeaderRoles))
@@ -146,7 +149,7 @@ func TestEnforceUnlinkedPass(t *testing.T) {
 	}
 	// /_hubgate/me says the same: a person, no legacy user.
 	me := b.get("/_hubgate/me")
-	if me.StatusCode != http.StatusOK || !strings.Contains(me.body, devhub.AdaID) {
+	if me.StatusCode != http.StatusOK || !strings.Contains(me.body, ada) {
 		t.Errorf("/_hubgate/me = %d %s", me.StatusCode, me.body)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
-	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
 // setMode switches the stored mode as an operator would and makes this
@@ -27,7 +26,9 @@ func (e *env) setMode(m migration.Mode) {
 
 // TestGateTable walks DESIGN §2: every mode × legacy login GET/POST × other
 // path GET/POST × public path × with and without a session.
-func TestGateTable(t *testing.T) {
+func TestGateTable(t *testing.T) { forProviders(t, testGateTable) }
+
+func testGateTable(t *testing.T, pv provider) {
 	type want struct {
 		status   int
 		location string // "" = no redirect
@@ -76,10 +77,10 @@ func TestGateTable(t *testing.T) {
 		{migration.Enforce, "GET", "/assets/app.css", false, fwd(false)},
 		{migration.Enforce, "GET", "/assets/app.css", true, fwd(true)},
 	}
-	e := newEnv(t, nil)
-	e.linkDirect(claim.KindPerson, "1", devhub.FrankID)
+	e := newEnvOf(t, pv, nil)
+	e.linkDirect(claim.KindPerson, "1", e.pid(e.frank))
 	signedIn := e.browser()
-	signedIn.login(devhub.FrankID, "/")
+	signedIn.login(e.frank, "/")
 	anon := e.browser()
 	for _, tc := range cases {
 		session := map[bool]string{true: "session", false: "anonymous"}[tc.session]

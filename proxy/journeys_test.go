@@ -198,9 +198,11 @@ func TestNoAccountAdviceFitsMode(t *testing.T) {
 // TestDeadLinkPagesOfferNextSteps: a used (409), unknown (404), expired or
 // revoked (410) link offers both next steps — sign in with Zaikio, and a
 // new link (the resend page with a mailer, else the administrator).
-func TestDeadLinkPagesOfferNextSteps(t *testing.T) {
+func TestDeadLinkPagesOfferNextSteps(t *testing.T) { forProviders(t, testDeadLinkPagesOfferNextSteps) }
+
+func testDeadLinkPagesOfferNextSteps(t *testing.T, pv provider) {
 	for _, mailer := range []bool{true, false} {
-		e := newEnv(t, func(c *proxy.Config) {
+		e := newEnvOf(t, pv, func(c *proxy.Config) {
 			if mailer {
 				smtp := mailtest.NewServer(t)
 				m, err := mail.New(mail.Config{URL: smtp.URL(), From: "noreply@example.com"})
@@ -212,7 +214,7 @@ func TestDeadLinkPagesOfferNextSteps(t *testing.T) {
 		})
 		ctx := context.Background()
 		used := e.issue(claim.KindPerson, "1", "")
-		e.land(used.Token, devhub.FrankID)
+		e.land(used.Token, e.frank)
 		expired, _ := e.claims.Issue(ctx, claim.Request{Kind: claim.KindPerson, LegacyID: "2", TTL: time.Minute})
 		e.clock.Advance(2 * time.Minute)
 		revoked := e.issue(claim.KindPerson, "3", "")
@@ -422,12 +424,14 @@ func TestPagesNameAppAndPeople(t *testing.T) {
 // TestRetiredLinkSaysLinked: once a person is linked, their other links
 // say so and offer Zaikio sign-in (410), before any trip to Zaikio; the
 // retirement is audited. A link issued after the link is just as dead.
-func TestRetiredLinkSaysLinked(t *testing.T) {
-	e := newEnv(t, nil)
+func TestRetiredLinkSaysLinked(t *testing.T) { forProviders(t, testRetiredLinkSaysLinked) }
+
+func testRetiredLinkSaysLinked(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	e.putPeople(claim.Person{ID: "42", Name: "Ann Example"})
 	first := e.issue(claim.KindPerson, "42", "")
 	second := e.issue(claim.KindPerson, "42", "")
-	e.land(first.Token, devhub.FrankID)
+	e.land(first.Token, e.frank)
 	late := e.issue(claim.KindPerson, "42", "")
 	for name, tok := range map[string]claim.Token{"retired": second.Token, "issued after the link": late.Token} {
 		r := e.browser().get("/_hubgate/claim/" + tok.Reveal())

@@ -308,17 +308,21 @@ func TestExpiresInForms(t *testing.T) {
 }
 
 func TestRevalidationRotatesRefreshToken(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Revalidate = time.Minute })
+	forProviders(t, testRevalidationRotatesRefreshToken)
+}
+
+func testRevalidationRotatesRefreshToken(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Revalidate = time.Minute })
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
+	b.login(e.frank, "/")
 	cookie1 := b.sessionCookie()
-	before := e.hub.Requests(devhub.EndpointToken)
+	before := e.tokenCalls()
 	e.clock.Advance(2 * time.Minute)
 	h := b.upstreamHeaders("/x")
-	if got := h.Get(proxy.HeaderPerson); got != devhub.FrankID {
-		t.Fatalf("after revalidation upstream person = %q; want %s", got, devhub.FrankID)
+	if got := h.Get(proxy.HeaderPerson); got != e.pid(e.frank) {
+		t.Fatalf("after revalidation upstream person = %q; want %s", got, e.pid(e.frank))
 	}
-	if got := e.hub.Requests(devhub.EndpointToken) - before; got != 1 {
+	if got := e.tokenCalls() - before; got != 1 {
 		t.Errorf("token endpoint calls during revalidation = %d; want 1 refresh", got)
 	}
 	if b.sessionCookie() == cookie1 {
@@ -327,10 +331,10 @@ func TestRevalidationRotatesRefreshToken(t *testing.T) {
 	// The rotated refresh token is in use: a second revalidation works, which
 	// it could not if the old (now spent) refresh token had been kept.
 	e.clock.Advance(2 * time.Minute)
-	if got := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != devhub.FrankID {
-		t.Fatalf("after second revalidation upstream person = %q; want %s", got, devhub.FrankID)
+	if got := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != e.pid(e.frank) {
+		t.Fatalf("after second revalidation upstream person = %q; want %s", got, e.pid(e.frank))
 	}
-	if got := e.hub.Requests(devhub.EndpointToken) - before; got != 2 {
+	if got := e.tokenCalls() - before; got != 2 {
 		t.Errorf("token endpoint calls after two revalidations = %d; want 2", got)
 	}
 	// A request with the first cookie (an old tab) is within its cookie's
@@ -338,19 +342,21 @@ func TestRevalidationRotatesRefreshToken(t *testing.T) {
 	// instead of ending the session.
 	old := e.browser()
 	old.jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: "hubgate", Value: cookie1, Path: "/"}})
-	if got := old.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != devhub.FrankID {
-		t.Errorf("old cookie after rotation: upstream person = %q; want %s (re-read from the store)", got, devhub.FrankID)
+	if got := old.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != e.pid(e.frank) {
+		t.Errorf("old cookie after rotation: upstream person = %q; want %s (re-read from the store)", got, e.pid(e.frank))
 	}
-	if got := e.hub.Requests(devhub.EndpointToken) - before; got != 2 {
+	if got := e.tokenCalls() - before; got != 2 {
 		t.Errorf("token endpoint calls after the old tab = %d; want still 2 (no refresh with a spent token)", got)
 	}
 }
 
-func TestFailedRefreshEndsSession(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Revalidate = time.Minute })
+func TestFailedRefreshEndsSession(t *testing.T) { forProviders(t, testFailedRefreshEndsSession) }
+
+func testFailedRefreshEndsSession(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Revalidate = time.Minute })
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
-	e.hub.ExpireRefreshTokens(devhub.FrankID)
+	b.login(e.frank, "/")
+	e.endRefresh(e.frank)
 	e.clock.Advance(2 * time.Minute)
 	resp := b.get("/x")
 	if resp.StatusCode != http.StatusOK {
@@ -368,13 +374,17 @@ func TestFailedRefreshEndsSession(t *testing.T) {
 }
 
 func TestHubOutageDuringRevalidationKeepsSessionForGrace(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Revalidate = time.Minute; c.RevalidateGrace = 10 * time.Minute })
+	forProviders(t, testHubOutageDuringRevalidationKeepsSessionForGrace)
+}
+
+func testHubOutageDuringRevalidationKeepsSessionForGrace(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Revalidate = time.Minute; c.RevalidateGrace = 10 * time.Minute })
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
-	e.hub.FailNext(devhub.EndpointToken, devhub.Failure{Status: 503, Times: 100})
+	b.login(e.frank, "/")
+	e.failTokenEndpoint(503, 100)
 	e.clock.Advance(5 * time.Minute)
-	if got := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != devhub.FrankID {
-		t.Errorf("within grace: upstream person = %q; want %s", got, devhub.FrankID)
+	if got := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != e.pid(e.frank) {
+		t.Errorf("within grace: upstream person = %q; want %s", got, e.pid(e.frank))
 	}
 	e.clock.Advance(10 * time.Minute)
 	if got := b.upstreamHeaders("/x").Get(proxy.HeaderPerson); got != "" {
@@ -399,18 +409,27 @@ func (b *browser) logout(rd string) *response {
 }
 
 func TestLogoutRevokesAndKillsCopiedCookie(t *testing.T) {
-	e := newEnv(t, nil)
+	forProviders(t, testLogoutRevokesAndKillsCopiedCookie)
+}
+
+func testLogoutRevokesAndKillsCopiedCookie(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
+	b.login(e.frank, "/")
 	copied := b.sessionCookie()
 	resp := b.logout("/bye")
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/bye" {
+	// At an OpenID Provider the sign-out goes on to the provider's
+	// end_session (RP-initiated logout) instead of rd.
+	if pv == zaikioHub && (resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/bye") {
 		t.Fatalf("logout = %d %q; want 302 /bye", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if pv != zaikioHub && (resp.StatusCode != http.StatusFound || !e.isEndSession(resp.Header.Get("Location"))) {
+		t.Fatalf("logout = %d %q; want 302 to the provider's end_session", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if b.sessionCookie() != "" {
 		t.Error("session cookie survives logout")
 	}
-	if n := len(e.hub.RevokedTokenIDs()); n != 1 {
+	if n := e.revokedTokens(); n != 1 {
 		t.Errorf("hub revoked %d tokens; want 1", n)
 	}
 	thief := e.browser()
@@ -420,16 +439,18 @@ func TestLogoutRevokesAndKillsCopiedCookie(t *testing.T) {
 	}
 }
 
-func TestOpenRedirectsFallBackToRoot(t *testing.T) {
+func TestOpenRedirectsFallBackToRoot(t *testing.T) { forProviders(t, testOpenRedirectsFallBackToRoot) }
+
+func testOpenRedirectsFallBackToRoot(t *testing.T, pv provider) {
 	payloads := []string{
 		"//evil.com", "/\\evil.com", "\\/evil.com", "https://evil.com", "http://evil.com/x", "HTTPS://evil.com",
 		"/\t/evil.com", "/\r\n/evil.com", "\t//evil.com", " //evil.com", "/%2fevil.com", "%2f%2fevil.com",
 		"/%5cevil.com", "%252f%252fevil.com", "javascript:alert(1)", "data:text/html,x", "https:evil.com",
 		"//evil.com/%2e%2e", "/\x00/evil.com", "https://app@evil.com", "///evil.com", "／／evil.com", "evil.com",
 	}
-	e := newEnv(t, nil)
+	e := newEnvOf(t, pv, nil)
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
+	b.login(e.frank, "/")
 	for _, p := range payloads {
 		resp := b.get("/_hubgate/login?rd=" + url.QueryEscape(p))
 		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "/" {

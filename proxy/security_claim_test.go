@@ -12,7 +12,6 @@ import (
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/migration"
 	"github.com/hubgate/hubgate/proxy"
-	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
 // TestSecurityNoLinkByEmailEquality: a Zaikio person whose email equals an
@@ -20,6 +19,10 @@ import (
 // shown it, under every unlinked policy: emails are not proof of identity
 // (an address can be recycled, or registered at the hub by someone else).
 func TestSecurityNoLinkByEmailEquality(t *testing.T) {
+	forProviders(t, testSecurityNoLinkByEmailEquality)
+}
+
+func testSecurityNoLinkByEmailEquality(t *testing.T, pv provider) {
 	leaks := func(t *testing.T, what string, s string) {
 		t.Helper()
 		for _, bad := range []string{"legacy-twin", "Legacy Twin", "Upper Twin", "twin-org"} {
@@ -30,18 +33,18 @@ func TestSecurityNoLinkByEmailEquality(t *testing.T) {
 	}
 	for _, policy := range []proxy.Unlinked{proxy.UnlinkedDeny, proxy.UnlinkedPass, proxy.UnlinkedProvision} {
 		t.Run(string(policy), func(t *testing.T) {
-			e := newEnv(t, func(c *proxy.Config) {
+			e := newEnvOf(t, pv, func(c *proxy.Config) {
 				c.Unlinked = policy
 				c.ProvisionURL = "/api/provision"
 				c.Whoami = "/api/me"
 			})
-			frank, _ := e.hub.Person(devhub.FrankID)
+			frankEmail := e.email(e.frank)
 			e.putPeople(
-				claim.Person{ID: "legacy-twin-77", Email: frank.Email, Name: "Legacy Twin", Orgs: []string{"twin-org-770"}},
-				claim.Person{ID: "legacy-twin-78", Email: strings.ToUpper(frank.Email), Name: "Upper Twin"},
+				claim.Person{ID: "legacy-twin-77", Email: frankEmail, Name: "Legacy Twin", Orgs: []string{"twin-org-770"}},
+				claim.Person{ID: "legacy-twin-78", Email: strings.ToUpper(frankEmail), Name: "Upper Twin"},
 			)
 			b := e.browser()
-			resp := b.login(devhub.FrankID, "/x")
+			resp := b.login(e.frank, "/x")
 			leaks(t, "sign-in answer", resp.body)
 			for k, vs := range resp.Header {
 				if k != "Set-Cookie" { // sealed values; names are checked below
@@ -89,7 +92,11 @@ func TestSecurityNoLinkByEmailEquality(t *testing.T) {
 // the store file; neither the hub redirect nor the success page repeats a
 // token; a used token links nothing more.
 func TestSecurityClaimTokensStrongHashedSingleUse(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Limits.FailedClaims = -1 })
+	forProviders(t, testSecurityClaimTokensStrongHashedSingleUse)
+}
+
+func testSecurityClaimTokensStrongHashedSingleUse(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Limits.FailedClaims = -1 })
 	seen := map[string]bool{}
 	var toks []claim.Token
 	for i := 0; i < 500; i++ {
@@ -129,7 +136,7 @@ func TestSecurityClaimTokensStrongHashedSingleUse(t *testing.T) {
 			t.Errorf("cookie %s carries the claim token in the clear", c.Name)
 		}
 	}
-	done := b.land(b.hubReturn(start.Header.Get("Location"), devhub.FrankID, ""))
+	done := b.land(b.hubReturn(start.Header.Get("Location"), e.frank, ""))
 	if done.StatusCode != http.StatusOK || strings.Contains(done.body, tok.Reveal()) {
 		t.Errorf("success page = %d, carries the token: %v", done.StatusCode, strings.Contains(done.body, tok.Reveal()))
 	}

@@ -162,11 +162,15 @@ func testSecurityPKCECodeInjection(t *testing.T, pv provider) {
 // the same) issues a new session id and retires the old one server-side: a
 // copy of the old cookie stops working.
 func TestSecuritySessionRotatedAtLogin(t *testing.T) {
-	e := newEnv(t, nil)
+	forProviders(t, testSecuritySessionRotatedAtLogin)
+}
+
+func testSecuritySessionRotatedAtLogin(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
+	b.login(e.frank, "/")
 	old := b.sessionCookie()
-	for _, next := range []string{devhub.ErikaID, devhub.ErikaID} {
+	for _, next := range []string{e.erika, e.erika} {
 		if r := b.get(b.authorizeAs(next)); r.StatusCode != http.StatusFound {
 			t.Fatalf("second sign-in = %d\n%s", r.StatusCode, r.body)
 		}
@@ -174,7 +178,7 @@ func TestSecuritySessionRotatedAtLogin(t *testing.T) {
 		if now == "" || now == old {
 			t.Fatal("the session cookie was not reissued at sign-in")
 		}
-		if !strings.Contains(b.identity(), next) {
+		if !strings.Contains(b.identity(), e.pid(next)) {
 			t.Errorf("after signing in as %s, /me = %s", next, b.identity())
 		}
 		thief := e.browser()
@@ -190,12 +194,16 @@ func TestSecuritySessionRotatedAtLogin(t *testing.T) {
 // id and retires the one it had, so a cookie planted or copied before the
 // link never carries the linked identity.
 func TestSecuritySessionRotatedAtLink(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Unlinked = proxy.UnlinkedPass })
+	forProviders(t, testSecuritySessionRotatedAtLink)
+}
+
+func testSecuritySessionRotatedAtLink(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Unlinked = proxy.UnlinkedPass })
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
+	b.login(e.frank, "/")
 	before := b.sessionCookie()
 	is := e.issue(claim.KindPerson, "42", "")
-	if r := b.land(b.startClaim(is.Token, devhub.FrankID, "")); r.StatusCode != http.StatusOK {
+	if r := b.land(b.startClaim(is.Token, e.frank, "")); r.StatusCode != http.StatusOK {
 		t.Fatalf("claim = %d\n%s", r.StatusCode, r.body)
 	}
 	after := b.sessionCookie()
@@ -220,11 +228,15 @@ func TestSecuritySessionRotatedAtLink(t *testing.T) {
 // session; another replica on the same store refuses a copy of the cookie
 // after its next poll.
 func TestSecurityLogoutKillsSessionOnEveryReplica(t *testing.T) {
+	forProviders(t, testSecurityLogoutKillsSessionOnEveryReplica)
+}
+
+func testSecurityLogoutKillsSessionOnEveryReplica(t *testing.T, pv provider) {
 	for _, method := range []string{"form", "POST"} {
 		t.Run(method, func(t *testing.T) {
-			e := newEnv(t, nil)
+			e := newEnvOf(t, pv, nil)
 			replica, err := proxy.New(proxy.Config{
-				PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: e.spy, Store: e.store, Claims: e.claims,
+				PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: e.prov, Store: e.store, Claims: e.claims,
 				SessionSecrets: [][]byte{bytes.Repeat([]byte("s"), 32)}, Unlinked: proxy.UnlinkedPass,
 				Logger: zerolog.Nop(), Now: e.clock.Now,
 			})
@@ -237,7 +249,7 @@ func TestSecurityLogoutKillsSessionOnEveryReplica(t *testing.T) {
 			other := httptest.NewServer(replica)
 			t.Cleanup(other.Close)
 			b := e.browser()
-			b.login(devhub.FrankID, "/")
+			b.login(e.frank, "/")
 			copied := b.sessionCookie()
 			ask := func() int {
 				req, _ := http.NewRequest(http.MethodGet, other.URL+"/_hubgate/me", nil)
@@ -402,16 +414,20 @@ func TestSecurityHealthChecksAndUserAgentsNeverSkipAuth(t *testing.T) {
 // that goes through ends the session everywhere (the hub token revoked, a
 // copied cookie refused).
 func TestSecurityLogoutOnlyByPostFromOurOrigin(t *testing.T) {
-	e := newEnv(t, nil)
+	forProviders(t, testSecurityLogoutOnlyByPostFromOurOrigin)
+}
+
+func testSecurityLogoutOnlyByPostFromOurOrigin(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
+	b.login(e.frank, "/")
 	copied := b.sessionCookie()
 	signedIn := func(what string) {
 		t.Helper()
-		if !strings.Contains(b.identity(), devhub.FrankID) {
+		if !strings.Contains(b.identity(), e.pid(e.frank)) {
 			t.Fatalf("%s signed the browser out", what)
 		}
-		if n := len(e.hub.RevokedTokenIDs()); n != 0 {
+		if n := e.revokedTokens(); n != 0 {
 			t.Fatalf("%s revoked %d hub tokens", what, n)
 		}
 	}
@@ -479,14 +495,20 @@ func TestSecurityLogoutOnlyByPostFromOurOrigin(t *testing.T) {
 
 	// Our sign-out page's form (no Origin, no Sec-Fetch-*: the token
 	// alone) signs out and ends the session everywhere.
+	// (At an OpenID Provider the sign-out goes on to the provider's
+	// end_session, which returns to the configured post-logout URL, not to
+	// rd.)
 	r := post(url.Values{"csrf": {token}, "rd": {"/bye"}})
-	if r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/bye" {
+	if pv == zaikioHub && (r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/bye") {
 		t.Fatalf("POST logout with our form token = %d to %q; want 302 to /bye\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+	if pv != zaikioHub && (r.StatusCode != http.StatusFound || !e.isEndSession(r.Header.Get("Location"))) {
+		t.Fatalf("POST logout with our form token = %d to %q; want 302 to the provider's end_session\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
 	}
 	if b.identity() != "" {
 		t.Error("still signed in after the sign-out form")
 	}
-	if n := len(e.hub.RevokedTokenIDs()); n != 1 {
+	if n := e.revokedTokens(); n != 1 {
 		t.Errorf("hub revoked %d tokens; want 1", n)
 	}
 	thief := e.browser()
@@ -498,9 +520,13 @@ func TestSecurityLogoutOnlyByPostFromOurOrigin(t *testing.T) {
 	// A page of the legacy app (same origin, no token of ours) signs out
 	// with a form or fetch(): the browser vouches for the origin.
 	for _, hdr := range [][]string{{"Sec-Fetch-Site", "same-origin"}, {"Origin", e.srv.URL}} {
-		b.login(devhub.FrankID, "/")
-		if r := post(url.Values{}, hdr...); r.StatusCode != http.StatusOK || !strings.Contains(r.body, "You are signed out") {
+		b.login(e.frank, "/")
+		r := post(url.Values{}, hdr...)
+		if pv == zaikioHub && (r.StatusCode != http.StatusOK || !strings.Contains(r.body, "You are signed out")) {
 			t.Errorf("POST logout from our origin (%q) = %d; want 200, signed out\n%s", hdr, r.StatusCode, r.body)
+		}
+		if pv != zaikioHub && (r.StatusCode != http.StatusFound || !e.isEndSession(r.Header.Get("Location"))) {
+			t.Errorf("POST logout from our origin (%q) = %d to %q; want 302 to the provider's end_session\n%s", hdr, r.StatusCode, r.Header.Get("Location"), r.body)
 		}
 		if b.identity() != "" {
 			t.Errorf("still signed in after a POST from our origin (%q)", hdr)

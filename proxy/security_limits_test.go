@@ -42,10 +42,17 @@ func wantTooMany(t *testing.T, what string, r *response) {
 // while its client has failed-callback budget. Before, each /login plus a
 // forged /callback cost one token-endpoint call with the app's credentials
 // (200 pairs → 200 calls): a hub that throttles the app would then fail
-// real sign-ins too. The token endpoint is counted at the real dev hub.
+// real sign-ins too. The token endpoint is counted at the real dev hub, or
+// on the way to the OpenID Provider.
 func TestSecurityForgedCallbacksNeverReachTheHub(t *testing.T) {
-	e := newEnv(t, nil)
-	tokenCalls := func() int { return e.hub.Requests(devhub.EndpointToken) }
+	forProviders(t, testSecurityForgedCallbacksNeverReachTheHub)
+}
+
+func testSecurityForgedCallbacksNeverReachTheHub(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
+	// At the OpenID Provider the token endpoint is counted on the way to it
+	// (opTap).
+	tokenCalls := e.tokenCalls
 
 	t.Run("no live flow", func(t *testing.T) {
 		before := tokenCalls()
@@ -53,7 +60,7 @@ func TestSecurityForgedCallbacksNeverReachTheHub(t *testing.T) {
 		// not hold, and a state already used: 200 of them, in parallel.
 		used := e.browser()
 		start := used.get("/_hubgate/login?rd=%2F")
-		usedCallback := used.hubReturn(start.Header.Get("Location"), devhub.FrankID, "")
+		usedCallback := used.hubReturn(start.Header.Get("Location"), e.frank, "")
 		if r := used.get(usedCallback); r.StatusCode != http.StatusFound {
 			t.Fatalf("real sign-in = %d\n%s", r.StatusCode, r.body)
 		}
@@ -131,7 +138,7 @@ func TestSecurityForgedCallbacksNeverReachTheHub(t *testing.T) {
 		// Other clients sign in as before.
 		b := e.browserFrom("127.0.0.3")
 		start = b.get("/_hubgate/login?rd=%2Fok")
-		if r := b.get(b.hubReturn(start.Header.Get("Location"), devhub.FrankID, "")); r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/ok" {
+		if r := b.get(b.hubReturn(start.Header.Get("Location"), e.frank, "")); r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/ok" {
 			t.Errorf("another client's sign-in = %d to %q; want 302 to /ok\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
 		}
 	})

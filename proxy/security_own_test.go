@@ -3,8 +3,10 @@ package proxy_test
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/migration"
@@ -59,17 +61,24 @@ func TestSecurityOwnPathsNeverForwarded(t *testing.T) {
 // token into the bad_path line's error, other spellings into the
 // signin_required line's error and, with the upstream down, into the
 // upstream_down line's path: "/_hubgate\claim\<token>" was not masked.)
-func TestSecurityTokensNeverLogged(t *testing.T) {
+func TestSecurityTokensNeverLogged(t *testing.T) { forProviders(t, testSecurityTokensNeverLogged) }
+
+func testSecurityTokensNeverLogged(t *testing.T, pv provider) {
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	deadURL := "http://" + dead.Addr().String()
 	dead.Close() // nothing listens there: upstream requests fail
-	e := newEnv(t, func(c *proxy.Config) { c.Upstream = deadURL; c.Mode = migration.Enforce })
+	e := newEnvOf(t, pv, func(c *proxy.Config) { c.Upstream = deadURL; c.Mode = migration.Enforce; c.Revalidate = time.Minute })
 	tok := e.issue(claim.KindPerson, "42", "").Token.Reveal()
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
+	// A real sign-in: its code and state must not be logged either.
+	cb := mustURL(b.authorizeAs(e.frank))
+	realCode, realState := cb.Query().Get("code"), cb.Query().Get("state")
+	if r := b.get(cb.String()); r.StatusCode != http.StatusFound || realCode == "" {
+		t.Fatalf("sign-in = %d (code %q)\n%s", r.StatusCode, realCode, r.body)
+	}
 	session := "Cookie: hubgate=" + b.sessionCookie() + "\r\n"
 	const code, state, secret = "c0de5ecretXYZ", "5tate5ecretXYZ", "re5et5ecretXYZ"
 	targets := append(ownSpellings(t, tok),
@@ -85,11 +94,37 @@ func TestSecurityTokensNeverLogged(t *testing.T) {
 			}
 		}
 	}
+	// A revalidation (the refresh token spent, new tokens issued) and a
+	// sign-out (the access token revoked; at an OpenID Provider the
+	// end_session URL carries the ID token as id_token_hint).
+	e.clock.Advance(2 * time.Minute)
+	calls := e.tokenCalls()
+	b.get("/x")
+	if e.tokenCalls() == calls {
+		t.Fatal("no refresh at the provider: the test did not revalidate")
+	}
+	b.logout("")
+	if e.revokedTokens() == 0 {
+		t.Fatal("no token revoked at the sign-out")
+	}
 	logs := e.logs.String()
 	if !strings.Contains(logs, `"key":"bad_path"`) || !strings.Contains(logs, `"key":"upstream_down"`) || !strings.Contains(logs, `"event":"request"`) {
 		t.Fatalf("the log lacks the lines this test is about (bad_path, upstream_down, request):\n%s", logs)
 	}
-	for _, s := range []string{tok[:12], tok[len(tok)-12:], code, state, secret} {
+	secrets := []string{tok[:12], tok[len(tok)-12:], code, state, secret, realCode, realState}
+	if e.op != nil {
+		// Every access, ID and refresh token the OpenID Provider issued
+		// (the sign-in's and the revalidation's), whole or by its tail (a
+		// JWT's signature).
+		issued := e.tap.issued()
+		if len(issued) < 6 {
+			t.Fatalf("the provider issued %d tokens; want the sign-in's and the refresh's three each", len(issued))
+		}
+		for _, it := range issued {
+			secrets = append(secrets, it, it[len(it)-16:])
+		}
+	}
+	for _, s := range secrets {
 		if strings.Contains(logs, s) {
 			for _, l := range strings.Split(logs, "\n") {
 				if strings.Contains(l, s) {

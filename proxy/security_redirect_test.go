@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net"
@@ -37,8 +38,9 @@ func redirectCorpus(t *testing.T, e *env) []string {
 	return ps
 }
 
-func redirectEnv(t *testing.T, mutate func(*proxy.Config)) *env {
-	return newEnv(t, func(c *proxy.Config) {
+// redirectEnvOf is the env of the redirect tests on provider pv.
+func redirectEnvOf(t *testing.T, pv provider, mutate func(*proxy.Config)) *env {
+	return newEnvOf(t, pv, func(c *proxy.Config) {
 		c.AllowedRedirectHosts = testAllowedHosts
 		c.Limits.FailedClaims = -1
 		if mutate != nil {
@@ -72,12 +74,14 @@ func checkLocation(t *testing.T, o originCheck, what string, resp *response) {
 // for a browser that is signed in (answered at once) and through the whole
 // sign-in flow (rd travels in the flow cookie and is used after the
 // callback): no Location ever leaves the origin.
-func TestSecurityOpenRedirectLogin(t *testing.T) {
-	e := redirectEnv(t, nil)
+func TestSecurityOpenRedirectLogin(t *testing.T) { forProviders(t, testSecurityOpenRedirectLogin) }
+
+func testSecurityOpenRedirectLogin(t *testing.T, pv provider) {
+	e := redirectEnvOf(t, pv, nil)
 	o := e.origin(testAllowedHosts...)
 	payloads := redirectCorpus(t, e)
 	signedIn := e.browser()
-	signedIn.login(devhub.FrankID, "/")
+	signedIn.login(e.frank, "/")
 	t.Run("signed in", func(t *testing.T) {
 		for _, p := range payloads {
 			resp := signedIn.get("/_hubgate/login?rd=" + url.QueryEscape(p))
@@ -90,7 +94,7 @@ func TestSecurityOpenRedirectLogin(t *testing.T) {
 	t.Run("through the flow", func(t *testing.T) {
 		for _, p := range payloads {
 			b := e.browser()
-			resp := b.login(devhub.ErikaID, p)
+			resp := b.login(e.erika, p)
 			if resp.StatusCode != http.StatusFound {
 				t.Errorf("callback after login?rd=%q = %d; want 302\n%s", p, resp.StatusCode, resp.body)
 			}
@@ -114,12 +118,15 @@ var rdFieldRE = regexp.MustCompile(`name="rd" value="([^"]*)"`)
 // form and its "Cancel" link: both must stay on the origin, and the page
 // never signs out. The POST redirects (signed in for the first payload,
 // signed out after).
-func TestSecurityOpenRedirectLogout(t *testing.T) {
-	e := redirectEnv(t, nil)
+func TestSecurityOpenRedirectLogout(t *testing.T) { forProviders(t, testSecurityOpenRedirectLogout) }
+
+func testSecurityOpenRedirectLogout(t *testing.T, pv provider) {
+	e := redirectEnvOf(t, pv, nil)
 	o := e.origin(testAllowedHosts...)
 	asker, poster := e.browser(), e.browser()
-	asker.login(devhub.FrankID, "/")
-	poster.login(devhub.ErikaID, "/")
+	asker.login(e.frank, "/")
+	poster.login(e.erika, "/")
+	endSessions := 0
 	for _, p := range redirectCorpus(t, e) {
 		page := asker.get("/_hubgate/logout?rd=" + url.QueryEscape(p))
 		if page.StatusCode != http.StatusOK {
@@ -139,9 +146,19 @@ func TestSecurityOpenRedirectLogout(t *testing.T) {
 		if resp.StatusCode >= 500 {
 			t.Errorf("POST logout rd=%q = %d", p, resp.StatusCode)
 		}
+		// At an OpenID Provider the sign-out of a session goes on to the
+		// provider's end_session (RP-initiated logout): allowed when it
+		// returns to our configured post-logout URL, never to the payload.
+		if e.op != nil && e.isEndSession(resp.Header.Get("Location")) {
+			endSessions++
+			continue
+		}
 		checkLocation(t, o, fmt.Sprintf("POST logout rd=%q", p), resp)
 	}
-	if !strings.Contains(asker.identity(), devhub.FrankID) {
+	if e.op != nil && endSessions != 1 {
+		t.Errorf("%d sign-outs went on to the provider's end_session; want 1 (the one that ended a session)", endSessions)
+	}
+	if !strings.Contains(asker.identity(), e.pid(e.frank)) {
 		t.Error("the sign-out page signed the browser out")
 	}
 }
@@ -214,7 +231,11 @@ func TestSecurityRedirectKeepsSchemeHostAndPort(t *testing.T) {
 // TestSecurityOpenRedirectContinueLegacy: the corpus as rd of the offer
 // page's "continue to the old login" form.
 func TestSecurityOpenRedirectContinueLegacy(t *testing.T) {
-	e := redirectEnv(t, func(c *proxy.Config) { c.Mode = migration.Offer })
+	forProviders(t, testSecurityOpenRedirectContinueLegacy)
+}
+
+func testSecurityOpenRedirectContinueLegacy(t *testing.T, pv provider) {
+	e := redirectEnvOf(t, pv, func(c *proxy.Config) { c.Mode = migration.Offer })
 	o := e.origin(testAllowedHosts...)
 	b := e.browser()
 	page := b.get("/login")
@@ -242,13 +263,23 @@ func TestSecurityOpenRedirectContinueLegacy(t *testing.T) {
 // client adds (query or form) and its success page links only to our
 // origin, whatever the payload.
 func TestSecurityOpenRedirectPostClaim(t *testing.T) {
-	e := redirectEnv(t, nil)
+	forProviders(t, testSecurityOpenRedirectPostClaim)
+}
+
+func testSecurityOpenRedirectPostClaim(t *testing.T, pv provider) {
+	e := redirectEnvOf(t, pv, nil)
 	o := e.origin(testAllowedHosts...)
 	for i, p := range redirectCorpus(t, e) {
 		legacy := fmt.Sprintf("r%d", i)
 		e.putPeople(claim.Person{ID: legacy, Email: legacy + "@legacy.example", Name: "Legacy " + legacy})
 		is := e.issue(claim.KindPerson, legacy, "")
-		person := e.hub.AddPerson(devhub.Person{FirstName: "R", Name: legacy, Email: legacy + "@zaikio.example"})
+		// A new person at the Zaikio hub for each payload; the OpenID
+		// Provider's people are fixed, so Frank claims each one there and
+		// the link is undone after it (a person links one legacy account).
+		person := e.frank
+		if e.op == nil {
+			person = e.hub.AddPerson(devhub.Person{FirstName: "R", Name: legacy, Email: legacy + "@zaikio.example"}).ID
+		}
 		b := e.browser()
 		q := "?rd=" + url.QueryEscape(p) + "&return_to=" + url.QueryEscape(p)
 		page := b.get("/_hubgate/claim/" + is.Token.Reveal() + q)
@@ -256,10 +287,10 @@ func TestSecurityOpenRedirectPostClaim(t *testing.T) {
 			t.Fatalf("claim page for rd=%q = %d", p, page.StatusCode)
 		}
 		start := b.post("/_hubgate/claim/"+is.Token.Reveal()+q, url.Values{"csrf": {csrfOf(t, page.body)}, "rd": {p}, "return_to": {p}})
-		if start.StatusCode != http.StatusFound || !strings.HasPrefix(start.Header.Get("Location"), e.hubURL+"/oauth/authorize?") {
+		if start.StatusCode != http.StatusFound || !strings.HasPrefix(start.Header.Get("Location"), e.authorizeURL()) {
 			t.Fatalf("claim start for rd=%q = %d to %q; want 302 to the hub", p, start.StatusCode, start.Header.Get("Location"))
 		}
-		done := b.land(b.hubReturn(start.Header.Get("Location"), person.ID, ""))
+		done := b.land(b.hubReturn(start.Header.Get("Location"), person, ""))
 		if done.StatusCode != http.StatusOK {
 			t.Errorf("claim callback for rd=%q = %d; want the success page", p, done.StatusCode)
 		}
@@ -267,6 +298,11 @@ func TestSecurityOpenRedirectPostClaim(t *testing.T) {
 		for _, l := range pageLinks(done.body) {
 			if why := o.why(l); why != "" {
 				t.Errorf("success page for rd=%q links %q: %s", p, l, why)
+			}
+		}
+		if e.op != nil {
+			if _, err := e.store.DeleteLink(context.Background(), claim.KindPerson, legacy, "test", e.clock.Now()); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
@@ -277,9 +313,13 @@ func TestSecurityOpenRedirectPostClaim(t *testing.T) {
 // subdomains, never evilpartner.example or partner.example.evil.com; an
 // entry without a dot admits exactly that host.
 func TestSecurityRedirectAllowedHostsDotBoundary(t *testing.T) {
-	e := redirectEnv(t, nil)
+	forProviders(t, testSecurityRedirectAllowedHostsDotBoundary)
+}
+
+func testSecurityRedirectAllowedHostsDotBoundary(t *testing.T, pv provider) {
+	e := redirectEnvOf(t, pv, nil)
 	b := e.browser()
-	b.login(devhub.FrankID, "/")
+	b.login(e.frank, "/")
 	cases := []struct {
 		rd   string
 		kept bool

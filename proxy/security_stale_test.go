@@ -86,7 +86,7 @@ func newReplica(t *testing.T, e *env) *env {
 		t.Fatal(err)
 	}
 	px, err := proxy.New(proxy.Config{
-		PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: e.spy, Store: e.store, Claims: e.claims, Roles: rm,
+		PublicURL: e.srv.URL, Upstream: e.up.srv.URL, Hub: e.prov, Store: e.store, Claims: e.claims, Roles: rm,
 		SessionSecrets: [][]byte{bytes.Repeat([]byte("s"), 32)}, Unlinked: proxy.UnlinkedPass,
 		LoginPaths: []string{"/login"}, PublicPaths: []string{"/assets/"}, Revalidate: 2 * time.Minute,
 		Logger: zerolog.New(e.logs), Now: e.clock.Now, WebhookSecret: []byte("webhook-secret"),

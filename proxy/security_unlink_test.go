@@ -28,13 +28,17 @@ import (
 // X-Hubgate-User 42 on its next request (the other replica after its poll),
 // and they stay signed in with their Zaikio identity (unlinked: pass).
 func TestSecurityUndoReachesEverySession(t *testing.T) {
-	e := newEnv(t, nil)
+	forProviders(t, testSecurityUndoReachesEverySession)
+}
+
+func testSecurityUndoReachesEverySession(t *testing.T, pv provider) {
+	e := newEnvOf(t, pv, nil)
 	other := newReplica(t, e)
 	a := e.browser()
-	page := claimPersonAs(t, e, a, "42", devhub.FrankID)
+	page := claimPersonAs(t, e, a, "42", e.frank)
 	b, c := e.browser(), e.browser()
-	b.login(devhub.FrankID, "/")
-	c.login(devhub.FrankID, "/")
+	b.login(e.frank, "/")
+	c.login(e.frank, "/")
 	oc := &browser{t: t, e: other, c: c.c, jar: c.jar} // c's requests go to the other replica
 	for name, br := range map[string]*browser{"second browser": b, "third browser, other replica": oc} {
 		if u := br.upstreamHeaders("/x").Get(proxy.HeaderUser); u != "42" {
@@ -55,7 +59,7 @@ func TestSecurityUndoReachesEverySession(t *testing.T) {
 	if u := h.Get(proxy.HeaderUser); u != "" {
 		t.Errorf("second browser after the undo: upstream user %q; want none", u)
 	}
-	if p := h.Get(proxy.HeaderPerson); p != devhub.FrankID {
+	if p := h.Get(proxy.HeaderPerson); p != e.pid(e.frank) {
 		t.Errorf("second browser after the undo: upstream person %q; want Frank, still signed in", p)
 	}
 	other.px.Refresh(context.Background()) // the other replica's next poll
@@ -63,7 +67,7 @@ func TestSecurityUndoReachesEverySession(t *testing.T) {
 	if u := h.Get(proxy.HeaderUser); u != "" {
 		t.Errorf("other replica after its poll: upstream user %q; want none", u)
 	}
-	if p := h.Get(proxy.HeaderPerson); p != devhub.FrankID {
+	if p := h.Get(proxy.HeaderPerson); p != e.pid(e.frank) {
 		t.Errorf("other replica after its poll: upstream person %q; want Frank, still signed in", p)
 	}
 }
