@@ -92,14 +92,15 @@ func init() {
 }
 `
 
-// buildHubgate runs CGO_ENABLED=0 go build -trimpath -ldflags "-s -w"
-// -o dir/hubgate ./cmd/hubgate in the module.
+// buildHubgate runs CGO_ENABLED=0 go build -tags nodev -trimpath
+// -ldflags "-s -w" -o dir/hubgate ./cmd/hubgate in the module.
 // With overlay, the memStatsOverlay file joins package main (the repository
 // is not touched: go build -overlay reads it from dir).
 func buildHubgate(ctx context.Context, mod, dir string, overlay bool) (string, error) {
 	bin := filepath.Join(dir, "hubgate")
-	// As deploy/Dockerfile builds the binary users run: static, trimmed.
-	args := []string{"build", "-trimpath", "-ldflags", "-s -w", "-o", bin}
+	// As deploy/Dockerfile builds the binary users run: static, trimmed,
+	// without the dev tools.
+	args := []string{"build", "-tags", "nodev", "-trimpath", "-ldflags", "-s -w", "-o", bin}
 	if overlay {
 		src := filepath.Join(dir, "zz_bench_memstats.go")
 		if err := os.WriteFile(src, []byte(memStatsOverlay), 0o600); err != nil {

@@ -186,7 +186,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	// The linker stamps the image's VERSION and REVISION into the binary,
 	// so that `hubgate version` and hubgate_build_info agree with the labels.
-	for _, want := range []string{"--mount=type=cache,target=/go/pkg/mod", "CGO_ENABLED=0", "GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}", "-trimpath",
+	for _, want := range []string{"--mount=type=cache,target=/go/pkg/mod", "CGO_ENABLED=0", "GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}", "-tags nodev", "-trimpath",
 		`-ldflags "-s -w `, "-X main.buildVersion=${VERSION}", "-X main.buildCommit=${REVISION}", "./cmd/hubgate"} {
 		if !strings.Contains(buildStep, want) {
 			t.Errorf("go build step lacks %s: %q", want, buildStep)

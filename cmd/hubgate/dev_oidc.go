@@ -1,3 +1,5 @@
+//go:build !nodev
+
 package main
 
 // `hubgate dev --provider oidc`: the same demo with provider.kind oidc, in

@@ -28,7 +28,6 @@ import (
 	"github.com/hubgate/hubgate/store/bolt"
 	"github.com/hubgate/hubgate/store/postgres"
 	"github.com/hubgate/hubgate/zaikio"
-	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
 // store is everything hubgate's packages need from storage: the pieces the
@@ -111,21 +110,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	var devHub http.Handler
 	if cfg.Provider.Kind == "dev" {
-		app := devhub.App{
-			ClientID: cfg.Provider.ClientID, ClientSecret: cfg.Provider.ClientSecret, Name: appName(cfg),
-			RedirectURIs: []string{strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/callback"},
-		}
-		// The dev hub delivers Loom webhooks only when there is a secret
-		// to sign them with.
-		if cfg.Provider.WebhookSecret != "" {
-			app.WebhookURL = strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/webhook"
-			app.WebhookSecret = cfg.Provider.WebhookSecret
-		}
-		h, err := devhub.New(devhub.Config{Seed: true, Apps: []devhub.App{app}})
-		if err != nil {
+		if devHub, err = startDevHub(cfg); err != nil {
 			return err
 		}
-		devHub = h
 	}
 	hc, err := newHubClient(cfg)
 	if err != nil {
