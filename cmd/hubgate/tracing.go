@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +16,6 @@ import (
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -29,7 +29,9 @@ func newTracing(ctx context.Context, cfg *Config, logger zerolog.Logger) (*sdktr
 	if cfg.Tracing.OTLPEndpoint == "" {
 		return nil, nil
 	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(tracesURL(cfg.Tracing.OTLPEndpoint)))
+	// The exporter reads the OTEL_EXPORTER_OTLP_* variables of the
+	// process, as the SDK's own exporters do.
+	exp, err := newOTLPExporter(tracesURL(cfg.Tracing.OTLPEndpoint), os.Getenv)
 	if err != nil {
 		return nil, &configError{Key: "tracing.otlp_endpoint", Msg: err.Error()}
 	}
