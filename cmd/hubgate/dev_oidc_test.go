@@ -16,7 +16,6 @@ import (
 
 var (
 	csrfRE    = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	opIDRE    = regexp.MustCompile(`name="id" value="([^"]+)"`)
 	orgFormRE = regexp.MustCompile(`(?s)action="/_hubgate/claim-org">\s*<input type="hidden" name="csrf" value="([^"]+)">\s*<input type="hidden" name="org" value="([^"]+)">`)
 )
 
@@ -111,11 +110,11 @@ func opChoose(t *testing.T, c *http.Client, dev devRun, resp *http.Response, sub
 	if !strings.HasPrefix(resp.Request.URL.String(), dev.hub+"/login") {
 		t.Fatalf("the flow ended at %s (%d), not at the provider's chooser:\n%s", resp.Request.URL, resp.StatusCode, body)
 	}
-	m := opIDRE.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("the provider's chooser has no sign-in id:\n%s", body)
+	form, err := devop.LoginForm([]byte(body), sub)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, body)
 	}
-	resp = postForm(t, c, dev.hub+"/login", url.Values{"id": {m[1]}, "user": {sub}})
+	resp = postForm(t, c, dev.hub+"/login", form)
 	body = readBody(t, resp)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.String(), dev.public) {
 		t.Fatalf("after the provider: %d at %s; want a page of hubgate:\n%s", resp.StatusCode, resp.Request.URL, body)

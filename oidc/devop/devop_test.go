@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -84,15 +83,9 @@ func (e *env) signIn(t *testing.T, authURL, user string) url.Values {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET authorize = %d, want the chooser:\n%s", resp.StatusCode, body)
 	}
-	id := regexp.MustCompile(`name="id" value="([^"]+)"`).FindSubmatch(body)
-	if id == nil {
-		t.Fatalf("chooser has no auth request id:\n%s", body)
-	}
-	form := url.Values{"id": {string(id[1])}}
-	if user == "" {
-		form.Set("deny", "1")
-	} else {
-		form.Set("user", user)
+	form, err := devop.LoginForm(body, user)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, body)
 	}
 	resp, err = e.browser.PostForm(e.op.Issuer()+"/login", form)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -143,6 +144,27 @@ func (s *storage) takeAuto() string {
 	u := s.auto
 	s.auto = ""
 	return u
+}
+
+// chooserID finds the sign-in id in an account chooser page.
+var chooserID = regexp.MustCompile(`name="id" value="([^"]+)"`)
+
+// LoginForm is what a person choosing on the account chooser page (the
+// body of GET /login?id=…) posts back to the provider's /login: sign in as
+// user, or decline ("" user). For tests and scripts that drive a sign-in
+// through the real pages, in this process or another.
+func LoginForm(page []byte, user string) (url.Values, error) {
+	m := chooserID.FindSubmatch(page)
+	if m == nil {
+		return nil, errors.New("devop: not an account chooser page (no sign-in id)")
+	}
+	form := url.Values{"id": {string(m[1])}}
+	if user == "" {
+		form.Set("deny", "1")
+	} else {
+		form.Set("user", user)
+	}
+	return form, nil
 }
 
 // AutoLogin makes the next sign-in complete as user without showing the

@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -120,11 +119,11 @@ func (e *env) authorize(t *testing.T, verifier, user string) (authURL, code stri
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	id := regexp.MustCompile(`name="id" value="([^"]+)"`).FindSubmatch(body)
-	if resp.StatusCode != http.StatusOK || id == nil {
-		t.Fatalf("GET authorize = %d, want the chooser:\n%s", resp.StatusCode, body)
+	form, ferr := devop.LoginForm(body, user)
+	if resp.StatusCode != http.StatusOK || ferr != nil {
+		t.Fatalf("GET authorize = %d, want the chooser (%v):\n%s", resp.StatusCode, ferr, body)
 	}
-	resp, err = e.browser.PostForm(e.op.Issuer()+"/login", url.Values{"id": {string(id[1])}, "user": {user}})
+	resp, err = e.browser.PostForm(e.op.Issuer()+"/login", form)
 	if err != nil {
 		t.Fatal(err)
 	}
