@@ -276,9 +276,11 @@ func (s *Server) logout() http.HandlerFunc {
 		if s.cfg.LegacyLogout != "" {
 			legacyOK = s.legacyLogout(r.Context(), w, r)
 		}
-		if u := s.endSessionURL(r.Context(), person); u != "" {
+		if u := s.endSessionURL(r.Context(), person); u != "" && legacyOK {
 			// RP-initiated logout: the provider signs the person out too,
-			// and sends the browser to its post-logout redirect.
+			// and sends the browser to its post-logout redirect. Not when
+			// the legacy sign-out failed: the page below says so, and the
+			// provider's would not.
 			s.redirect(w, u)
 			return
 		}

@@ -1,6 +1,9 @@
 package proxy
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // The optional capabilities of a Hub. Zaikio has none of them; an OpenID
 // Provider (oidc/oidchub) has all. proxy.New detects them once (caps), so
@@ -11,9 +14,10 @@ import "context"
 // Logout 1.0): POST /_hubgate/backchannel-logout exists only with one.
 type BackchannelLogout interface {
 	// VerifyLogout verifies a logout_token and returns the person whose
-	// sessions end, "" when it names nobody hubgate knows. A refused token
-	// wraps zaikio.ErrInvalidToken, unreadable keys zaikio.ErrUnavailable.
-	VerifyLogout(ctx context.Context, logoutToken string) (person string, err error)
+	// sessions end ("" when it names nobody hubgate knows) and when the
+	// provider signed them out (the token's iat). A refused token wraps
+	// zaikio.ErrInvalidToken, unreadable keys zaikio.ErrUnavailable.
+	VerifyLogout(ctx context.Context, logoutToken string) (person string, at time.Time, err error)
 }
 
 // EndSession is a Hub whose provider has RP-initiated logout: after

@@ -35,7 +35,7 @@ func (s *Server) backchannelLogout() http.HandlerFunc {
 			return
 		}
 		ctx := r.Context()
-		person, err := s.caps.backchannel.VerifyLogout(ctx, r.PostForm.Get("logout_token"))
+		person, at, err := s.caps.backchannel.VerifyLogout(ctx, r.PostForm.Get("logout_token"))
 		if err != nil {
 			status := http.StatusBadRequest
 			if errors.Is(err, zaikio.ErrUnavailable) {
@@ -46,25 +46,40 @@ func (s *Server) backchannelLogout() http.HandlerFunc {
 			return
 		}
 		s.callbackLimit.Give(client)
-		if person != "" {
-			if err := s.endPerson(ctx, person, "back-channel logout"); err != nil {
-				s.log.Error().Err(err).Str("event", "backchannel_logout.store").Str("request_id", requestID(r)).Send()
-				s.jsonError(w, r, http.StatusServiceUnavailable, "store_unavailable")
-				return
-			}
+		if person == "" {
+			// A token naming only a provider session this replica did not
+			// see start (the sid map is in memory): nothing it can end.
+			s.log.Warn().Str("event", "backchannel_logout.unknown_session").Str("request_id", requestID(r)).Send()
+		} else if err := s.endPerson(ctx, person, "back-channel logout", logoutMoment(at, s.now())); err != nil {
+			s.log.Error().Err(err).Str("event", "backchannel_logout.store").Str("request_id", requestID(r)).Send()
+			s.jsonError(w, r, http.StatusServiceUnavailable, "store_unavailable")
+			return
+		} else {
+			s.log.Info().Str("event", "backchannel_logout").Str("person", person).Str("request_id", requestID(r)).Send()
 		}
-		s.log.Info().Str("event", "backchannel_logout").Str("person", person).Str("request_id", requestID(r)).Send()
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
 	}
 }
 
-// endPerson ends every session of person that exists now, on every
+// logoutMoment is when a back-channel logout issued at iat took effect:
+// the token's iat (whole seconds) plus one second, so that no session of
+// the second it was issued in survives, and never after now. A session
+// started after the sign-out is left alone when the provider sends the
+// token again, late or to another replica.
+func logoutMoment(iat, now time.Time) time.Time {
+	if at := iat.Add(time.Second); !iat.IsZero() && at.Before(now) {
+		return at
+	}
+	return now
+}
+
+// endPerson ends every session of person started before at, on every
 // replica, and notes it in the audit log.
-func (s *Server) endPerson(ctx context.Context, person, reason string) error {
+func (s *Server) endPerson(ctx context.Context, person, reason string, at time.Time) error {
 	ctx = context.WithoutCancel(ctx) // half a revocation helps nobody
 	now := s.now()
-	rv := session.Revocation{Kind: session.RevokePerson, Subject: person, At: now,
+	rv := session.Revocation{Kind: session.RevokePerson, Subject: person, At: at,
 		Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: "provider", Reason: reason}
 	if err := s.sessions.Revoke(ctx, rv); err != nil {
 		return err

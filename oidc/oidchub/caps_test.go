@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hubgate/hubgate/oidc"
 	"github.com/hubgate/hubgate/oidc/devop"
@@ -27,14 +28,15 @@ func TestVerifyLogout(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("back-channel logouts received = %d, want 1", len(got))
 	}
-	person, err := e.hub.VerifyLogout(ctx, got[0])
-	if err != nil || person != tok.Bearer.ID {
-		t.Errorf("VerifyLogout = %q, %v; want %s", person, err, tok.Bearer.ID)
+	before := time.Now().Add(-time.Minute)
+	person, at, err := e.hub.VerifyLogout(ctx, got[0])
+	if err != nil || person != tok.Bearer.ID || at.Before(before) || at.After(time.Now()) {
+		t.Errorf("VerifyLogout = %q, %s, %v; want %s, the token's iat (just now)", person, at, err, tok.Bearer.ID)
 	}
-	if _, err := e.hub.VerifyLogout(ctx, got[0]); !errors.Is(err, zaikio.ErrInvalidToken) {
+	if _, _, err := e.hub.VerifyLogout(ctx, got[0]); !errors.Is(err, zaikio.ErrInvalidToken) {
 		t.Errorf("VerifyLogout(replayed) = %v, want zaikio.ErrInvalidToken", err)
 	}
-	if _, err := e.hub.VerifyLogout(ctx, "not.a.token"); !errors.Is(err, zaikio.ErrInvalidToken) {
+	if _, _, err := e.hub.VerifyLogout(ctx, "not.a.token"); !errors.Is(err, zaikio.ErrInvalidToken) {
 		t.Errorf("VerifyLogout(forged) = %v, want zaikio.ErrInvalidToken", err)
 	}
 	// An ID token is no logout token.
@@ -44,7 +46,7 @@ func TestVerifyLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.hub.VerifyLogout(ctx, raw.IDToken); !errors.Is(err, zaikio.ErrInvalidToken) {
+	if _, _, err := e.hub.VerifyLogout(ctx, raw.IDToken); !errors.Is(err, zaikio.ErrInvalidToken) {
 		t.Errorf("VerifyLogout(an ID token) = %v, want zaikio.ErrInvalidToken", err)
 	}
 }

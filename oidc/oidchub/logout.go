@@ -3,25 +3,27 @@ package oidchub
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hubgate/hubgate/oidc"
 )
 
 // VerifyLogout verifies a back-channel logout_token and returns the person
-// whose sessions end: the token's subject, or — for a token that names
-// only a provider session — the person that session signed in here. ""
-// when it names nobody hubgate knows (nothing to end). A refused token is
-// zaikio.ErrInvalidToken; unreadable keys zaikio.ErrUnavailable.
-func (h *Hub) VerifyLogout(ctx context.Context, logoutToken string) (string, error) {
+// whose sessions end — the token's subject, or, for a token that names only
+// a provider session, the person that session signed in here ("" when this
+// process does not know it: the sid map is in memory) — and the token's
+// iat. A refused token is zaikio.ErrInvalidToken; unreadable keys
+// zaikio.ErrUnavailable.
+func (h *Hub) VerifyLogout(ctx context.Context, logoutToken string) (string, time.Time, error) {
 	l, err := h.c.VerifyLogout(ctx, logoutToken)
 	if err != nil {
-		return "", hubError("logout", err)
+		return "", time.Time{}, hubError("logout", err)
 	}
 	if l.PersonID != "" {
-		return l.PersonID, nil
+		return l.PersonID, l.IssuedAt, nil
 	}
 	p, _ := h.sids.get(l.SessionID, h.now())
-	return p, nil
+	return p, l.IssuedAt, nil
 }
 
 // EndSessionURL is the provider's end_session_endpoint for person (RP-
