@@ -127,6 +127,9 @@ type Config struct {
 	// DevMail, set by `hubgate dev` only, receives the mails hubgate would
 	// send when no claims.smtp is configured (consoleMailer).
 	DevMail io.Writer `yaml:"-"`
+	// OTLP is the span exporter's settings from the OTEL_EXPORTER_OTLP_*
+	// variables, read with the config when tracing is on.
+	OTLP otlpOptions `yaml:"-"`
 	// Memory sets the memory governor (memory.go).
 	Memory struct {
 		Floor      string `yaml:"floor"`    // Go memory below which the GC runs as GOGC says; "off" or 0: no governor
@@ -312,6 +315,12 @@ func (c *Config) finish(getenv func(string) string, p *problems) error {
 	c.defaults()
 	p.phase = phaseValidate
 	c.check(p)
+	if c.Tracing.OTLPEndpoint != "" {
+		var err error
+		if c.OTLP, err = otlpOptionsFrom(getenv); err != nil {
+			p.add("tracing.otlp_endpoint", err.Error())
+		}
+	}
 	return p.err()
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,6 +170,7 @@ func TestConfigFull(t *testing.T) {
 	noDelay, noSampling := duration(0), 0.0
 	want.Shutdown.Delay, want.Shutdown.Timeout = &noDelay, duration(20*time.Second)
 	want.Tracing.OTLPEndpoint, want.Tracing.SampleRatio, want.Tracing.ServiceName = "http://otel-collector:4318", &noSampling, "billing-gate"
+	want.OTLP = otlpOptions{Headers: http.Header{}, Timeout: 10 * time.Second} // no OTEL_EXPORTER_OTLP_* set
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("loadConfig(full config) (-want +got):\n%s", diff)
 	}

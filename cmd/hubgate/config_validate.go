@@ -81,6 +81,13 @@ func (c *Config) validateMode(p *problems) {
 
 // validateProvider checks the provider section; for the dev hub it fills
 // the URL and client that `hubgate serve` starts it with.
+// What a build without the dev tools (devTools false: -tags nodev, the
+// release build) says to `hubgate dev` and to provider.kind dev.
+const (
+	noDevTools     = "this hubgate is built without the dev tools (-tags nodev, the release build): "
+	noDevToolsKind = noDevTools + "use zaikio or oidc"
+)
+
 func (c *Config) validateProvider(p *problems) {
 	if n := c.Provider.Name; len(n) > 64 || strings.ContainsFunc(n, unicode.IsControl) {
 		p.add("provider.name", "want at most 64 bytes without control characters")
@@ -92,6 +99,10 @@ func (c *Config) validateProvider(p *problems) {
 	case "oidc":
 		c.validateOIDC(p)
 	case "dev":
+		if !devTools {
+			p.add("provider.kind", noDevToolsKind)
+			return
+		}
 		c.refuseOIDCKeys(p)
 		if c.Provider.URL == "" {
 			c.Provider.URL = "http://127.0.0.1:4190"
@@ -326,7 +337,7 @@ func (c *Config) validateOperations(p *problems) {
 	}
 	if e := c.Tracing.OTLPEndpoint; e != "" {
 		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			p.addf("tracing.otlp_endpoint", "%q: want the collector's OTLP/HTTP URL, e.g. http://otel-collector:4318", e)
+			p.addf("tracing.otlp_endpoint", "%q: want the collector's OTLP/HTTP URL, e.g. http://otel-collector:4318", redactURL(e))
 		}
 	}
 	if r := c.Tracing.SampleRatio; r != nil && (*r < 0 || *r > 1 || *r != *r) {

@@ -13,6 +13,9 @@ import (
 	"github.com/hubgate/hubgate/zaikio/devhub"
 )
 
+// devTools says whether this build has the dev tools (nodev.go: false).
+const devTools = true
+
 // startDevHub is the dev hub of provider.kind dev: a fake Zaikio that
 // knows hubgate's client (and delivers Loom webhooks when there is a secret
 // to sign them with).

@@ -13,14 +13,16 @@ import (
 	"net/http"
 )
 
-const noDevTools = "this hubgate is built without the dev tools (-tags nodev, the release build): "
+// devTools says whether this build has the dev tools (devhub.go: true).
+const devTools = false
 
 // runDev refuses: `hubgate dev` needs a build with the dev tools.
 func runDev(context.Context, []string, func(string) string, io.Writer, io.Writer) error {
 	return usageError{noDevTools + "run hubgate dev from a plain build (go run ./cmd/hubgate dev)"}
 }
 
-// startDevHub refuses provider.kind dev.
+// startDevHub is never reached: the config refuses provider.kind dev in
+// this build (validateProvider).
 func startDevHub(*Config) (http.Handler, error) {
-	return nil, &configError{Key: "provider.kind", Msg: noDevTools + "use zaikio or oidc"}
+	return nil, &configError{Key: "provider.kind", Msg: noDevToolsKind}
 }

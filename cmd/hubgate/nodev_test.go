@@ -47,6 +47,9 @@ func TestReleaseBuildHasNoDevTools(t *testing.T) {
 	if code, out := run("serve", "--config", cfgFile(t, dev)); code == 0 || !strings.Contains(out, "provider.kind") || !strings.Contains(out, "built without the dev tools") {
 		t.Errorf("serve with provider.kind dev on the release build: exit %d, %q; want a config error naming provider.kind", code, out)
 	}
+	if code, out := run("config", "check", "--config", cfgFile(t, dev)); code == 0 || !strings.Contains(out, "provider.kind") || !strings.Contains(out, "built without the dev tools") {
+		t.Errorf("config check with provider.kind dev on the release build: exit %d, %q; want the same refusal as serve", code, out)
+	}
 	if code, out := run("config", "check", "--config", cfgFile(t, cfgMinimal())); code != 0 {
 		t.Errorf("config check of a Zaikio config on the release build: exit %d, %q; want 0", code, out)
 	}

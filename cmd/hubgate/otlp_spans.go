@@ -52,9 +52,15 @@ func span(sp sdktrace.ReadOnlySpan) *tracepb.Span {
 		DroppedEventsCount: uint32(sp.DroppedEvents()), DroppedLinksCount: uint32(sp.DroppedLinks()),
 		Status: &tracepb.Status{Message: sp.Status().Description},
 	}
+	// Flags bits 8 and 9 (OTLP 1.x): whether the parent is known, and
+	// whether it was remote (a trusted caller's traceparent).
+	s.Flags |= 0x100
 	if p := sp.Parent(); p.SpanID().IsValid() {
 		pid := p.SpanID()
 		s.ParentSpanId = pid[:]
+		if p.IsRemote() {
+			s.Flags |= 0x200
+		}
 	}
 	switch sp.Status().Code {
 	case codes.Ok:

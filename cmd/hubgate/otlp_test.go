@@ -46,7 +46,11 @@ func TestOTLPExporterSendsProtobuf(t *testing.T) {
 	}))
 	defer front.Close()
 	env := map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "x-api-key=s3cr%20t,tenant=acme", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_COMPRESSION": "none"}
-	e, err := newOTLPExporter(front.URL+"/v1/traces", func(k string) string { return env[k] })
+	o, err := otlpOptionsFrom(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newOTLPExporter(front.URL+"/v1/traces", o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +131,7 @@ func TestOTLPExporterRetriesAndRefusals(t *testing.T) {
 	}))
 	defer busy.Close()
 	spans := spansOf(t, func(tr trace.Tracer) { _, s := tr.Start(context.Background(), "x"); s.End() })
-	e, err := newOTLPExporter(busy.URL+"/v1/traces", func(string) string { return "" })
+	e, err := newOTLPExporter(busy.URL+"/v1/traces", otlpOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +143,7 @@ func TestOTLPExporterRetriesAndRefusals(t *testing.T) {
 		http.Error(w, "bad tenant", http.StatusBadRequest)
 	}))
 	defer refuse.Close()
-	e, _ = newOTLPExporter(refuse.URL+"/v1/traces", func(string) string { return "" })
+	e, _ = newOTLPExporter(refuse.URL+"/v1/traces", otlpOptions{})
 	if err := e.ExportSpans(context.Background(), spans); err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "bad tenant") {
 		t.Errorf("refusing collector: %v; want the status and its message", err)
 	}
@@ -147,14 +151,52 @@ func TestOTLPExporterRetriesAndRefusals(t *testing.T) {
 	if err := e.ExportSpans(context.Background(), spans); err != nil {
 		t.Errorf("after Shutdown: %v; want nothing sent, no error", err)
 	}
-	for name, v := range map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "novalue", "OTEL_EXPORTER_OTLP_TIMEOUT": "10s", "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"} {
-		if _, err := newOTLPExporter("http://c:4318/v1/traces", func(k string) string {
+	// Bad variables are refused, naming the variable and never a header's
+	// value (often an API key).
+	for name, v := range map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%ZZsecret-token", "OTEL_EXPORTER_OTLP_TIMEOUT": "10s", "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"} {
+		_, err := otlpOptionsFrom(func(k string) string {
 			if k == name {
 				return v
 			}
 			return ""
-		}); err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s=%s: %v; want an error naming it", name, v, err)
+		})
+		if err == nil || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), "secret-token") {
+			t.Errorf("%s=%s: %v; want an error naming it, without the header's value", name, v, err)
 		}
+	}
+	// A Retry-After beyond the timeout ends the attempt at once: the
+	// batcher is not held.
+	var later atomic.Int32
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		later.Add(1)
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer slow.Close()
+	e, _ = newOTLPExporter(slow.URL+"/v1/traces", otlpOptions{Timeout: 2 * time.Second})
+	start = time.Now()
+	if err := e.ExportSpans(context.Background(), spans); err == nil || later.Load() != 1 || time.Since(start) > time.Second {
+		t.Errorf("Retry-After 3600 with a 2 s timeout: %v after %d calls in %s; want the 429 at once", err, later.Load(), time.Since(start))
+	}
+	if d := retryAfter(time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)); d < 80*time.Second || d > 90*time.Second {
+		t.Errorf("Retry-After as an HTTP date 90 s ahead = %s", d)
+	}
+}
+
+// `config check` refuses a bad OTEL_EXPORTER_OTLP_* variable when tracing
+// is on (not only serve), without echoing a header's value; with tracing
+// off the variables are not read.
+func TestConfigChecksOTLPVariables(t *testing.T) {
+	bad := cfgEnv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%ZZsecret-token")
+	_, err := loadConfig(cfgFile(t, cfgMinimal().set("tracing.otlp_endpoint", "http://collector:4318")), bad)
+	if err == nil || !strings.Contains(err.Error(), "tracing.otlp_endpoint") || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_HEADERS") || strings.Contains(err.Error(), "secret-token") {
+		t.Errorf("loadConfig with a bad OTEL_EXPORTER_OTLP_HEADERS = %v; want an error naming it, not the value", err)
+	}
+	if _, err := loadConfig(cfgFile(t, cfgMinimal()), bad); err != nil {
+		t.Errorf("loadConfig without tracing = %v; want the variables unread", err)
+	}
+	_, err = loadConfig(cfgFile(t, cfgMinimal().set("tracing.otlp_endpoint", "http://user:hunter2@collector:4318/x?y")), cfgEnv())
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("an otlp_endpoint with a password: %v; want refused without the password", err)
 	}
 }

@@ -362,7 +362,7 @@ func newInstance(cfg *Config, st store, hub proxy.Hub, logger zerolog.Logger) (*
 	if w, ok := st.(watcher); ok {
 		in.watch = w
 	}
-	if in.tracing, err = newTracing(context.Background(), cfg, logger); err != nil {
+	if in.tracing, err = newTracing(cfg, logger); err != nil {
 		return nil, err
 	}
 	ops, err := newStoreMetrics(in.metrics)

@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -25,13 +24,11 @@ import (
 // tracing.otlp_endpoint is empty. It contacts nothing: spans are batched
 // and sent in the background (the OTEL_EXPORTER_OTLP_HEADERS,
 // _TIMEOUT and _COMPRESSION variables apply); stop it with stopTracing.
-func newTracing(ctx context.Context, cfg *Config, logger zerolog.Logger) (*sdktrace.TracerProvider, error) {
+func newTracing(cfg *Config, logger zerolog.Logger) (*sdktrace.TracerProvider, error) {
 	if cfg.Tracing.OTLPEndpoint == "" {
 		return nil, nil
 	}
-	// The exporter reads the OTEL_EXPORTER_OTLP_* variables of the
-	// process, as the SDK's own exporters do.
-	exp, err := newOTLPExporter(tracesURL(cfg.Tracing.OTLPEndpoint), os.Getenv)
+	exp, err := newOTLPExporter(tracesURL(cfg.Tracing.OTLPEndpoint), cfg.OTLP)
 	if err != nil {
 		return nil, &configError{Key: "tracing.otlp_endpoint", Msg: err.Error()}
 	}
