@@ -379,5 +379,8 @@ func (cfg Config) validateLegacy() error {
 	if cfg.LegacyLogout != "" && (!strings.HasPrefix(cfg.LegacyLogout, "/") || strings.HasPrefix(cfg.LegacyLogout, "//") || strings.HasPrefix(cfg.LegacyLogout, "/_hubgate")) {
 		return fmt.Errorf("proxy: legacy logout %q: want a path on the upstream, outside /_hubgate", cfg.LegacyLogout)
 	}
+	if strings.Contains(cfg.ProviderName, "%") {
+		return fmt.Errorf("proxy: provider name %q: no %%, please", cfg.ProviderName)
+	}
 	return nil
 }

@@ -258,7 +258,7 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 				// script's 401 has none, so the front passes it on.
 				h.Set(HeaderSignIn, loginURL(d.rd))
 			}
-			writeAuthJSON(w, r, http.StatusUnauthorized, "signin_required", d.rd, "")
+			s.writeAuthJSON(w, r, http.StatusUnauthorized, "signin_required", d.rd, "")
 			return
 		case actClosed:
 			s.authDenied(w, mode, http.StatusForbidden, `{"error":"legacy_login_closed"}`)
@@ -267,7 +267,7 @@ func (s *Server) forwardAuth() http.HandlerFunc {
 			s.refuseBearer(w, r, d.refusal, d.rd)
 			return
 		default: // actForbidden
-			writeAuthJSON(w, r, http.StatusForbidden, "role_required", "", "")
+			s.writeAuthJSON(w, r, http.StatusForbidden, "role_required", "", "")
 			return
 		}
 		setIdentityHeaders(h, d.who, mode)
@@ -298,7 +298,7 @@ func (s *Server) roleRequired(w http.ResponseWriter, r *http.Request, p string, 
 		return
 	}
 	s.log.Info().Str("event", "role_required").Str("request_id", requestID(r)).Str("path", logPath(r)).Send()
-	writeAuthJSON(w, r, http.StatusForbidden, "role_required", "", "")
+	s.writeAuthJSON(w, r, http.StatusForbidden, "role_required", "", "")
 }
 
 // originalRequest is the request a forward-auth subrequest asks about.

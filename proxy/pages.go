@@ -83,27 +83,35 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // ourselves: the hub.
 func (s *Server) formTargets() string { return s.cfg.HubURL }
 
-// locale is a language for pages ("en" or "de") and the identity
-// provider the pages name: the catalog says "Zaikio", and with another
-// provider (Config.ProviderName) each message names that one instead.
+// locale is a language for pages ("en" or "de") with the messages of the
+// server: the catalog, naming the server's provider (Config.ProviderName)
+// where it says Zaikio.
 type locale struct {
-	lang     string
-	provider string // "" for Zaikio
+	lang string
+	cat  map[string]map[string]string // nil: catalog
 }
 
-// localeOf is the language of the pages answering r, naming Zaikio.
-func localeOf(r *http.Request) locale {
-	return locale{lang: langOf(r)}
-}
-
-// localeOf is the language of the pages answering r, naming this server's
-// provider.
+// localeOf is the language of the pages answering r.
 func (s *Server) localeOf(r *http.Request) locale {
-	p := s.cfg.ProviderName
-	if p == "Zaikio" {
-		p = ""
+	return locale{lang: langOf(r), cat: s.messages}
+}
+
+// catalogNaming is the catalog with provider where it says Zaikio, made
+// once per server (provider holds no "%": New refuses one, so that F's
+// verbs stay the catalog's).
+func catalogNaming(provider string) map[string]map[string]string {
+	if provider == "" || provider == "Zaikio" {
+		return catalog
 	}
-	return locale{lang: langOf(r), provider: p}
+	out := make(map[string]map[string]string, len(catalog))
+	for lang, ms := range catalog {
+		m := make(map[string]string, len(ms))
+		for k, v := range ms {
+			m[k] = strings.ReplaceAll(v, "Zaikio", provider)
+		}
+		out[lang] = m
+	}
+	return out
 }
 
 // langOf is the language r prefers among the catalog's (English first: the
@@ -113,20 +121,21 @@ func langOf(r *http.Request) string { return web.Lang(r, "en", "de") }
 // T returns the message for key in l, falling back to English, then to the
 // key itself (so a missing message is visible, never a crash).
 func (l locale) T(key string) string {
-	m, ok := l.raw(key)
-	if ok && l.provider != "" {
-		m = strings.ReplaceAll(m, "Zaikio", l.provider)
-	}
+	m, _ := l.raw(key)
 	return m
 }
 
-// raw is the catalog's message for key in l, else in English; false (and
-// the key) when there is none.
+// raw is the message for key in l, else in English; false (and the key)
+// when there is none.
 func (l locale) raw(key string) (string, bool) {
-	if m, ok := catalog[l.lang][key]; ok {
+	cat := l.cat
+	if cat == nil {
+		cat = catalog
+	}
+	if m, ok := cat[l.lang][key]; ok {
 		return m, true
 	}
-	if m, ok := catalog["en"][key]; ok {
+	if m, ok := cat["en"][key]; ok {
 		return m, true
 	}
 	return key, false
@@ -136,12 +145,7 @@ func (l locale) raw(key string) (string, bool) {
 // catalog keeps whole sentences, with the names in their place in each
 // language. The page escapes the result like any text.
 func (l locale) F(key string, args ...any) string {
-	m, ok := l.raw(key)
-	if ok && l.provider != "" {
-		// The provider's name is text, not verbs: a "%" in it stays one.
-		m = strings.ReplaceAll(m, "Zaikio", strings.ReplaceAll(l.provider, "%", "%%"))
-	}
-	return fmt.Sprintf(m, args...)
+	return fmt.Sprintf(l.T(key), args...)
 }
 
 // Lang is the HTML lang attribute.

@@ -94,11 +94,12 @@ type Server struct {
 	flowLimit      *keyrate.Table // unfinished redirect flows per client
 	callbackLimit  *keyrate.Table // failed callbacks per client
 	metrics        *metrics
-	tracer         trace.Tracer  // nil: tracing off
-	signInLookups  signInLookups // whoami calls of observed legacy logins (legacylogin.go)
-	routeMetrics   *routeMetrics // route rules (routes_rules.go)
-	bearer         *bearerGate   // bearer tokens (bearer.go); nil: not accepted
-	caps           caps          // the Hub's optional capabilities (provider.go)
+	tracer         trace.Tracer                 // nil: tracing off
+	signInLookups  signInLookups                // whoami calls of observed legacy logins (legacylogin.go)
+	routeMetrics   *routeMetrics                // route rules (routes_rules.go)
+	bearer         *bearerGate                  // bearer tokens (bearer.go); nil: not accepted
+	caps           caps                         // the Hub's optional capabilities (provider.go)
+	messages       map[string]map[string]string // the catalog naming cfg.ProviderName (pages.go)
 
 	handler http.Handler
 }
@@ -137,7 +138,7 @@ func build(cfg Config, pub, up *url.URL) (*Server, error) {
 	s := &Server{
 		cfg: cfg, public: pub, upstream: up, hub: timedHub{Hub: cfg.Hub, m: m, tracer: tracer}, store: cfg.Store, claims: claims, metrics: m, tracer: tracer,
 		log: cfg.Logger, now: cfg.Now, flowCodec: fc,
-		secure: pub.Scheme == "https", caps: capsOf(cfg.Hub),
+		secure: pub.Scheme == "https", caps: capsOf(cfg.Hub), messages: catalogNaming(cfg.ProviderName),
 		personScope: splitScopes(cfg.PersonScope),
 		orgScope:    splitScopes(cfg.OrgScope),
 	}

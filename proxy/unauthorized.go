@@ -187,7 +187,7 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, rd string)
 		return
 	}
 	s.log.Info().Str("event", "signin_required").Str("request_id", requestID(r)).Str("path", logPath(r)).Send()
-	writeAuthJSON(w, r, http.StatusUnauthorized, "signin_required", rd, "")
+	s.writeAuthJSON(w, r, http.StatusUnauthorized, "signin_required", rd, "")
 }
 
 var errNoCredentials = errors.New("no session or bearer token where one is required")
@@ -216,12 +216,12 @@ func (s *Server) refuseBearer(w http.ResponseWriter, r *http.Request, br *bearer
 		ev = ev.Str("error", scrubSecrets(br.be.Err.Error()))
 	}
 	ev.Send()
-	writeAuthJSON(w, r, br.status(), br.code(), rd, scope)
+	s.writeAuthJSON(w, r, br.status(), br.code(), rd, scope)
 }
 
 // writeAuthJSON writes the JSON body of a 401/403/503 about credentials;
 // rd "" leaves login_url out.
-func writeAuthJSON(w http.ResponseWriter, r *http.Request, status int, code, rd, scope string) {
+func (s *Server) writeAuthJSON(w http.ResponseWriter, r *http.Request, status int, code, rd, scope string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -230,7 +230,7 @@ func writeAuthJSON(w http.ResponseWriter, r *http.Request, status int, code, rd,
 	if rd != "" {
 		body["login_url"] = loginURL(rd)
 	}
-	if msg := localeOf(r).T("error." + code + ".title"); msg != "error."+code+".title" {
+	if msg, ok := s.localeOf(r).raw("error." + code + ".title"); ok {
 		body["message"] = msg
 	}
 	if scope != "" {

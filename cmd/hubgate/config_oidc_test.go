@@ -106,7 +106,8 @@ func TestConfigOIDCBad(t *testing.T) {
 		{"post-logout URL relative", func(c cfgTree) cfgTree { return c.set("provider.post_logout_redirect_url", "/_hubgate/logout") }, "provider.post_logout_redirect_url:"},
 		{"rules without claim", func(c cfgTree) cfgTree { return c.set("provider.memberships.claim", nil) }, "provider.memberships.claim: required with provider.memberships.rules"},
 		{"claim without rules", func(c cfgTree) cfgTree { return c.set("provider.memberships.rules", nil) }, "provider.memberships.rules: required with provider.memberships.claim"},
-		{"name with a newline", func(c cfgTree) cfgTree { return c.set("provider.name", "Key\ncloak") }, "provider.name: want at most 64 bytes without control characters"},
+		{"name with a newline", func(c cfgTree) cfgTree { return c.set("provider.name", "Key\ncloak") }, "provider.name: want at most 64 bytes without control characters or %"},
+		{"name with a percent", func(c cfgTree) cfgTree { return c.set("provider.name", "100% SSO") }, "provider.name: want at most 64 bytes without control characters or %"},
 		{"rule without roles", func(c cfgTree) cfgTree {
 			return c.set("provider.memberships.rules", []any{map[string]any{"value": "{org}-users"}})
 		}, "provider.memberships.rules[0]: no roles"},

@@ -89,8 +89,8 @@ const (
 )
 
 func (c *Config) validateProvider(p *problems) {
-	if n := c.Provider.Name; len(n) > 64 || strings.ContainsFunc(n, unicode.IsControl) {
-		p.add("provider.name", "want at most 64 bytes without control characters")
+	if n := c.Provider.Name; len(n) > 64 || strings.ContainsFunc(n, unicode.IsControl) || strings.Contains(n, "%") {
+		p.add("provider.name", "want at most 64 bytes without control characters or %")
 	}
 	switch c.Provider.Kind {
 	case "zaikio":
