@@ -104,7 +104,7 @@ func (s *Server) mailClaims(r *http.Request, rows []Row, results []ImportResult,
 			s.withheld(r, res.ID, holders[strings.ToLower(res.Email)], actor, via)
 		default:
 			p := rows[i].Person
-			msgs = append(msgs, mail.ClaimMessageFor(s.cfg.ProviderName, lang, p.Email, p.Name, s.appName, res.URL, expires[i]))
+			msgs = append(msgs, mail.ClaimMessage(s.cfg.ProviderName, lang, p.Email, p.Name, s.appName, res.URL, expires[i]))
 			msgRow = append(msgRow, i)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 func batch(n int) []mail.Message {
 	msgs := make([]mail.Message, n)
 	for i := range msgs {
-		msgs[i] = mail.ClaimMessage("en", fmt.Sprintf("person%d@example.org", i), fmt.Sprintf("Person %d", i),
+		msgs[i] = mail.ClaimMessage("", "en", fmt.Sprintf("person%d@example.org", i), fmt.Sprintf("Person %d", i),
 			"Acme", fmt.Sprintf("https://app.example.com/_hubgate/claim/token%d", i), time.Now().Add(14*24*time.Hour))
 	}
 	return msgs

@@ -100,18 +100,13 @@ var claimHTML = template.Must(template.New("claim").Parse(`<!DOCTYPE html>
 // ClaimMessage writes the mail that carries a claim link: subject, a short
 // text body and an HTML body with a button, in German when lang is "de" (or
 // "de-AT", "de_CH" …) and in English otherwise. name greets the person and
-// may be empty; appName names the legacy application; expires is shown in
-// its own time zone.
+// may be empty; appName names the legacy application; provider names the
+// identity provider where the mail would say Zaikio ("Keycloak", …; "" or
+// "Zaikio": Zaikio); expires is shown in its own time zone.
 //
 // The result carries claimURL in both bodies — that is its purpose — and
 // prints only as its masked recipient and subject (see [Message.String]).
-func ClaimMessage(lang string, to, name, appName, claimURL string, expires time.Time) Message {
-	return ClaimMessageFor("", lang, to, name, appName, claimURL, expires)
-}
-
-// ClaimMessageFor is ClaimMessage naming another identity provider than
-// Zaikio (provider: "Keycloak", "Microsoft", …; "" or "Zaikio": Zaikio).
-func ClaimMessageFor(provider, lang, to, name, appName, claimURL string, expires time.Time) Message {
+func ClaimMessage(provider, lang, to, name, appName, claimURL string, expires time.Time) Message {
 	key := "en"
 	if l := strings.ToLower(lang); l == "de" || strings.HasPrefix(l, "de-") || strings.HasPrefix(l, "de_") {
 		key = "de"

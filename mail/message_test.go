@@ -20,7 +20,7 @@ const testToken = "q3Vx1bZ4n0c8Xo2Lr5tYwA9kPe6HsJdU7mNiGfCaB1E"
 
 func TestMessageNeverPrintsBodies(t *testing.T) {
 	claimURL := "https://app.example.com/_hubgate/claim/" + testToken
-	m := mail.ClaimMessage("en", "Anna <anna@example.org>", "Anna", "Acme", claimURL, time.Now())
+	m := mail.ClaimMessage("", "en", "Anna <anna@example.org>", "Anna", "Acme", claimURL, time.Now())
 	if want := `mail to a***@example.org "Link your Acme account to Zaikio"`; m.String() != want {
 		t.Errorf("String() = %q; want %q", m.String(), want)
 	}
@@ -83,7 +83,7 @@ func TestClaimMessage(t *testing.T) {
 		{"de-AT", "Verknüpfen Sie Ihr Konto bei Acme mit Zaikio", []string{"Guten Tag Anna,"}},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
-			m := mail.ClaimMessage(tc.lang, "anna@example.org", "Anna", "Acme", claimURL, expires)
+			m := mail.ClaimMessage("", tc.lang, "anna@example.org", "Anna", "Acme", claimURL, expires)
 			if m.To != "anna@example.org" || m.Subject != tc.subject {
 				t.Errorf("To, Subject = %q, %q; want anna@example.org, %q", m.To, m.Subject, tc.subject)
 			}
@@ -105,7 +105,7 @@ func TestClaimMessage(t *testing.T) {
 		})
 	}
 	t.Run("no name, no app", func(t *testing.T) {
-		m := mail.ClaimMessage("en", "a@example.org", "", "", claimURL, expires)
+		m := mail.ClaimMessage("", "en", "a@example.org", "", "", claimURL, expires)
 		if m.Subject != "Link your account to Zaikio" || !strings.HasPrefix(m.Text, "Hello,\n") {
 			t.Errorf("Subject, Text = %q, %q", m.Subject, m.Text)
 		}
@@ -114,7 +114,7 @@ func TestClaimMessage(t *testing.T) {
 
 func TestClaimMessageEscapes(t *testing.T) {
 	name := `<script>alert("x")</script> Eve`
-	m := mail.ClaimMessage("en", "eve@example.org", name, `Acme <b>Print</b>`, "javascript:alert(1)", time.Now())
+	m := mail.ClaimMessage("", "en", "eve@example.org", name, `Acme <b>Print</b>`, "javascript:alert(1)", time.Now())
 	if strings.Contains(m.HTML, "<script>") || strings.Contains(m.HTML, "<b>") {
 		t.Errorf("HTML body has unescaped markup:\n%s", m.HTML)
 	}
@@ -125,7 +125,7 @@ func TestClaimMessageEscapes(t *testing.T) {
 		t.Errorf("HTML body links to a javascript: URL:\n%s", m.HTML)
 	}
 	// A line break in a name must not break the subject.
-	m = mail.ClaimMessage("en", "eve@example.org", "Eve", "Acme\r\nBcc: x@example.org", "https://x.example/c/t", time.Now())
+	m = mail.ClaimMessage("", "en", "eve@example.org", "Eve", "Acme\r\nBcc: x@example.org", "https://x.example/c/t", time.Now())
 	if strings.ContainsAny(m.Subject, "\r\n") {
 		t.Errorf("Subject = %q; want no line break", m.Subject)
 	}
@@ -144,7 +144,7 @@ func TestClaimMessageNamesTheProvider(t *testing.T) {
 		{"", "en", "Link your Acme account to Zaikio", "Acme is moving its sign-in to Zaikio."},
 		{"Zaikio", "en", "Link your Acme account to Zaikio", "Acme is moving its sign-in to Zaikio."},
 	} {
-		m := mail.ClaimMessageFor(tc.provider, tc.lang, "anna@example.org", "Anna", "Acme", "https://app.example.com/_hubgate/claim/x", expires)
+		m := mail.ClaimMessage(tc.provider, tc.lang, "anna@example.org", "Anna", "Acme", "https://app.example.com/_hubgate/claim/x", expires)
 		if m.Subject != tc.subject || !strings.Contains(m.Text, tc.intro) || !strings.Contains(html.UnescapeString(m.HTML), tc.intro) {
 			t.Errorf("%q, %s: subject %q, text\n%s\nwant subject %q and %q in both bodies", tc.provider, tc.lang, m.Subject, m.Text, tc.subject, tc.intro)
 		}

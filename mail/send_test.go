@@ -159,7 +159,7 @@ func TestSendGermanClaim(t *testing.T) {
 	s := newSender(t, mail.Config{URL: srv.URL()})
 	claimURL := "https://app.example.com/_hubgate/claim/" + testToken
 	expires := time.Date(2026, time.March, 3, 14, 30, 0, 0, time.UTC)
-	m := mail.ClaimMessage("de", "Jörg Weiß <joerg@example.org>", "Jörg Weiß", "Drückerei", claimURL, expires)
+	m := mail.ClaimMessage("", "de", "Jörg Weiß <joerg@example.org>", "Jörg Weiß", "Drückerei", claimURL, expires)
 	if err := s.Send(t.Context(), m); err != nil {
 		t.Fatalf("Send = %v", err)
 	}

@@ -358,7 +358,7 @@ func (s *Server) claimHints() map[string]any {
 // redirectToLogin sends the browser to /_hubgate/login with rd.
 func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request, rd string) {
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Location", "/_hubgate/login?rd="+url.QueryEscape(rd))
+	w.Header().Set("Location", loginURL(rd))
 	w.WriteHeader(http.StatusFound)
 }
 

@@ -117,7 +117,7 @@ func (s *Server) sendClaimLink(ctx context.Context, job resendJob) error {
 		return err
 	}
 	url := s.public.String() + "/_hubgate/claim/" + is.Token.Reveal()
-	msg := hgmail.ClaimMessageFor(s.cfg.ProviderName, job.lang, p.Email, p.Name, s.cfg.AppName, url, is.Claim.ExpiresAt)
+	msg := hgmail.ClaimMessage(s.cfg.ProviderName, job.lang, p.Email, p.Name, s.cfg.AppName, url, is.Claim.ExpiresAt)
 	if err := s.cfg.Mailer.Send(ctx, msg); err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ const devTools = true
 func startDevHub(cfg *Config) (http.Handler, error) {
 	app := devhub.App{
 		ClientID: cfg.Provider.ClientID, ClientSecret: cfg.Provider.ClientSecret, Name: appName(cfg),
-		RedirectURIs: []string{strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/callback"},
+		RedirectURIs: []string{strings.TrimRight(cfg.PublicURL, "/") + callbackPath},
 	}
 	if cfg.Provider.WebhookSecret != "" {
 		app.WebhookURL = strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/webhook"

@@ -267,7 +267,7 @@ func newHubClient(cfg *Config) (proxy.Hub, error) {
 	}
 	c, err := zaikio.New(zaikio.Config{
 		URL: cfg.Provider.URL, ClientID: cfg.Provider.ClientID, ClientSecret: cfg.Provider.ClientSecret,
-		AppName: cfg.Provider.AppName, RedirectURL: strings.TrimRight(cfg.PublicURL, "/") + "/_hubgate/callback",
+		AppName: cfg.Provider.AppName, RedirectURL: strings.TrimRight(cfg.PublicURL, "/") + callbackPath,
 	})
 	if err != nil {
 		return nil, &configError{Key: "provider", Msg: err.Error()}

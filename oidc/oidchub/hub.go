@@ -91,17 +91,18 @@ func (h *Hub) token(ctx context.Context, t *oidc.Token) (*zaikio.Token, error) {
 			return nil, hubError("userinfo", err)
 		}
 	}
+	now := h.now()
 	until := t.Expiry
 	if until.IsZero() {
-		until = h.now().Add(time.Hour)
+		until = now.Add(time.Hour)
 	}
-	h.people.put(TokenID(t.AccessToken), p, until)
+	h.people.put(TokenID(t.AccessToken), p, until, now)
 	h.learn(p)
 	if t.IDToken != "" {
-		h.hints.put(p.ID, t.IDToken, h.now().Add(24*time.Hour))
+		h.hints.put(p.ID, t.IDToken, now.Add(24*time.Hour), now)
 	}
 	if t.SessionID != "" {
-		h.sids.put(t.SessionID, p.ID, h.now().Add(24*time.Hour))
+		h.sids.put(t.SessionID, p.ID, now.Add(24*time.Hour), now)
 	}
 	scope := slices.Clone(t.Scope)
 	if !slices.Contains(scope, "openid") {
@@ -113,9 +114,10 @@ func (h *Hub) token(ctx context.Context, t *oidc.Token) (*zaikio.Token, error) {
 
 // learn keeps the organizations a rule maps straight to a legacy one.
 func (h *Hub) learn(p *oidc.Person) {
+	now := h.now()
 	for _, m := range p.Memberships {
 		if m.Organization.Legacy != "" {
-			h.legacy.put(m.Organization.ID, m.Organization.Legacy, h.now().Add(30*24*time.Hour))
+			h.legacy.put(m.Organization.ID, m.Organization.Legacy, now.Add(30*24*time.Hour), now)
 		}
 	}
 }
@@ -144,7 +146,8 @@ func (h *Hub) Person(ctx context.Context, accessToken string) (*zaikio.Person, e
 		if p, err = h.c.UserInfo(ctx, accessToken); err != nil {
 			return nil, hubError("userinfo", err)
 		}
-		h.people.put(TokenID(accessToken), p, h.now().Add(time.Minute))
+		now := h.now()
+		h.people.put(TokenID(accessToken), p, now.Add(time.Minute), now)
 		h.learn(p)
 	}
 	return person(p), nil

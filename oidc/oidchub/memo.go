@@ -25,18 +25,17 @@ type memoEntry[V any] struct {
 
 func newMemo[V any]() *memo[V] { return &memo[V]{m: map[string]memoEntry[V]{}} }
 
-func (c *memo[V]) put(k string, v V, until time.Time) {
+func (c *memo[V]) put(k string, v V, until, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[k]; !ok && len(c.m) >= memoMax {
-		c.evictLocked()
+		c.evictLocked(now)
 	}
 	c.m[k] = memoEntry[V]{v: v, until: until}
 }
 
 // evictLocked makes room for one entry.
-func (c *memo[V]) evictLocked() {
-	now := time.Now()
+func (c *memo[V]) evictLocked(now time.Time) {
 	soonest := ""
 	for k, e := range c.m {
 		if e.until.Before(now) {
