@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
@@ -111,9 +110,7 @@ func (s *Server) deleteLink(kind claim.Kind) http.HandlerFunc {
 // identity after it. The unlink stands even if this fails; the failure is
 // logged.
 func (s *Server) unlinked(ctx context.Context, r *http.Request, kind claim.Kind, legacyID, actor string) {
-	now := s.now()
-	s.addRevocation(ctx, r, session.Revocation{Kind: session.Unlink, Subject: string(kind) + ":" + legacyID, At: now,
-		Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: actor, Reason: "link removed"})
+	s.addRevocation(ctx, r, session.NewRevocation(session.Unlink, string(kind)+":"+legacyID, s.now(), s.cfg.SessionTTL, actor, "link removed"))
 }
 
 // revalidate makes the sessions a new link affects re-read their identity
@@ -127,9 +124,7 @@ func (s *Server) revalidate(ctx context.Context, r *http.Request, kind claim.Kin
 	if kind == claim.KindOrg {
 		subject = "*"
 	}
-	now := s.now()
-	s.addRevocation(ctx, r, session.Revocation{Kind: session.Revalidate, Subject: subject, At: now,
-		Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: actor, Reason: "link changed"})
+	s.addRevocation(ctx, r, session.NewRevocation(session.Revalidate, subject, s.now(), s.cfg.SessionTTL, actor, "link changed"))
 }
 
 // addRevocation stores rv and tells this replica (OnChange); a failure is

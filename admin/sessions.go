@@ -3,7 +3,6 @@ package admin
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/hubgate/hubgate/claim"
 	"github.com/hubgate/hubgate/session"
@@ -23,8 +22,7 @@ func (s *Server) revokeSessions() http.HandlerFunc {
 			return
 		}
 		ctx, actor, now := r.Context(), s.actor(r), s.now()
-		rv := session.Revocation{Kind: session.RevokePerson, Subject: person, At: now,
-			Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: actor, Reason: "admin"}
+		rv := session.NewRevocation(session.RevokePerson, person, now, s.cfg.SessionTTL, actor, "admin")
 		if err := s.cfg.Store.AddRevocation(ctx, rv); err != nil {
 			s.fail(w, r, err)
 			return

@@ -357,9 +357,7 @@ func (s *Server) revokeQuietly(accessToken string) {
 // organization out of every session on every replica (session.Unlink); it
 // is kept as long as a session validated before it can live.
 func (s *Server) unlinkRevocation(kind claim.Kind, legacyID, actor, reason string) session.Revocation {
-	now := s.now()
-	return session.Revocation{Kind: session.Unlink, Subject: string(kind) + ":" + legacyID, At: now,
-		Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: actor, Reason: reason}
+	return session.NewRevocation(session.Unlink, string(kind)+":"+legacyID, s.now(), s.cfg.SessionTTL, actor, reason)
 }
 
 func intersect(a, b []string) []string {

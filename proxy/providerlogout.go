@@ -78,13 +78,11 @@ func logoutMoment(iat, now time.Time) time.Time {
 // replica, and notes it in the audit log.
 func (s *Server) endPerson(ctx context.Context, person, reason string, at time.Time) error {
 	ctx = context.WithoutCancel(ctx) // half a revocation helps nobody
-	now := s.now()
-	rv := session.Revocation{Kind: session.RevokePerson, Subject: person, At: at,
-		Until: now.Add(s.cfg.SessionTTL + time.Minute), Actor: "provider", Reason: reason}
+	rv := session.NewRevocation(session.RevokePerson, person, at, s.cfg.SessionTTL, "provider", reason)
 	if err := s.sessions.Revoke(ctx, rv); err != nil {
 		return err
 	}
-	ev := claim.Event{Time: now, Actor: "provider", Action: claim.ActionSessionRevoke, Subject: "zaikio:" + person,
+	ev := claim.Event{Time: s.now(), Actor: "provider", Action: claim.ActionSessionRevoke, Subject: "zaikio:" + person,
 		Detail: "every session of the person ended: " + reason}
 	if err := s.store.AppendEvent(ctx, ev); err != nil {
 		// The revocation stands; only its audit entry is missing.

@@ -77,9 +77,8 @@ func (s *Server) webhook() http.HandlerFunc {
 // they only make the affected sessions re-read everything from the hub on
 // their next request.
 func (s *Server) applyEvent(ctx context.Context, ev zaikio.Event) (bool, error) {
-	now := s.now()
-	until := now.Add(s.cfg.SessionTTL + time.Minute)
-	var rv session.Revocation
+	var kind session.RevocationKind
+	var subject string
 	switch ev.Name {
 	case zaikio.EventRevokedAccessToken:
 		var p struct {
@@ -95,17 +94,17 @@ func (s *Server) applyEvent(ctx context.Context, ev zaikio.Event) (bool, error) 
 		if s.bearer != nil {
 			s.bearer.v.Revoke(p.ID)
 		}
-		rv = session.Revocation{Kind: session.RevokeToken, Subject: p.ID, Reason: ev.Name}
+		kind, subject = session.RevokeToken, p.ID
 	case zaikio.EventMemberJoined, zaikio.EventMemberRolesUpdated, zaikio.EventMemberLeft:
-		subject, ok := s.staleSubject(ctx, ev)
+		stale, ok := s.staleSubject(ctx, ev)
 		if !ok {
 			return false, nil
 		}
-		rv = session.Revocation{Kind: session.Revalidate, Subject: subject, Reason: ev.Name}
+		kind, subject = session.Revalidate, stale
 	default:
 		return false, nil
 	}
-	rv.At, rv.Until, rv.Actor = now, until, "webhook:"+ev.ID
+	rv := session.NewRevocation(kind, subject, s.now(), s.cfg.SessionTTL, "webhook:"+ev.ID, ev.Name)
 	if err := s.sessions.Revoke(ctx, rv); err != nil {
 		return false, err
 	}

@@ -127,3 +127,10 @@ type Revocation struct {
 	Actor  string
 	Reason string
 }
+
+// NewRevocation is a revocation made at at, kept until no session it could
+// affect can still live: sessions live at most ttl (session.ttl), plus a
+// minute for clocks that disagree.
+func NewRevocation(kind RevocationKind, subject string, at time.Time, ttl time.Duration, actor, reason string) Revocation {
+	return Revocation{Kind: kind, Subject: subject, At: at, Until: at.Add(ttl + time.Minute), Actor: actor, Reason: reason}
+}
