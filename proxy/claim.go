@@ -273,11 +273,6 @@ func (s *Server) startOrgClaim() http.HandlerFunc {
 func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, tok *zaikio.Token, _ *zaikio.Claims) {
 	ctx := r.Context()
 	defer s.revokeQuietly(tok.AccessToken)
-	h, err := claim.ParseHash(f.Claim)
-	if err != nil {
-		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_state", err: err})
-		return
-	}
 	if tok.Bearer.Type != "Organization" || !claim.ValidZaikioID(tok.Bearer.ID) {
 		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "hub_error", err: fmt.Errorf("org claim bearer is %s", tok.Bearer.Type)})
 		return
@@ -286,22 +281,14 @@ func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, 
 		s.fail(w, r, &pageError{status: http.StatusForbidden, key: "claim_wrong_person", err: fmt.Errorf("on-behalf person %s did not start the flow (%s)", tok.OnBehalfOf.ID, f.Person)})
 		return
 	}
-	id := s.sessions.Decode(r)
-	if id == nil || id.Person != f.Person {
-		s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true, err: errors.New("org claim callback without the session that started it")})
-		return
-	}
-	claimer := ""
-	if l, err := s.store.LinkByZaikio(ctx, claim.KindPerson, f.Person); err == nil {
-		claimer = l.LegacyID
-	} else if !errors.Is(err, claim.ErrNotFound) {
-		s.fail(w, r, err)
+	st, ok := s.orgClaimStart(w, r, f)
+	if !ok {
 		return
 	}
 	// The person as the hub sees them now (this rotates the session's
 	// refresh token): their memberships are the cross-check for the roles
 	// the on-behalf grant claims.
-	t, err := s.sessions.Rotate(ctx, id)
+	t, err := s.sessions.Rotate(ctx, st.id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -319,15 +306,10 @@ func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, 
 	if o, err := s.hub.Organization(ctx, tok.AccessToken); err == nil && o.Name != "" {
 		orgName = o.Name
 	}
-	c, link, err := s.claims.Redeem(ctx, claim.Redemption{Hash: h, Kind: claim.KindOrg, ZaikioID: tok.Bearer.ID, Claimer: claimer, Roles: roles,
-		Actor: "zaikio:" + f.Person, ZaikioName: orgName})
-	s.metrics.claims.WithLabelValues("org", outcome(err)).Inc()
-	if err != nil {
-		s.log.Info().Str("event", "claim.refused").Str("kind", "org").Str("person", f.Person).AnErr("reason", err).Str("request_id", requestID(r)).Send()
-		s.failLink(w, r, err)
+	link, ok := s.redeemOrg(w, r, f, st, tok.Bearer.ID, orgName, roles)
+	if !ok {
 		return
 	}
-	s.log.Info().Str("event", "claim.linked").Str("kind", "org").Str("claim", c.ID).Str("org", link.LegacyID).Str("person", f.Person).Str("request_id", requestID(r)).Send()
 	// Rotate the session: a new id with the new organization in it, holding
 	// the tokens just rotated. The old session is retired without revoking
 	// them: they are the new session's now (revoking them would sign the
@@ -336,10 +318,57 @@ func (s *Server) finishOrgClaim(w http.ResponseWriter, r *http.Request, f flow, 
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.sessions.Retire(ctx, id, "zaikio:"+f.Person, "rotated at link"); err != nil {
+	if err := s.sessions.Retire(ctx, st.id, "zaikio:"+f.Person, "rotated at link"); err != nil {
 		s.log.Error().Err(err).Str("event", "session.retire").Str("person", f.Person).Str("request_id", requestID(r)).Send()
 	}
 	s.showDone(w, r, done{Page: pageLinked, Kind: string(link.Kind), LegacyID: link.LegacyID, ZaikioID: link.ZaikioID, ZaikioName: orgName})
+}
+
+// orgClaimBase is what both kinds of org claim callback (finishOrgClaim,
+// finishOrgClaimByMembership) start from.
+type orgClaimBase struct {
+	hash    claim.Hash
+	id      *session.Identity // the session that started the flow
+	claimer string            // its person's legacy id ("" when unlinked)
+}
+
+// orgClaimStart reads the claim's hash, the session that started flow f
+// and its person's legacy link; false when it has answered (a page).
+func (s *Server) orgClaimStart(w http.ResponseWriter, r *http.Request, f flow) (orgClaimBase, bool) {
+	h, err := claim.ParseHash(f.Claim)
+	if err != nil {
+		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_state", err: err})
+		return orgClaimBase{}, false
+	}
+	id := s.sessions.Decode(r)
+	if id == nil || id.Person != f.Person {
+		s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true, err: errors.New("org claim callback without the session that started it")})
+		return orgClaimBase{}, false
+	}
+	st := orgClaimBase{hash: h, id: id}
+	if l, err := s.store.LinkByZaikio(r.Context(), claim.KindPerson, f.Person); err == nil {
+		st.claimer = l.LegacyID
+	} else if !errors.Is(err, claim.ErrNotFound) {
+		s.fail(w, r, err)
+		return orgClaimBase{}, false
+	}
+	return st, true
+}
+
+// redeemOrg redeems the org claim for organization orgID with the
+// claimer's roles there, counting and logging the outcome; false when it
+// has answered (the claim was refused).
+func (s *Server) redeemOrg(w http.ResponseWriter, r *http.Request, f flow, st orgClaimBase, orgID, orgName string, roles []string) (claim.Link, bool) {
+	c, link, err := s.claims.Redeem(r.Context(), claim.Redemption{Hash: st.hash, Kind: claim.KindOrg, ZaikioID: orgID, Claimer: st.claimer,
+		Roles: roles, Actor: "zaikio:" + f.Person, ZaikioName: orgName})
+	s.metrics.claims.WithLabelValues("org", outcome(err)).Inc()
+	if err != nil {
+		s.log.Info().Str("event", "claim.refused").Str("kind", "org").Str("person", f.Person).AnErr("reason", err).Str("request_id", requestID(r)).Send()
+		s.failLink(w, r, err)
+		return claim.Link{}, false
+	}
+	s.log.Info().Str("event", "claim.linked").Str("kind", "org").Str("claim", c.ID).Str("org", link.LegacyID).Str("person", f.Person).Str("request_id", requestID(r)).Send()
+	return link, true
 }
 
 // revokeQuietly revokes a token we no longer need, in the background.

@@ -37,14 +37,8 @@ var errOrgClaimsOff = &pageError{status: http.StatusNotFound, key: "org_claims_o
 // fresh tokens, with the organization in it.
 func (s *Server) finishOrgClaimByMembership(w http.ResponseWriter, r *http.Request, f flow, tok *zaikio.Token, claims *zaikio.Claims) {
 	ctx := r.Context()
-	h, err := claim.ParseHash(f.Claim)
-	if err != nil {
-		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "bad_state", err: err})
-		return
-	}
-	id := s.sessions.Decode(r)
-	if id == nil || id.Person != f.Person {
-		s.fail(w, r, &pageError{status: http.StatusUnauthorized, key: "signin_required", retry: true, err: errors.New("org claim callback without the session that started it")})
+	st, ok := s.orgClaimStart(w, r, f)
+	if !ok {
 		return
 	}
 	p, err := s.personToken(ctx, tok)
@@ -57,34 +51,22 @@ func (s *Server) finishOrgClaimByMembership(w http.ResponseWriter, r *http.Reque
 		s.fail(w, r, &pageError{status: http.StatusForbidden, key: "claim_wrong_person", err: fmt.Errorf("signed in as %s, the flow is %s's", p.ID, f.Person)})
 		return
 	}
-	claimer := ""
-	if l, err := s.store.LinkByZaikio(ctx, claim.KindPerson, f.Person); err == nil {
-		claimer = l.LegacyID
-	} else if !errors.Is(err, claim.ErrNotFound) {
-		s.fail(w, r, err)
-		return
-	}
 	m, err := s.claimableOrg(ctx, p)
 	if err != nil {
 		s.revokeQuietly(tok.AccessToken)
 		s.fail(w, r, err)
 		return
 	}
-	c, link, err := s.claims.Redeem(ctx, claim.Redemption{Hash: h, Kind: claim.KindOrg, ZaikioID: m.Organization.ID, Claimer: claimer,
-		Roles: m.Roles, Actor: "zaikio:" + f.Person, ZaikioName: m.Organization.Name})
-	s.metrics.claims.WithLabelValues("org", outcome(err)).Inc()
-	if err != nil {
+	link, ok := s.redeemOrg(w, r, f, st, m.Organization.ID, m.Organization.Name, m.Roles)
+	if !ok {
 		s.revokeQuietly(tok.AccessToken)
-		s.log.Info().Str("event", "claim.refused").Str("kind", "org").Str("person", f.Person).AnErr("reason", err).Str("request_id", requestID(r)).Send()
-		s.failLink(w, r, err)
 		return
 	}
-	s.log.Info().Str("event", "claim.linked").Str("kind", "org").Str("claim", c.ID).Str("org", link.LegacyID).Str("person", f.Person).Str("request_id", requestID(r)).Send()
 	if _, err := s.startSession(ctx, w, p, tokensOf(tok, claims.JTI)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	_ = s.sessions.End(ctx, id, "zaikio:"+f.Person, "rotated at link")
+	_ = s.sessions.End(ctx, st.id, "zaikio:"+f.Person, "rotated at link")
 	s.showDone(w, r, done{Page: pageLinked, Kind: string(link.Kind), LegacyID: link.LegacyID, ZaikioID: link.ZaikioID, ZaikioName: m.Organization.Name})
 }
 
